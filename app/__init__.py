@@ -1,0 +1,3 @@
+"""pairdesk: operator console for linking and watching many WhatsApp accounts."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,106 @@
+"""The `pairdesk` command line: one subcommand per job, `gui` by default.
+
+Each subcommand lives in its own module and receives the parsed arguments and
+the loaded `Settings`. Errors a user can meet (bad configuration, a port in
+use, a missing browser) end as one clear line on stderr and exit status 2,
+never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from app import __version__
+from app.config import ConfigError, Settings
+
+# subcommand -> (module under app.cli, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "gui": ("_gui", "the operator console (default)"),
+    "serve": ("_serve", "supervisor and instances without a window (terminal view)"),
+    "instance": ("_instance", "one shard instance process"),
+    "sandbox": ("_sandbox", "the local WhatsApp Web simulator, test phone and central API"),
+    "onboard": ("_onboard", "add accounts from a CSV/XLSX file and walk through the scans"),
+    "sync": ("_sync", "central API delivery: status, retry-dead, test"),
+    "bench": ("_bench", "measure the performance targets"),
+    "doctor": ("_doctor", "check that this machine can run pairdesk"),
+}
+
+
+class UserError(Exception):
+    """A failure the user can act on; printed as one line, exit status 2."""
+
+
+def settings_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags every command accepts; each overrides the same key from file and env."""
+    group = parser.add_argument_group("settings (override pairdesk.toml and PAIRDESK_*)")
+    group.add_argument("--config", dest="config_file", help="path to a pairdesk.toml")
+    group.add_argument("--provider-url", dest="provider_url")
+    group.add_argument("--central-url", dest="central_url")
+    group.add_argument("--database-url", dest="database_url")
+    group.add_argument("--sessions-dir", dest="sessions_dir")
+    group.add_argument("--data-dir", dest="data_dir")
+    group.add_argument("--chromium", dest="chromium")
+    group.add_argument("--log-level", dest="log_level")
+
+
+SETTINGS_FLAG_KEYS = (
+    "provider_url",
+    "central_url",
+    "database_url",
+    "sessions_dir",
+    "data_dir",
+    "chromium",
+    "log_level",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pairdesk",
+        description="Link and watch many WhatsApp accounts for the messaging platform.",
+    )
+    parser.add_argument("--version", action="version", version=f"pairdesk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        settings_flags(cmd)
+        mod = importlib.import_module(f"app.cli.{module}")
+        mod.add_arguments(cmd)
+    return parser
+
+
+def load_settings(args: argparse.Namespace, **extra: object) -> Settings:
+    from pathlib import Path
+
+    flags = {key: getattr(args, key, None) for key in SETTINGS_FLAG_KEYS}
+    flags.update(extra)
+    config_file = getattr(args, "config_file", None)
+    return Settings.load(flags=flags, config_file=Path(config_file) if config_file else None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["gui", *argv]
+    args = parser.parse_args(argv)
+    module = importlib.import_module(f"app.cli.{COMMANDS[args.command][0]}")
+    try:
+        return int(module.run(args) or 0)
+    except (ConfigError, UserError) as exc:
+        print(f"pairdesk {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def not_built(name: str) -> int:
+    print(
+        f"pairdesk {name}: not built yet. This release has `pairdesk sandbox` and "
+        "`pairdesk doctor`; see README.md for what is available.",
+        file=sys.stderr,
+    )
+    return 2

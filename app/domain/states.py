@@ -1,0 +1,144 @@
+"""Session states, reasons and the legal transitions between them (DESIGN.md section 2).
+
+The engine drives every session through `SessionLifecycle`; a transition that
+is not in `TRANSITIONS` is a bug in the engine and raises `IllegalTransition`
+rather than leaving a session in a state nobody can explain.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class SessionState(StrEnum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    QR = "qr"
+    QR_IDLE = "qr_idle"
+    PAIRING = "pairing"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    LOGGED_OUT = "logged_out"
+    FAILED = "failed"
+
+    @property
+    def central_status(self) -> CentralStatus:
+        return CENTRAL_STATUS[self]
+
+    @property
+    def waiting_for_scan(self) -> bool:
+        return self in (SessionState.QR, SessionState.QR_IDLE)
+
+    @property
+    def needs_operator(self) -> bool:
+        return self in (SessionState.LOGGED_OUT, SessionState.FAILED)
+
+
+class CentralStatus(StrEnum):
+    """The status vocabulary the central API (Laravel) stores."""
+
+    QR_SCANNING = "qr_scanning"
+    AUTHENTICATED = "authenticated"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    FAILED = "failed"
+
+
+CENTRAL_STATUS: dict[SessionState, CentralStatus] = {
+    SessionState.STOPPED: CentralStatus.DISCONNECTED,
+    SessionState.STARTING: CentralStatus.QR_SCANNING,
+    SessionState.QR: CentralStatus.QR_SCANNING,
+    SessionState.QR_IDLE: CentralStatus.QR_SCANNING,
+    SessionState.PAIRING: CentralStatus.AUTHENTICATED,
+    SessionState.CONNECTED: CentralStatus.CONNECTED,
+    SessionState.DISCONNECTED: CentralStatus.DISCONNECTED,
+    SessionState.LOGGED_OUT: CentralStatus.DISCONNECTED,
+    SessionState.FAILED: CentralStatus.FAILED,
+}
+
+
+class Reason(StrEnum):
+    """Stable codes for why a transition happened; shown in timelines and webhooks."""
+
+    LOGOUT = "LOGOUT"
+    CONFLICT = "CONFLICT"
+    QR_EXPIRED = "qr_expired"
+    QR_LIMIT = "qr_limit"
+    BROWSER_CRASH = "browser_crash"
+    INSTANCE_RESTART = "instance_restart"
+    TIMEOUT = "timeout"
+    STATE_CORRUPT = "state_corrupt"
+    USER_INITIATED = "user_initiated"
+    ERROR = "error"
+
+
+S = SessionState
+
+# Every state may go to STOPPED (operator stop, instance shutdown) and to FAILED
+# (gave up); those are added below rather than repeated in every row.
+_BASE: dict[SessionState, frozenset[SessionState]] = {
+    S.STOPPED: frozenset({S.STARTING}),
+    S.STARTING: frozenset({S.QR, S.PAIRING, S.CONNECTED, S.DISCONNECTED, S.LOGGED_OUT}),
+    S.QR: frozenset({S.QR, S.QR_IDLE, S.PAIRING, S.STARTING, S.DISCONNECTED, S.CONNECTED}),
+    S.QR_IDLE: frozenset({S.QR, S.STARTING, S.DISCONNECTED}),
+    S.PAIRING: frozenset({S.CONNECTED, S.QR, S.DISCONNECTED, S.LOGGED_OUT}),
+    S.CONNECTED: frozenset({S.DISCONNECTED, S.LOGGED_OUT, S.STARTING}),
+    S.DISCONNECTED: frozenset({S.STARTING, S.CONNECTED, S.LOGGED_OUT}),
+    S.LOGGED_OUT: frozenset({S.STARTING}),
+    S.FAILED: frozenset({S.STARTING}),
+}
+
+TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
+    state: targets | {S.STOPPED, S.FAILED} - ({S.FAILED} if state is S.STOPPED else set())
+    for state, targets in _BASE.items()
+}
+
+
+class IllegalTransition(RuntimeError):
+    """The engine tried a transition the state model does not allow (a bug)."""
+
+
+def can_transition(current: SessionState, target: SessionState) -> bool:
+    return target in TRANSITIONS[current]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One recorded step of a session's timeline."""
+
+    state: SessionState
+    reason: Reason | None
+    at: datetime
+    detail: str = ""
+
+
+class SessionLifecycle:
+    """The state of one session plus its recent history, enforcing legal moves."""
+
+    HISTORY = 8
+
+    def __init__(self, state: SessionState = S.STOPPED, history: Iterable[Transition] = ()) -> None:
+        self._state = state
+        self._history: deque[Transition] = deque(history, maxlen=self.HISTORY)
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @property
+    def history(self) -> tuple[Transition, ...]:
+        return tuple(self._history)
+
+    def move(
+        self, target: SessionState, reason: Reason | None, at: datetime, detail: str = ""
+    ) -> Transition:
+        if not can_transition(self._state, target):
+            raise IllegalTransition(f"{self._state} -> {target} is not a legal transition")
+        step = Transition(target, reason, at, detail)
+        self._state = target
+        self._history.append(step)
+        return step
