@@ -271,7 +271,7 @@ def _as_http_url(value: Any) -> str:
     parsed = urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValueError
-    return text.rstrip("/") if parsed.path in ("", "/") else text
+    return text
 
 
 def _as_path(value: Any) -> Path:

@@ -25,9 +25,7 @@ def main() -> int:
         print("setup: installing Debian's chromium (apt-get)...", flush=True)
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-        done = subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env
-        )
+        done = subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env)
         if done.returncode == 0 and shutil.which("chromium"):
             return 0
         print("setup: apt-get could not install chromium; trying Playwright's build", flush=True)

@@ -57,7 +57,9 @@ SETTINGS_FLAG_KEYS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the selected command's module is imported (a broken or
+    slow-to-import command never gets in the way of another)."""
     parser = argparse.ArgumentParser(
         prog="pairdesk",
         description="Link and watch many WhatsApp accounts for the messaging platform.",
@@ -66,9 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
-        settings_flags(cmd)
-        mod = importlib.import_module(f"app.cli.{module}")
-        mod.add_arguments(cmd)
+        if name == selected:
+            settings_flags(cmd)
+            importlib.import_module(f"app.cli.{module}").add_arguments(cmd)
     return parser
 
 
@@ -83,10 +85,9 @@ def load_settings(args: argparse.Namespace, **extra: object) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["gui", *argv]
-    args = parser.parse_args(argv)
+    args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
     module = importlib.import_module(f"app.cli.{COMMANDS[args.command][0]}")
     try:
         return int(module.run(args) or 0)
