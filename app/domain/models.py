@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from app.domain.states import Reason, SessionState
+from app.domain.states import CentralStatus, Reason, SessionState
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,11 +26,17 @@ class AccountSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class SessionInfo:
-    """One row of the health grid."""
+    """One row of the health grid.
+
+    From the store come the persisted fields; the running engine overlays the
+    live ones (`qr`, `qr_expires_at`) it does not persist.
+    """
 
     session_id: str
     workspace_id: int
     label: str = ""
+    account_id: int | None = None  # the platform's id, when it gave one
+    account_uuid: str = ""  # pairdesk's own stable id of the account row
     state: SessionState = SessionState.STOPPED
     reason: Reason | None = None
     phone_number: str = ""
@@ -44,7 +51,15 @@ class SessionInfo:
     restarts: int = 0
     memory_bytes: int = 0
     extraction_method: str = ""
-    updated_at: datetime | None = None
+    platform: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None  # last state change
+    import_batch_id: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def central_status(self) -> CentralStatus:
+        return self.state.central_status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,3 +79,28 @@ class InstanceInfo:
     cpu_percent: float = 0.0
     memory_bytes: int = 0
     restart_history: tuple[datetime, ...] = field(default=())
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimelineEntry:
+    """One step of a session's recorded history (the diagnostics timeline)."""
+
+    session_id: str
+    state: SessionState
+    previous: SessionState | None
+    reason: Reason | None
+    at: datetime
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportBatchInfo:
+    """One onboarding import: the file, how many rows passed, and per-row results."""
+
+    batch_id: int
+    file_name: str
+    created_at: datetime
+    rows_total: int = 0
+    rows_valid: int = 0
+    rows_created: int = 0
+    results: tuple[dict[str, Any], ...] = ()

@@ -1,0 +1,338 @@
+"""The webhook outbox (DESIGN.md section 5): durable, ordered per session.
+
+The engine enqueues an event in the same transaction as the state change it
+reports (`accounts.record_transition(..., outbox=[...])` or `enqueue`); the
+deliverer asks `next_due` for work and reports each attempt with `mark_sent`,
+`mark_retry` or `mark_dead`. Rules kept here, in one place:
+
+- per session, only the oldest pending row is ever due, so events reach the
+  central API in the order they happened and sessions never block each other;
+- a pending `qr_code_generated` row is `superseded` as soon as anything newer
+  is enqueued for its session (a newer QR or a state event): a stale QR is
+  never delivered late;
+- nothing else is dropped: `dead` rows (refused with a 4xx) stay until the
+  operator retries them with `retry_dead`.
+
+Rows are addressed by `event_id` (the `X-Event-Id` header). Every function
+takes the caller's `Session` and never commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from app.domain.outbox import DeliveryMetrics, OutboxItem, OutboxState, WebhookEvent
+from app.store.models import OutboxRow
+
+__all__ = [
+    "enqueue",
+    "get",
+    "list_dead",
+    "list_items",
+    "mark_dead",
+    "mark_retry",
+    "mark_sent",
+    "metrics",
+    "next_due",
+    "next_wakeup",
+    "purge_delivered",
+    "retry_dead",
+]
+
+MAX_ERROR_LENGTH = 2000
+MAX_BODY_START = 500
+_QR = WebhookEvent.QR_CODE_GENERATED.value
+_PENDING = OutboxState.PENDING.value
+
+
+def _to_item(row: OutboxRow) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        event_id=row.event_id,
+        session_id=row.session_id,
+        name=row.name,
+        payload=dict(row.payload),
+        created_at=row.created_at,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        state=OutboxState(row.state),
+        last_error=row.last_error,
+        last_status=row.last_status,
+        last_attempt_at=row.last_attempt_at,
+        sent_at=row.sent_at,
+    )
+
+
+def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def enqueue(
+    session: Session,
+    *,
+    event_id: uuid.UUID | str,
+    session_id: str,
+    name: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> OutboxItem:
+    """Add an event for delivery as soon as possible, superseding stale QR rows.
+
+    Any pending `qr_code_generated` row of the same session is marked
+    `superseded` first: whatever is enqueued now (a newer QR or a state event)
+    makes it obsolete.
+    """
+    session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.session_id == session_id,
+            OutboxRow.state == _PENDING,
+            OutboxRow.name == _QR,
+        )
+        .values(state=OutboxState.SUPERSEDED.value)
+        .execution_options(synchronize_session=False)
+    )
+    row = OutboxRow(
+        event_id=_as_uuid(event_id),
+        session_id=session_id,
+        name=str(name),
+        payload=dict(payload),
+        created_at=now,
+        attempts=0,
+        next_attempt_at=now,
+        last_error="",
+        state=_PENDING,
+    )
+    session.add(row)
+    session.flush()
+    return _to_item(row)
+
+
+def _heads(session_ids: Collection[str] | None) -> Any:
+    """Subquery: the oldest pending row id of every session (optionally some sessions)."""
+    stmt = select(func.min(OutboxRow.id).label("id")).where(OutboxRow.state == _PENDING)
+    if session_ids is not None:
+        stmt = stmt.where(OutboxRow.session_id.in_(list(session_ids)))
+    return stmt.group_by(OutboxRow.session_id).subquery()
+
+
+def next_due(
+    session: Session,
+    now: datetime,
+    limit: int = 100,
+    *,
+    session_ids: Collection[str] | None = None,
+) -> list[OutboxItem]:
+    """For each session, its oldest pending row if that row is due (`next_attempt_at <= now`).
+
+    At most one row per session, so a deliverer that sends the batch
+    concurrently still keeps per-session order. `session_ids` restricts the
+    search to the sessions one instance runs. Most overdue first.
+    """
+    if session_ids is not None and not session_ids:
+        return []
+    heads = _heads(session_ids)
+    stmt = (
+        select(OutboxRow)
+        .join(heads, OutboxRow.id == heads.c.id)
+        .where(OutboxRow.next_attempt_at <= now)
+        .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+        .limit(limit)
+    )
+    return [_to_item(row) for row in session.scalars(stmt)]
+
+
+def next_wakeup(session: Session, *, session_ids: Collection[str] | None = None) -> datetime | None:
+    """When the earliest session head becomes due (may be in the past); None if idle."""
+    if session_ids is not None and not session_ids:
+        return None
+    heads = _heads(session_ids)
+    stmt = select(func.min(OutboxRow.next_attempt_at)).join(heads, OutboxRow.id == heads.c.id)
+    return session.scalar(stmt)
+
+
+def get(session: Session, event_id: uuid.UUID | str) -> OutboxItem | None:
+    row = session.scalar(select(OutboxRow).where(OutboxRow.event_id == _as_uuid(event_id)))
+    return None if row is None else _to_item(row)
+
+
+def _attempt(
+    session: Session, event_id: uuid.UUID | str, states: tuple[str, ...], **values: Any
+) -> bool:
+    result = session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.event_id == _as_uuid(event_id), OutboxRow.state.in_(states))
+        .values(attempts=OutboxRow.attempts + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def mark_sent(
+    session: Session, event_id: uuid.UUID | str, *, now: datetime, status: int | None = None
+) -> bool:
+    """The central API accepted the event. Also for a row superseded while in flight.
+
+    Returns False when no such unsent row exists (e.g. already marked).
+    """
+    return _attempt(
+        session,
+        event_id,
+        (_PENDING, OutboxState.SUPERSEDED.value),
+        state=OutboxState.SENT.value,
+        sent_at=now,
+        last_attempt_at=now,
+        last_status=status,
+    )
+
+
+def mark_retry(
+    session: Session,
+    event_id: uuid.UUID | str,
+    *,
+    now: datetime,
+    next_attempt_at: datetime,
+    error: str,
+    status: int | None = None,
+) -> bool:
+    """A retryable failure (429, 5xx, timeout, connection error): try again later.
+
+    Only a pending row is changed; a QR superseded meanwhile stays superseded.
+    """
+    return _attempt(
+        session,
+        event_id,
+        (_PENDING,),
+        next_attempt_at=next_attempt_at,
+        last_attempt_at=now,
+        last_error=error[:MAX_ERROR_LENGTH],
+        last_status=status,
+    )
+
+
+def mark_dead(
+    session: Session,
+    event_id: uuid.UUID | str,
+    *,
+    now: datetime,
+    status: int | None,
+    body_start: str = "",
+    error: str = "",
+) -> bool:
+    """Refused for good (a 4xx other than 429): keep it for the operator to read and retry."""
+    shown = error or (f"HTTP {status}" if status is not None else "refused")
+    if body_start:
+        shown = f"{shown}: {body_start[:MAX_BODY_START]}"
+    return _attempt(
+        session,
+        event_id,
+        (_PENDING,),
+        state=OutboxState.DEAD.value,
+        last_attempt_at=now,
+        last_error=shown[:MAX_ERROR_LENGTH],
+        last_status=status,
+    )
+
+
+def retry_dead(
+    session: Session, *, now: datetime, event_ids: Collection[uuid.UUID | str] | None = None
+) -> int:
+    """Make dead rows pending again (all, or those named); returns how many.
+
+    A dead QR row that something newer of its session has overtaken is marked
+    `superseded` instead: retrying it would show the platform a stale QR.
+    Attempts restart at 0 so the deliverer's backoff starts short.
+    """
+    newer = aliased(OutboxRow)
+    overtaken = (
+        select(newer.id)
+        .where(newer.session_id == OutboxRow.session_id, newer.id > OutboxRow.id)
+        .exists()
+    )
+    dead = OutboxRow.state == OutboxState.DEAD.value
+    scope = [dead]
+    if event_ids is not None:
+        if not event_ids:
+            return 0
+        scope.append(OutboxRow.event_id.in_([_as_uuid(e) for e in event_ids]))
+    session.execute(
+        update(OutboxRow)
+        .where(*scope, OutboxRow.name == _QR, overtaken)
+        .values(state=OutboxState.SUPERSEDED.value)
+        .execution_options(synchronize_session=False)
+    )
+    result = session.execute(
+        update(OutboxRow)
+        .where(*scope)
+        .values(state=_PENDING, attempts=0, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
+def list_items(
+    session: Session,
+    *,
+    state: OutboxState | None = None,
+    session_id: str | None = None,
+    limit: int = 100,
+) -> list[OutboxItem]:
+    """Rows for diagnostics, oldest first, optionally of one state and/or session."""
+    stmt = select(OutboxRow).order_by(OutboxRow.id).limit(limit)
+    if state is not None:
+        stmt = stmt.where(OutboxRow.state == state.value)
+    if session_id is not None:
+        stmt = stmt.where(OutboxRow.session_id == session_id)
+    return [_to_item(row) for row in session.scalars(stmt)]
+
+
+def list_dead(session: Session, *, limit: int = 100) -> list[OutboxItem]:
+    """Dead rows, oldest first, each with its status and response start in `last_error`."""
+    return list_items(session, state=OutboxState.DEAD, limit=limit)
+
+
+def metrics(session: Session, now: datetime) -> DeliveryMetrics:
+    """Counts per state, the age of the oldest pending row and the latest error."""
+    # A Result has .keys(), so dict(result) would treat it as a mapping.
+    rows = session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state))
+    counts = {state: count for state, count in rows}
+    oldest = session.scalar(
+        select(func.min(OutboxRow.created_at)).where(OutboxRow.state == _PENDING)
+    )
+    last = session.execute(
+        select(OutboxRow.last_error, OutboxRow.last_attempt_at)
+        .where(OutboxRow.last_error != "", OutboxRow.last_attempt_at.is_not(None))
+        .order_by(OutboxRow.last_attempt_at.desc(), OutboxRow.id.desc())
+        .limit(1)
+    ).first()
+    return DeliveryMetrics(
+        pending=counts.get(_PENDING, 0),
+        oldest_pending_age=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+        delivered=counts.get(OutboxState.SENT.value, 0),
+        dead=counts.get(OutboxState.DEAD.value, 0),
+        superseded=counts.get(OutboxState.SUPERSEDED.value, 0),
+        last_error=last[0] if last else "",
+        last_error_at=last[1] if last else None,
+    )
+
+
+def purge_delivered(session: Session, *, older_than: datetime) -> int:
+    """Delete sent and superseded rows created before `older_than`; returns how many.
+
+    Housekeeping only: pending and dead rows are never deleted.
+    """
+    result = session.execute(
+        delete(OutboxRow)
+        .where(
+            OutboxRow.state.in_([OutboxState.SENT.value, OutboxState.SUPERSEDED.value]),
+            OutboxRow.created_at < older_than,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))

@@ -1,0 +1,181 @@
+"""Outbox repository: per-session order, QR supersession, retries, dead letters, metrics."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.domain.outbox import OutboxItem, OutboxState
+from app.store import outbox
+
+QR = "qr_code_generated"
+
+
+def _put(session: Session, sid: str, name: str, now: datetime, **payload: object) -> OutboxItem:
+    return outbox.enqueue(
+        session, event_id=uuid.uuid4(), session_id=sid, name=name, payload=payload, now=now
+    )
+
+
+def test_enqueue_round_trips(session: Session, now: datetime) -> None:
+    event_id = uuid.uuid4()
+    item = outbox.enqueue(
+        session,
+        event_id=str(event_id),
+        session_id="s",
+        name="session_ready",
+        payload={"phone_number": "6281", "nested": {"a": [1, 2]}},
+        now=now,
+    )
+    session.commit()
+    stored = outbox.get(session, event_id)
+    assert stored == item
+    assert stored is not None and stored.payload == {
+        "phone_number": "6281",
+        "nested": {"a": [1, 2]},
+    }
+    assert stored.event_id == event_id and stored.state is OutboxState.PENDING
+    assert stored.attempts == 0 and stored.next_attempt_at == now and stored.created_at == now
+    assert outbox.get(session, uuid.uuid4()) is None
+
+
+def test_next_due_gives_only_each_sessions_oldest(session: Session, now: datetime) -> None:
+    a1 = _put(session, "a", "session_authenticated", now)
+    _put(session, "a", "session_ready", now)
+    b1 = _put(session, "b", "session_disconnected", now)
+    session.commit()
+    due = outbox.next_due(session, now, 10)
+    assert {item.event_id for item in due} == {a1.event_id, b1.event_id}
+    assert outbox.next_due(session, now, 10, session_ids=["b"]) == [b1]
+    assert outbox.next_due(session, now, 10, session_ids=[]) == []
+    assert len(outbox.next_due(session, now, 1)) == 1
+
+
+def test_order_kept_across_retries(session: Session, now: datetime) -> None:
+    first = _put(session, "a", "session_authenticated", now)
+    second = _put(session, "a", "session_ready", now)
+    _put(session, "b", "session_authenticated", now)
+    later = now + timedelta(seconds=30)
+    assert outbox.mark_retry(
+        session, first.event_id, now=now, next_attempt_at=later, error="HTTP 503", status=503
+    )
+    session.commit()
+    # "a" waits for its head; its second event is not handed out early. "b" is not blocked.
+    assert [i.session_id for i in outbox.next_due(session, now, 10)] == ["b"]
+    assert outbox.next_wakeup(session, session_ids=["a"]) == later
+    [head] = outbox.next_due(session, later, 10, session_ids=["a"])
+    assert head.event_id == first.event_id and head.attempts == 1
+    assert head.last_error == "HTTP 503" and head.last_status == 503
+    assert outbox.mark_sent(session, first.event_id, now=later, status=200)
+    assert outbox.next_due(session, later, 10, session_ids=["a"])[0].event_id == second.event_id
+    sent = outbox.get(session, first.event_id)
+    assert sent is not None and sent.state is OutboxState.SENT and sent.sent_at == later
+    assert sent.attempts == 2
+    assert not outbox.mark_sent(session, first.event_id, now=later)  # already sent
+
+
+def test_new_qr_or_state_supersedes_pending_qr(session: Session, now: datetime) -> None:
+    q1 = _put(session, "a", QR, now, qr_count=1)
+    q2 = _put(session, "a", QR, now, qr_count=2)
+    other = _put(session, "b", QR, now, qr_count=1)
+    assert outbox.get(session, q1.event_id).state is OutboxState.SUPERSEDED  # type: ignore[union-attr]
+    ready = _put(session, "a", "session_ready", now)
+    session.commit()
+    states = {i.event_id: i.state for i in outbox.list_items(session)}
+    assert states[q2.event_id] is OutboxState.SUPERSEDED
+    assert states[ready.event_id] is OutboxState.PENDING
+    assert states[other.event_id] is OutboxState.PENDING  # other sessions untouched
+    assert [i.event_id for i in outbox.next_due(session, now, 10, session_ids=["a"])] == [
+        ready.event_id
+    ]
+
+
+def test_state_events_are_never_superseded(session: Session, now: datetime) -> None:
+    auth = _put(session, "a", "session_authenticated", now)
+    _put(session, "a", QR, now)
+    _put(session, "a", "session_ready", now)
+    assert outbox.get(session, auth.event_id).state is OutboxState.PENDING  # type: ignore[union-attr]
+
+
+def test_superseded_in_flight(session: Session, now: datetime) -> None:
+    q = _put(session, "a", QR, now)
+    [head] = outbox.next_due(session, now, 10)
+    _put(session, "a", QR, now)  # a newer QR while the first one is being sent
+    # A failed send does not bring the stale QR back ...
+    assert not outbox.mark_retry(
+        session, head.event_id, now=now, next_attempt_at=now, error="timeout"
+    )
+    assert outbox.get(session, q.event_id).state is OutboxState.SUPERSEDED  # type: ignore[union-attr]
+    # ... and a send that did reach the API is recorded as sent.
+    assert outbox.mark_sent(session, head.event_id, now=now)
+
+
+def test_dead_and_retry_dead(session: Session, now: datetime) -> None:
+    first = _put(session, "a", "session_authenticated", now)
+    second = _put(session, "a", "session_ready", now)
+    assert outbox.mark_dead(
+        session, first.event_id, now=now, status=401, body_start='{"error":"bad signature"}'
+    )
+    session.commit()
+    [dead] = outbox.list_dead(session)
+    assert dead.event_id == first.event_id and dead.last_status == 401
+    assert dead.last_error == 'HTTP 401: {"error":"bad signature"}'
+    # A dead row does not block its session: the next one is due.
+    assert outbox.next_due(session, now, 10)[0].event_id == second.event_id
+    retry_at = now + timedelta(minutes=5)
+    assert outbox.retry_dead(session, now=retry_at) == 1
+    session.commit()
+    # Back in order: the retried (older) event is the session's head again.
+    [head] = outbox.next_due(session, retry_at, 10)
+    assert head.event_id == first.event_id and head.attempts == 0
+    assert outbox.list_dead(session) == []
+
+
+def test_retry_dead_selected_and_stale_qr(session: Session, now: datetime) -> None:
+    qr = _put(session, "a", QR, now)
+    outbox.mark_dead(session, qr.event_id, now=now, status=422)
+    _put(session, "a", "session_ready", now)
+    lone = _put(session, "b", "session_error", now)
+    outbox.mark_dead(session, lone.event_id, now=now, status=400, error="rejected")
+    assert outbox.retry_dead(session, now=now, event_ids=[]) == 0
+    assert outbox.retry_dead(session, now=now, event_ids=[lone.event_id]) == 1
+    assert outbox.get(session, lone.event_id).state is OutboxState.PENDING  # type: ignore[union-attr]
+    outbox.retry_dead(session, now=now)
+    assert outbox.get(session, qr.event_id).state is OutboxState.SUPERSEDED  # type: ignore[union-attr]
+
+
+def test_metrics(session: Session, now: datetime) -> None:
+    assert outbox.metrics(session, now).pending == 0
+    old = _put(session, "a", "session_authenticated", now)
+    _put(session, "b", "session_authenticated", now + timedelta(seconds=5))
+    sent = _put(session, "c", "session_ready", now)
+    dead = _put(session, "d", "session_ready", now)
+    _put(session, "e", QR, now)
+    _put(session, "e", QR, now)
+    outbox.mark_sent(session, sent.event_id, now=now)
+    outbox.mark_retry(
+        session,
+        old.event_id,
+        now=now + timedelta(seconds=1),
+        next_attempt_at=now,
+        error="connection refused",
+    )
+    outbox.mark_dead(session, dead.event_id, now=now + timedelta(seconds=2), status=404)
+    session.commit()
+    m = outbox.metrics(session, now + timedelta(seconds=60))
+    assert (m.pending, m.delivered, m.dead, m.superseded) == (3, 1, 1, 1)
+    assert m.oldest_pending_age == 60.0
+    assert m.last_error == "HTTP 404" and m.last_error_at == now + timedelta(seconds=2)
+
+
+def test_purge_keeps_pending_and_dead(session: Session, now: datetime) -> None:
+    sent = _put(session, "a", "session_ready", now)
+    outbox.mark_sent(session, sent.event_id, now=now)
+    _put(session, "b", QR, now)
+    _put(session, "b", QR, now)
+    dead = _put(session, "c", "session_ready", now)
+    outbox.mark_dead(session, dead.event_id, now=now, status=400)
+    assert outbox.purge_delivered(session, older_than=now + timedelta(days=1)) == 2
+    assert {i.state for i in outbox.list_items(session)} == {OutboxState.PENDING, OutboxState.DEAD}
