@@ -1,0 +1,83 @@
+"""Options of the login simulator: timings, flavour and the page's identity.
+
+Every duration of the login flow (ref lifetimes, pairing, sync, reconnect
+backoff) is multiplied by `time_scale`, so a test can run the whole 160 s QR
+batch in a few seconds. `boot_delay` is the exception: it is real seconds,
+because it models the site's boot time (which an adapter must wait for with
+its own timeout) rather than a WhatsApp protocol timer, and because tests of
+the "slow boot" fault want a delay they can reason about without the scale.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FLAVOURS = ("full", "dom", "pixels")
+"""full: window.require modules + DOM; dom: DOM only (data-ref attribute);
+pixels: neither modules nor data-ref, only the drawn QR canvas."""
+
+FIRST_REF_SECONDS = 60.0
+NEXT_REF_SECONDS = 20.0
+REFS_PER_BATCH = 6
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """How a simulator instance behaves; faults can change some of it at run time."""
+
+    time_scale: float = 1.0
+    boot_delay: float = 0.3
+    """Seconds before `window.Debug.VERSION` appears; not scaled (see module doc)."""
+    sync_delay: float = 1.0
+    """Seconds from CONNECTED to `hasSynced` (scaled)."""
+    pair_delay: float = 0.5
+    """Seconds from a scan (PAIRING) to CONNECTED (scaled)."""
+    flavour: str = "full"
+    first_ref_seconds: float = FIRST_REF_SECONDS
+    next_ref_seconds: float = NEXT_REF_SECONDS
+    refs_per_batch: int = REFS_PER_BATCH
+    version: str = "2.3000.1031980585"
+    """`window.Debug.VERSION`; 2.3000+ is what whatsapp-web.js calls "Comet"."""
+    platform: str = "WEB"
+    """Last field of the QR string (the page's DEVICE_PLATFORM)."""
+
+    def __post_init__(self) -> None:
+        _positive("time_scale", self.time_scale, allow_zero=False)
+        _positive("boot_delay", self.boot_delay)
+        _positive("sync_delay", self.sync_delay)
+        _positive("pair_delay", self.pair_delay)
+        _positive("first_ref_seconds", self.first_ref_seconds, allow_zero=False)
+        _positive("next_ref_seconds", self.next_ref_seconds, allow_zero=False)
+        if isinstance(self.refs_per_batch, bool) or not isinstance(self.refs_per_batch, int):
+            raise ValueError("refs_per_batch: expected a whole number from 1 to 100")
+        if not 1 <= self.refs_per_batch <= 100:
+            raise ValueError("refs_per_batch: expected a whole number from 1 to 100")
+        check_flavour(self.flavour)
+        if not _TOKEN.match(self.version) or not _TOKEN.match(self.platform):
+            raise ValueError("version and platform: expected 1-32 letters, digits, '_', '.', '-'")
+
+    def scaled(self, seconds: float) -> float:
+        """A protocol duration in real seconds under this time scale."""
+        return seconds * self.time_scale
+
+    def ref_lifetime(self, index: int) -> float:
+        """Real seconds the `index`-th ref (0-based) of a batch stays valid."""
+        base = self.first_ref_seconds if index == 0 else self.next_ref_seconds
+        return self.scaled(base)
+
+
+def check_flavour(value: object) -> str:
+    if value not in FLAVOURS:
+        raise ValueError(f"flavour: expected one of {', '.join(FLAVOURS)}, got {value!r}")
+    return str(value)
+
+
+def _positive(name: str, value: object, *, allow_zero: bool = True) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value == value
+    if ok and (value > 0 or (allow_zero and value == 0)) and value < 1e6:  # type: ignore[operator]
+        return
+    expected = "a number of seconds, 0 or more" if allow_zero else "a number above 0"
+    raise ValueError(f"{name}: expected {expected}, got {value!r}")

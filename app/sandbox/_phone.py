@@ -1,0 +1,125 @@
+"""Clients of the simulator's test phone, oracle and faults, and a QR reader.
+
+`TestPhone` (blocking) and `AsyncTestPhone` wrap the JSON endpoints so the
+console, the bench and tests do not spell URLs. Errors come back as
+`PhoneError` with the server's status and message. `read_qr` decodes QR codes
+from an image (PNG bytes or a PIL image), as a phone camera would.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import httpx
+
+_TIMEOUT = httpx.Timeout(10.0)
+
+
+class PhoneError(RuntimeError):
+    """The simulator refused a request; `status` is the HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+
+def _result(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        data = {"error": response.text}
+    if response.is_error:
+        message = data.get("error", response.text) if isinstance(data, dict) else response.text
+        raise PhoneError(response.status_code, str(message))
+    return data if isinstance(data, dict) else {"result": data}
+
+
+def _logout_body(phone: str, device_id: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"phone": phone}
+    if device_id is not None:
+        body["device_id"] = device_id
+    return body
+
+
+class TestPhone:
+    """Blocking client: `TestPhone(sandbox.url).scan(qr, "6281234567890")`."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None) -> None:
+        self._client = httpx.Client(base_url=base_url, timeout=_TIMEOUT, transport=transport)
+
+    def scan(self, qr: str, phone: str) -> dict[str, Any]:
+        return _result(self._client.post("phone/scan", json={"qr": qr, "phone": phone}))
+
+    def pair(self, code: str, phone: str) -> dict[str, Any]:
+        return _result(self._client.post("phone/pair", json={"code": code, "phone": phone}))
+
+    def logout(self, phone: str, device_id: int | None = None) -> dict[str, Any]:
+        return _result(self._client.post("phone/logout", json=_logout_body(phone, device_id)))
+
+    def stats(self) -> dict[str, Any]:
+        return _result(self._client.get("sandbox/stats"))
+
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        return _result(self._client.post("sandbox/faults", json=faults))
+
+    def reset_faults(self) -> dict[str, Any]:
+        return _result(self._client.delete("sandbox/faults"))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> TestPhone:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncTestPhone:
+    """The same as `TestPhone` for async code."""
+
+    def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=_TIMEOUT, transport=transport)
+
+    async def scan(self, qr: str, phone: str) -> dict[str, Any]:
+        return _result(await self._client.post("phone/scan", json={"qr": qr, "phone": phone}))
+
+    async def pair(self, code: str, phone: str) -> dict[str, Any]:
+        return _result(await self._client.post("phone/pair", json={"code": code, "phone": phone}))
+
+    async def logout(self, phone: str, device_id: int | None = None) -> dict[str, Any]:
+        body = _logout_body(phone, device_id)
+        return _result(await self._client.post("phone/logout", json=body))
+
+    async def stats(self) -> dict[str, Any]:
+        return _result(await self._client.get("sandbox/stats"))
+
+    async def set_faults(self, **faults: Any) -> dict[str, Any]:
+        return _result(await self._client.post("sandbox/faults", json=faults))
+
+    async def reset_faults(self) -> dict[str, Any]:
+        return _result(await self._client.delete("sandbox/faults"))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncTestPhone:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def read_qr(image: bytes | Any) -> list[str]:
+    """The texts of the QR codes in `image` (PNG/JPEG bytes or a PIL image)."""
+    import zxingcpp
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(image)) if isinstance(image, bytes | bytearray) else image
+    qr_only = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(picture.convert("L"), formats=qr_only)
+    return [code.text for code in found]

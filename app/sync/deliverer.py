@@ -1,0 +1,285 @@
+"""The outbox deliverer: sends each session's webhooks in order, retrying until accepted.
+
+A dispatcher loop asks the store for due rows (at most one per session: its
+oldest pending row) and sends each in its own task, owned by a TaskGroup:
+- per-session order: a session's next row becomes due only once the one
+  before it was accepted (`sent`), refused for good (`dead`) or superseded,
+  and a session never has more than one request on the wire;
+- sessions never wait for each other; at most `max_in_flight` requests run
+  at once so the connection pool never times out;
+- 429, 5xx, timeouts and connection errors: retried with exponential backoff
+  and full jitter (`base_delay` doubling up to `max_delay`), or after the
+  server's `Retry-After`; no attempt cap;
+- other 4xx: `dead`, with the status and the start of the answer kept;
+- a QR row that anything newer of its session overtook was already marked
+  `superseded` by the store when the newer row was enqueued; a QR is checked
+  again just before it is sent, so one picked a moment before it was
+  overtaken is not sent late either.
+
+The clock, sleep and random source are injectable so tests run in
+milliseconds. Use `async with deliverer:` (or `start()` / `aclose()`) in a
+long-running process, `drain()` for one-shot delivery; call `notify()` after
+committing new outbox rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Collection
+from datetime import UTC, datetime
+from typing import Protocol
+
+from app.domain.events import SyncStatus
+from app.domain.outbox import OutboxItem, OutboxState
+from app.sync.client import Outcome, PostResult
+from app.sync.outbox import OutboxStore
+from app.sync.payloads import Webhook
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Sender(Protocol):
+    """What the deliverer needs from `CentralClient`."""
+
+    async def post(self, webhook: Webhook) -> PostResult: ...
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**(attempt-1))] for attempt 1, 2, ..."""
+    ceiling = min(cap, base * 2 ** min(max(attempt, 1) - 1, 32))
+    return rng.uniform(0.0, ceiling)
+
+
+class OutboxDeliverer:
+    """Delivers the outbox to the central API until closed."""
+
+    def __init__(
+        self,
+        *,
+        store: OutboxStore,
+        client: Sender,
+        clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        base_delay: float = 1.0,
+        max_delay: float = 300.0,
+        poll_interval: float = 5.0,
+        max_in_flight: int = 32,
+        session_ids: Callable[[], Collection[str] | None] | None = None,
+        on_status: Callable[[SyncStatus], None] | None = None,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be 1 or more")
+        self._store = store
+        self._client = client
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._base = base_delay
+        self._cap = max_delay
+        self._poll = poll_interval
+        self._max_in_flight = max_in_flight
+        self._session_ids = session_ids
+        self._on_status = on_status
+        # session id -> its one send in flight. Keyed by session, not row: a row
+        # superseded mid-flight must not let the next row overtake it on the wire.
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._transient_error = ""  # the last retryable failure; cleared by a success
+        self._dead_error = ""  # the last refusal; cleared by retry_dead
+        self._seen_outcome = False
+        self._changes = 0
+
+    # ----------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Start delivering in a task this deliverer owns; `aclose()` stops it."""
+        if self._runner is None:
+            self._runner = asyncio.create_task(self.run(), name="outbox-deliverer")
+
+    async def aclose(self) -> None:
+        """Stop sending; unsent events stay in the outbox for the next start."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+
+    async def __aenter__(self) -> OutboxDeliverer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def notify(self) -> None:
+        """New outbox rows were committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    # ----------------------------------------------------------------- run
+
+    async def run(self) -> None:
+        """Deliver until cancelled, waking on notify(), on each outcome and when rows fall due."""
+        await self._loop(until_idle=False)
+
+    async def drain(self) -> None:
+        """Deliver until nothing pending is left (dead rows stay dead); backoff via `sleep`."""
+        await self._loop(until_idle=True)
+
+    async def _loop(self, *, until_idle: bool) -> None:
+        published = -1
+        async with asyncio.TaskGroup() as group:
+            while True:
+                self._wake.clear()
+                wait = await self._dispatch(group, until_idle=until_idle)
+                if self._on_status is not None and published != self._changes:
+                    published = self._changes
+                    await self._publish()
+                if until_idle and wait is None and not self._in_flight:
+                    return
+                await self._pause(wait)
+
+    async def _publish(self) -> None:
+        assert self._on_status is not None
+        try:
+            self._on_status(await self.status())
+        except Exception:  # a broken listener must not stop delivery
+            log.exception("sync status listener failed")
+
+    async def _dispatch(self, group: asyncio.TaskGroup, *, until_idle: bool) -> float | None:
+        """Start every due row that is not in flight; returns seconds until more fall due.
+
+        None means nothing is scheduled; 0 means only rows already in flight are due.
+        A store error is retried after `poll_interval` (raised at once by `drain()`).
+        """
+        sessions = self._session_ids() if self._session_ids is not None else None
+        now = self._now()
+        try:
+            free = self._max_in_flight - len(self._in_flight)
+            due = await self._store.next_due(now, free + len(self._in_flight), session_ids=sessions)
+            for item in due:
+                if free <= 0:
+                    break
+                if item.session_id not in self._in_flight:
+                    self._in_flight[item.session_id] = group.create_task(
+                        self._deliver(item), name=f"webhook:{item.session_id}"
+                    )
+                    free -= 1
+            wakeup = await self._store.next_wakeup(session_ids=sessions)
+        except Exception as exc:  # a locked or unreachable database: try again later
+            if until_idle:
+                raise
+            self._store_failed(exc)
+            return self._poll
+        if wakeup is None:
+            return None
+        return max(0.0, (wakeup - now).total_seconds())
+
+    async def _pause(self, wait: float | None) -> None:
+        """Until notify(), an outcome, or `wait` seconds (through the injected sleep)."""
+        if wait is not None and wait > 0 and not self._wake.is_set():
+            sleeper = asyncio.ensure_future(self._sleep(min(wait, self._poll)))
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (sleeper, waker):
+                    task.cancel()
+                await asyncio.gather(sleeper, waker, return_exceptions=True)
+            return
+        # Nothing scheduled, or only in-flight rows due: their outcome (or a poll) wakes us.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._poll):
+                await self._wake.wait()
+
+    # ------------------------------------------------------------ delivery
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        try:
+            if item.is_qr and not await self._still_pending(item):
+                return  # superseded after it was picked: a stale QR is never sent
+            result = await self._client.post(Webhook.from_item(item))
+            self._seen_outcome = True
+            await self._record(item, result)
+        except Exception as exc:  # never lose the loop to one row; it stays pending
+            self._store_failed(exc)
+        finally:
+            self._in_flight.pop(item.session_id, None)
+            self._changes += 1
+            self._wake.set()
+
+    async def _still_pending(self, item: OutboxItem) -> bool:
+        current = await self._store.get(item.event_id)
+        return current is not None and current.state is OutboxState.PENDING
+
+    async def _record(self, item: OutboxItem, result: PostResult) -> None:
+        now = self._now()
+        if result.outcome is Outcome.ACCEPTED:
+            await self._store.mark_sent(item.event_id, now=now, status=result.status or 200)
+            self._transient_error = ""
+            return
+        if result.outcome is Outcome.DEAD:
+            await self._store.mark_dead(
+                item.event_id, now=now, status=result.status, error=result.detail
+            )
+            self._dead_error = f"{item.name} for {item.session_id}: {result.detail}"
+            log.warning("webhook refused, kept as dead: %s", self._dead_error)
+            return
+        delay = result.retry_after
+        if delay is None:
+            delay = backoff_delay(item.attempts + 1, base=self._base, cap=self._cap, rng=self._rng)
+        await self._store.mark_retry(
+            item.event_id,
+            now=now,
+            next_attempt_at=datetime.fromtimestamp(self._clock() + delay, UTC),
+            error=result.detail,
+            status=result.status,
+        )
+        self._transient_error = f"{item.name} for {item.session_id}: {result.detail}"
+        log.info("webhook not delivered, retry in %.1f s: %s", delay, self._transient_error)
+
+    def _store_failed(self, exc: Exception) -> None:
+        self._transient_error = f"outbox error: {type(exc).__name__}: {exc}"
+        log.error("outbox delivery error; will try again", exc_info=exc)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    # ------------------------------------------------------------- metrics
+
+    async def status(self) -> SyncStatus:
+        """Pending count, oldest pending age, delivered, dead and the last error.
+
+        The last error is the latest retryable failure until a delivery succeeds,
+        else the latest refusal while it waits for `retry_dead`; before this
+        deliverer has sent anything, the store's latest error if work is left.
+        """
+        metrics = await self._store.metrics(self._now())
+        last_error = self._transient_error or self._dead_error
+        if not self._seen_outcome and not last_error and (metrics.pending or metrics.dead):
+            last_error = metrics.last_error
+        return SyncStatus(
+            enabled=True,
+            pending=metrics.pending,
+            oldest_pending_age=metrics.oldest_pending_age,
+            delivered=metrics.delivered,
+            dead=metrics.dead,
+            last_error=last_error,
+        )
+
+    async def retry_dead(self, *, event_ids: Collection[uuid.UUID] | None = None) -> int:
+        """Requeue dead rows (after the operator fixed the cause) and deliver them now."""
+        count = await self._store.retry_dead(now=self._now(), event_ids=event_ids)
+        self._dead_error = ""
+        self._changes += 1
+        self.notify()
+        return count

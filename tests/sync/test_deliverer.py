@@ -1,0 +1,274 @@
+"""OutboxDeliverer against the in-memory outbox and a scripted sender (no network, fake time)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import pytest
+
+from app.domain.events import SyncStatus
+from app.domain.outbox import OutboxState
+from app.sync import MemoryOutbox, OutboxDeliverer, Outcome, PostResult, Webhook, backoff_delay
+from app.sync.payloads import webhook_for
+from tests.sync.conftest import FakeClock, all_kinds, qr_event
+
+ACCEPTED = PostResult(Outcome.ACCEPTED, 200)
+DOWN = PostResult(Outcome.RETRY, None, "cannot reach central: connection refused")
+
+Script = Callable[[Webhook, int], Awaitable[PostResult] | PostResult]
+
+
+class ScriptedSender:
+    """Answers with `script(webhook, attempt_number)`; records every attempt and its time."""
+
+    def __init__(self, clock: FakeClock, script: Script | None = None) -> None:
+        self.clock = clock
+        self.script = script
+        self.attempts: list[tuple[float, Webhook]] = []
+        self.accepted: list[Webhook] = []
+
+    async def post(self, webhook: Webhook) -> PostResult:
+        self.attempts.append((self.clock(), webhook))
+        count = sum(1 for _, w in self.attempts if w.event_id == webhook.event_id)
+        result = ACCEPTED if self.script is None else self.script(webhook, count)
+        if not isinstance(result, PostResult):
+            result = await result
+        if result.outcome is Outcome.ACCEPTED:
+            self.accepted.append(webhook)
+        return result
+
+    def accepted_names(self, session_id: str) -> list[str]:
+        return [w.name for w in self.accepted if w.session_id == session_id]
+
+
+def enqueue_all(store: MemoryOutbox, clock: FakeClock, session_id: str) -> list[str]:
+    """One event of each kind; returns the names due for delivery (the QR is overtaken)."""
+    names = []
+    for event in all_kinds(session_id, clock.datetime()):
+        hook = webhook_for(event)
+        assert hook is not None
+        store.enqueue(session_id, hook.draft(), now=clock.datetime())
+        names.append(hook.name)
+    return names[1:]
+
+
+def make(store: MemoryOutbox, sender: ScriptedSender, clock: FakeClock, **kw) -> OutboxDeliverer:
+    return OutboxDeliverer(
+        store=store, client=sender, clock=clock, sleep=clock.sleep, rng=random.Random(4), **kw
+    )
+
+
+def test_backoff_is_full_jitter_doubling_up_to_the_cap() -> None:
+    rng = random.Random(1)
+    for attempt, ceiling in [(1, 1.0), (2, 2.0), (4, 8.0), (9, 256.0), (10, 300.0), (60, 300.0)]:
+        samples = [backoff_delay(attempt, base=1.0, cap=300.0, rng=rng) for _ in range(200)]
+        assert all(0.0 <= s <= ceiling for s in samples)
+        assert max(samples) > ceiling / 2  # jitter spans the range, not a fixed step
+
+
+async def test_events_of_one_session_arrive_in_order(clock: FakeClock) -> None:
+    store = MemoryOutbox()
+    sender = ScriptedSender(clock)
+    names = enqueue_all(store, clock, "webjs_7_1_aaaaaaaa")
+    await make(store, sender, clock).drain()
+    assert sender.accepted_names("webjs_7_1_aaaaaaaa") == names
+    states = [i.state for i in store.items()]
+    assert states == [OutboxState.SUPERSEDED] + [OutboxState.SENT] * 4
+
+
+async def test_a_stuck_session_does_not_hold_up_the_others(clock: FakeClock) -> None:
+    store = MemoryOutbox()
+    release = asyncio.Event()
+
+    async def slow_for_a(webhook: Webhook, attempt: int) -> PostResult:
+        if webhook.session_id == "webjs_7_1_aaaaaaaa":
+            await release.wait()
+        return ACCEPTED
+
+    sender = ScriptedSender(clock, slow_for_a)
+    enqueue_all(store, clock, "webjs_7_1_aaaaaaaa")
+    names_b = enqueue_all(store, clock, "webjs_7_2_bbbbbbbb")
+    drain = asyncio.create_task(make(store, sender, clock).drain())
+    while len(sender.accepted_names("webjs_7_2_bbbbbbbb")) < len(names_b):
+        await asyncio.sleep(0)
+    # B is done while A's first event is still in flight, and A sent nothing else meanwhile.
+    assert [w.session_id for _, w in sender.attempts].count("webjs_7_1_aaaaaaaa") == 1
+    release.set()
+    await drain
+    assert len(sender.accepted_names("webjs_7_1_aaaaaaaa")) == 4
+
+
+async def test_retries_back_off_with_jitter_until_accepted(clock: FakeClock) -> None:
+    store = MemoryOutbox()
+    sender = ScriptedSender(clock, lambda hook, n: DOWN if n <= 6 else ACCEPTED)
+    enqueue_all(store, clock, "webjs_7_1_aaaaaaaa")
+    await make(store, sender, clock).drain()
+    first = [t for t, w in sender.attempts if w.name == "session_authenticated"]
+    assert len(first) == 7
+    gaps = [b - a for a, b in zip(first, first[1:], strict=False)]
+    for attempt, gap in enumerate(gaps, start=1):
+        assert 0.0 <= gap <= 2 ** (attempt - 1) + 1e-6  # 1 s base, doubling, full jitter
+    assert len(sender.accepted) == 4  # nothing dropped: every event got through
+
+
+async def test_retry_after_is_honoured(clock: FakeClock) -> None:
+    store = MemoryOutbox()
+    limited = PostResult(Outcome.RETRY, 429, "HTTP 429: slow down", retry_after=42.0)
+    sender = ScriptedSender(clock, lambda hook, n: limited if n == 1 else ACCEPTED)
+    store.enqueue(
+        "s1", webhook_for(all_kinds("s1", clock.datetime())[1]).draft(), now=clock.datetime()
+    )
+    await make(store, sender, clock, base_delay=0.001).drain()
+    (t1, _), (t2, _) = sender.attempts
+    assert t2 - t1 >= 42.0
+
+
+async def test_refused_event_goes_dead_with_its_reason_and_the_rest_still_flows(
+    clock: FakeClock,
+) -> None:
+    store = MemoryOutbox()
+    refused = PostResult(
+        Outcome.DEAD, 422, 'HTTP 422: {"message": "data.platform must be a string"}'
+    )
+    sender = ScriptedSender(
+        clock, lambda hook, n: refused if hook.name == "session_ready" else ACCEPTED
+    )
+    enqueue_all(store, clock, "s1")
+    deliverer = make(store, sender, clock)
+    await deliverer.drain()
+    [dead] = [i for i in store.items() if i.state is OutboxState.DEAD]
+    assert dead.name == "session_ready"
+    assert dead.last_status == 422 and "data.platform" in dead.last_error
+    assert len(sender.attempts) == 4  # a dead event is not retried by itself
+    status = await deliverer.status()
+    assert (status.dead, status.delivered, status.pending) == (1, 3, 0)
+    assert "data.platform" in status.last_error
+
+
+async def test_dead_events_are_delivered_after_retry_dead(clock: FakeClock) -> None:
+    store = MemoryOutbox()
+    fixed = False
+    unauthorized = PostResult(Outcome.DEAD, 401, "HTTP 401: signature mismatch")
+    sender = ScriptedSender(clock, lambda hook, n: ACCEPTED if fixed else unauthorized)
+    names = enqueue_all(store, clock, "s1")
+    deliverer = make(store, sender, clock)
+    await deliverer.drain()
+    assert sender.accepted == []
+    fixed = True
+    assert await deliverer.retry_dead() == 4
+    await deliverer.drain()
+    assert sender.accepted_names("s1") == names
+
+
+async def test_a_qr_superseded_while_the_api_is_down_is_never_delivered(clock: FakeClock) -> None:
+    store = MemoryOutbox()
+    at = clock.datetime()
+
+    def script(hook: Webhook, attempt: int) -> PostResult:
+        if hook.name == "qr_code_generated" and attempt == 3:
+            # While the API is still down, a newer QR and then the scan arrive.
+            store.enqueue("s1", webhook_for(qr_event("s1", 2, at)).draft(), now=clock.datetime())
+            store.enqueue("s1", webhook_for(all_kinds("s1", at)[1]).draft(), now=clock.datetime())
+        if len(sender.attempts) <= 5:
+            return DOWN
+        return ACCEPTED
+
+    sender = ScriptedSender(clock, script)
+    store.enqueue("s1", webhook_for(qr_event("s1", 1, at)).draft(), now=at)
+    await make(store, sender, clock).drain()
+    assert sender.accepted_names("s1") == ["session_authenticated"]
+    states = [(i.name, i.state) for i in store.items()]
+    assert states == [
+        ("qr_code_generated", OutboxState.SUPERSEDED),
+        ("qr_code_generated", OutboxState.SUPERSEDED),
+        ("session_authenticated", OutboxState.SENT),
+    ]
+
+
+async def test_status_reports_pending_age_and_last_error(clock: FakeClock) -> None:
+    store = MemoryOutbox()
+    reported: list[SyncStatus] = []
+    sender = ScriptedSender(clock, lambda hook, n: DOWN)
+    enqueue_all(store, clock, "s1")
+    deliverer = make(store, sender, clock, on_status=reported.append)
+    clock.advance(30)
+    status = await deliverer.status()
+    assert (status.pending, status.oldest_pending_age, status.last_error) == (4, 30.0, "")
+    async with deliverer:
+        while len(sender.attempts) < 3:
+            await asyncio.sleep(0)
+    status = await deliverer.status()
+    assert status.pending == 4 and status.oldest_pending_age > 30.0
+    assert "connection refused" in status.last_error
+    assert reported and reported[-1].enabled
+
+
+async def test_only_the_sessions_this_instance_runs_are_delivered(clock: FakeClock) -> None:
+    store = MemoryOutbox()
+    sender = ScriptedSender(clock)
+    enqueue_all(store, clock, "mine")
+    enqueue_all(store, clock, "theirs")
+    await make(store, sender, clock, session_ids=lambda: {"mine"}).drain()
+    assert {w.session_id for w in sender.accepted} == {"mine"}
+    assert len(store.items(session_id="theirs")) == 5
+
+
+async def test_run_picks_up_new_events_on_notify_and_stops_cleanly(clock: FakeClock) -> None:
+    store = MemoryOutbox()
+    sender = ScriptedSender(clock)
+    deliverer = make(store, sender, clock, poll_interval=3600)
+    async with deliverer:
+        for n in range(1, 4):
+            hook = webhook_for(all_kinds(f"s{n}", clock.datetime())[2])
+            store.enqueue(f"s{n}", hook.draft(), now=clock.datetime())
+            deliverer.notify()
+            while len(sender.accepted) < n:
+                await asyncio.sleep(0)
+    assert [w.session_id for w in sender.accepted] == ["s1", "s2", "s3"]
+
+
+async def test_a_failing_store_does_not_kill_the_deliverer(clock: FakeClock) -> None:
+    class FlakyStore(MemoryOutbox):
+        failures = 2
+
+        async def next_due(self, now, limit, *, session_ids=None):
+            if self.failures:
+                self.failures -= 1
+                raise RuntimeError("database is locked")
+            return await super().next_due(now, limit, session_ids=session_ids)
+
+    store = FlakyStore()
+    sender = ScriptedSender(clock)
+    enqueue_all(store, clock, "s1")
+    deliverer = make(store, sender, clock, poll_interval=0.01)
+    async with deliverer:
+        while len(sender.accepted) < 4:
+            await asyncio.sleep(0.005)
+    assert store.failures == 0
+
+
+async def test_expired_backoff_is_measured_on_the_injected_clock(clock: FakeClock) -> None:
+    store = MemoryOutbox()
+    item = store.enqueue(
+        "s1", webhook_for(all_kinds("s1", clock.datetime())[1]).draft(), now=clock.datetime()
+    )
+    await store.mark_retry(
+        item.event_id,
+        now=clock.datetime(),
+        next_attempt_at=clock.datetime() + timedelta(seconds=120),
+        error="HTTP 503",
+        status=503,
+    )
+    sender = ScriptedSender(clock)
+    await make(store, sender, clock).drain()
+    [(sent_at, _)] = sender.attempts
+    assert sent_at >= clock.datetime().timestamp() - 1e-6 and sent_at >= 1_800_000_120.0
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_max_in_flight_must_be_positive(clock: FakeClock, bad: int) -> None:
+    with pytest.raises(ValueError):
+        make(MemoryOutbox(), ScriptedSender(clock), clock, max_in_flight=bad)
