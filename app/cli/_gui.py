@@ -1,15 +1,79 @@
-"""`pairdesk gui`: not built yet (see README.md)."""
+"""`pairdesk gui`: the operator console (PySide6), optionally with demo accounts.
+
+`--demo N` adds N sandbox accounts at start. `--screenshot PATH` renders the
+chosen `--view` to a PNG after `--after` seconds and exits, or with
+`--every S --exit-after T` writes PATH with `{n}` replaced by 1, 2, 3…
+Without a display (no DISPLAY/WAYLAND_DISPLAY and QT_QPA_PLATFORM unset) it
+falls back to the terminal view (`pairdesk serve`).
+
+Until the engine offers `open_engine`, or with `--demo-engine`, the console
+runs on `DemoEngine`: scripted, in-memory demo data, clearly badged.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
-from app.cli import not_built
+from app.cli import load_settings
+
+VIEWS = {"qr": 0, "grid": 1, "instances": 2, "onboarding": 3, "diagnostics": 4}
+DEMO_CSV = """workspace_id,label,phone
+12,Toko Maju,+62 811 2233 4410
+40,Klinik Sehat,
+7,Kopi Kita,0811-5566-7788
+abc,Bengkel Jaya,
+12,Toko Maju,+62 811 2233 4410
+55,Apotek Sentosa,62 812 ab 99
+61,Laundry Bersih,
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("--demo", type=int, default=0, metavar="N",
+                        help="add N sandbox accounts at start")  # fmt: skip
+    parser.add_argument("--view", choices=sorted(VIEWS), default="qr", help="view to open")
+    parser.add_argument("--screenshot", metavar="PATH", help="render the view to PNG and exit")
+    parser.add_argument("--after", type=float, default=2.0, metavar="SECONDS")
+    parser.add_argument("--every", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--exit-after", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--headless", action="store_true", help="render offscreen (no window)")
+    parser.add_argument("--theme", choices=("system", "light", "dark"), default="system")
+    parser.add_argument("--size", default="1440x900", metavar="WxH", help="window size")
+    parser.add_argument("--demo-engine", action="store_true",
+                        help="use the scripted in-memory demo engine (no browser)")  # fmt: skip
+
+
+def _has_display() -> bool:
+    env = os.environ
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM"))
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_built("gui")
+    if args.headless:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if not _has_display() and sys.platform.startswith("linux"):
+        print("pairdesk gui: no display; starting the terminal view instead", file=sys.stderr)
+        from app.cli import main
+
+        return main(["serve"])
+    settings = load_settings(args)
+    from app.ui.app import ConsoleOptions, run_console
+
+    width, _, height = args.size.partition("x")
+    return run_console(
+        settings,
+        ConsoleOptions(
+            demo=args.demo,
+            view=VIEWS[args.view],
+            screenshot=args.screenshot or "",
+            after=args.after,
+            every=args.every,
+            exit_after=args.exit_after,
+            theme=args.theme,
+            size=(int(width or 1440), int(height or 900)),
+            demo_engine=args.demo_engine,
+            demo_csv=DEMO_CSV if args.demo else "",
+        ),
+    )

@@ -104,11 +104,14 @@ def validate(rows: list[list[str]]) -> list[ImportRow]:
     for line, raw in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in raw):
             continue
-        get = lambda i: raw[i].strip() if 0 <= i < len(raw) else ""  # noqa: E731
-        ws_raw, label, phone_raw = get(col_ws), get(col_label), get(col_phone)
+        ws_raw, label, phone_raw = (_at(raw, col_ws), _at(raw, col_label), _at(raw, col_phone))
         error, spec = _check(line, ws_raw, label, phone_raw, seen)
         out.append(ImportRow(line, ws_raw, label, phone_raw, spec, error))
     return out
+
+
+def _at(raw: list[str], i: int) -> str:
+    return raw[i].strip() if 0 <= i < len(raw) else ""
 
 
 def _check(

@@ -1,1 +1,1 @@
-"""ui"""
+"""The PySide6 console (the only package that imports Qt)."""

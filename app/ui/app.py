@@ -1,0 +1,143 @@
+"""Start the console: QApplication, theme, engine host, main window, screenshots.
+
+`run_console` is what `pairdesk gui` calls. It picks the real engine
+(`app.engine.api.open_engine`) when the engine offers it, else the scripted
+`DemoEngine`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from app.config import Settings
+from app.domain.models import AccountSpec
+from app.engine import api
+from app.ui import theme
+from app.ui.demo_data import LABELS
+from app.ui.engine_host import EngineHost
+from app.ui.main_window import MainWindow
+from app.ui.qr_render import _module_image
+
+
+@dataclass(frozen=True)
+class ConsoleOptions:
+    demo: int = 0
+    view: int = 0
+    screenshot: str = ""
+    after: float = 2.0
+    every: float = 0.0
+    exit_after: float = 0.0
+    theme: str = "system"
+    size: tuple[int, int] = (1440, 900)
+    demo_engine: bool = False
+    demo_csv: str = ""
+
+
+def demo_specs(n: int) -> list[AccountSpec]:
+    return [AccountSpec(workspace_id=11 + 3 * k, label=LABELS[k % len(LABELS)]) for k in range(n)]
+
+
+def run_console(settings: Settings, options: ConsoleOptions) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("pairdesk")
+    app.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, False)
+    dark = None if options.theme == "system" else options.theme == "dark"
+    theme.apply(app, dark)
+    if options.theme == "system":
+        app.styleHints().colorSchemeChanged.connect(lambda _s: theme.apply(app, None))
+
+    open_engine = getattr(api, "open_engine", None)
+    scan_poster = None
+    if open_engine is not None and not options.demo_engine:
+
+        def factory() -> Any:
+            return open_engine(settings)
+
+    else:
+        from app.ui.demo_engine import DemoEngine
+
+        demo = DemoEngine(fleet=48, instances=3)
+
+        def factory() -> Any:
+            return demo
+
+        scan_poster = demo.demo_scan
+
+    host = EngineHost(_awaiting(factory))
+    window = MainWindow(host, settings=settings, scan_poster=scan_poster)
+    if open_engine is None or options.demo_engine:
+        window.setWindowTitle(window.windowTitle() + "  — DEMO DATA")
+        window.header.demo.show()
+    window.resize(*options.size)
+    if options.demo:
+        host.sig_started.connect(
+            lambda _url: (
+                host.op(lambda e: e.add_accounts(demo_specs(options.demo)), "demo")
+                .success(window.sessions.upsert)
+                .run()
+            )
+        )
+    app.aboutToQuit.connect(host.close)
+    host.start()
+    window.show()
+    window.show_view(options.view)
+    _prepare_view(window, options)
+    if options.screenshot:
+        _schedule_screenshots(app, window, options)
+    code = app.exec()
+    host.close()
+    _module_image.cache_clear()
+    return code
+
+
+def _awaiting(factory: Any) -> Any:
+    """Accept engine factories that return the engine or an awaitable of it."""
+
+    def build() -> Any:
+        engine = factory()
+        if inspect.isawaitable(engine):
+            raise TypeError("open_engine returned an awaitable; EngineHost expects the engine")
+        return engine
+
+    return build
+
+
+def _prepare_view(window: MainWindow, options: ConsoleOptions) -> None:
+    if options.view == 3 and options.demo_csv:
+        window.onboarding.load_text(options.demo_csv)
+    if options.view == 4:
+        d = window.diagnostics
+        QTimer.singleShot(300, d.sig_doctor_requested.emit)
+        d.tabs.setCurrentIndex(3)
+
+
+def _schedule_screenshots(app: QApplication, window: MainWindow, options: ConsoleOptions) -> None:
+    count = [0]
+
+    def shoot() -> None:
+        window.host.flush()
+        window.sessions.tick()
+        app.processEvents()
+        count[0] += 1
+        path = options.screenshot.replace("{n}", str(count[0]))
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(path)
+        print(f"screenshot: {path}")
+
+    if options.every > 0:
+        timer = QTimer(window)
+        timer.timeout.connect(shoot)
+        QTimer.singleShot(int(options.after * 1000), lambda: (shoot(), timer.start()))
+        timer.setInterval(int(options.every * 1000))
+        end = options.exit_after or options.after + options.every * 3
+        QTimer.singleShot(int(end * 1000) + 50, window.close)
+    else:
+        QTimer.singleShot(int(options.after * 1000), lambda: (shoot(), window.close()))

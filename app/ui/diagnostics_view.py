@@ -1,0 +1,178 @@
+"""Diagnostics: timeline of any session, the sync outbox, instance logs, doctor, bundle.
+
+The view asks for data through signals (`sig_*_requested`); the main window
+runs the engine calls and hands results back with the `show_*` methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.outbox import OutboxItem
+from app.ui import theme
+from app.ui.timeline import TimelineModel, TimelineView
+
+
+class DiagnosticsView(QWidget):
+    """Tabs: Timeline, Sync, Instance logs, Doctor, Export bundle.
+
+    Signals:
+        sig_timeline_requested(str): show this session's timeline.
+        sig_outbox_requested(): refresh the outbox.
+        sig_retry_requested(): retry every dead outbox row.
+        sig_log_requested(str): fetch this instance's log.
+        sig_doctor_requested(): run the doctor checks.
+        sig_bundle_requested(): export a diagnostics bundle.
+    """
+
+    sig_timeline_requested = Signal(str)
+    sig_outbox_requested = Signal()
+    sig_retry_requested = Signal()
+    sig_log_requested = Signal(str)
+    sig_doctor_requested = Signal()
+    sig_bundle_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tabs = QTabWidget()
+        self.timeline_model = TimelineModel(self)
+        self.session_input = QLineEdit()
+        self.session_input.setPlaceholderText("session id (or double-click a row in Sessions)")
+        self.session_input.returnPressed.connect(
+            lambda: self.sig_timeline_requested.emit(self.session_input.text().strip())
+        )
+        tl = QWidget()
+        tl_layout = QVBoxLayout(tl)
+        tl_layout.addWidget(self.session_input)
+        tl_layout.addWidget(TimelineView(self.timeline_model), 1)
+        self.tabs.addTab(tl, "Timeline")
+
+        self.outbox = QTreeWidget()
+        self.outbox.setRootIsDecorated(False)
+        self.outbox.setHeaderLabels(["State", "Event", "Session", "Attempts", "Central API answer"])
+        self.outbox.setColumnWidth(0, 90)
+        self.outbox.setColumnWidth(1, 190)
+        self.outbox.setColumnWidth(2, 300)
+        self.outbox.setColumnWidth(3, 80)
+        self.outbox_summary = QLabel()
+        retry = QPushButton("Retry dead")
+        retry.clicked.connect(self.sig_retry_requested)
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.sig_outbox_requested)
+        sync = QWidget()
+        s_layout = QVBoxLayout(sync)
+        s_row = QHBoxLayout()
+        s_row.addWidget(self.outbox_summary, 1)
+        s_row.addWidget(refresh)
+        s_row.addWidget(retry)
+        s_layout.addLayout(s_row)
+        s_layout.addWidget(self.outbox, 1)
+        self.tabs.addTab(sync, "Sync")
+
+        self.instance_pick = QComboBox()
+        self.instance_pick.currentTextChanged.connect(self._on_instance_pick_changed)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        font = self.log.font()
+        font.setFamily("monospace")
+        self.log.setFont(font)
+        logs = QWidget()
+        l_layout = QVBoxLayout(logs)
+        l_layout.addWidget(self.instance_pick)
+        l_layout.addWidget(self.log, 1)
+        self.tabs.addTab(logs, "Instance logs")
+
+        self.doctor = QTreeWidget()
+        self.doctor.setRootIsDecorated(False)
+        self.doctor.setHeaderLabels(["", "Check", "Found", "What to do"])
+        self.doctor.setColumnWidth(0, 70)
+        self.doctor.setColumnWidth(1, 150)
+        self.doctor.setColumnWidth(2, 420)
+        run = QPushButton("Run checks")
+        run.clicked.connect(self.sig_doctor_requested)
+        doc = QWidget()
+        d_layout = QVBoxLayout(doc)
+        d_layout.addWidget(run, 0, Qt.AlignmentFlag.AlignLeft)
+        d_layout.addWidget(self.doctor, 1)
+        self.tabs.addTab(doc, "Doctor")
+
+        self.bundle_status = QLabel(
+            "A zip with redacted settings, session states, the outbox without payloads, "
+            "instance logs and doctor results. No secrets, QR codes or login state."
+        )
+        self.bundle_status.setWordWrap(True)
+        export = QPushButton("Export diagnostics bundle…")
+        export.clicked.connect(self.sig_bundle_requested)
+        bun = QWidget()
+        b_layout = QVBoxLayout(bun)
+        b_layout.addWidget(self.bundle_status)
+        b_layout.addWidget(export, 0, Qt.AlignmentFlag.AlignLeft)
+        b_layout.addStretch(1)
+        self.tabs.addTab(bun, "Export bundle")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addWidget(self.tabs)
+
+    # ---------------------------------------------------------- show data
+
+    def show_timeline(self, session_id: str, entries: Sequence[Any]) -> None:
+        self.session_input.setText(session_id)
+        self.timeline_model.set_entries(session_id, entries)
+
+    def show_outbox(self, items: Sequence[OutboxItem]) -> None:
+        self.outbox.clear()
+        dead = sum(1 for o in items if o.state == "dead")
+        self.outbox_summary.setText(f"{len(items) - dead} pending  ·  {dead} dead")
+        for o in items:
+            answer = f"HTTP {o.last_status}: {o.last_error}" if o.last_status else o.last_error
+            item = QTreeWidgetItem([str(o.state), o.name, o.session_id, str(o.attempts), answer])
+            item.setForeground(0, theme.state_color_for_text(str(o.state)))
+            item.setToolTip(4, answer)
+            self.outbox.addTopLevelItem(item)
+
+    def set_instances(self, ids: Sequence[str]) -> None:
+        current = self.instance_pick.currentText()
+        if list(ids) != [self.instance_pick.itemText(i) for i in range(self.instance_pick.count())]:
+            self.instance_pick.blockSignals(True)
+            self.instance_pick.clear()
+            self.instance_pick.addItems(list(ids))
+            self.instance_pick.blockSignals(False)
+            if current in ids:
+                self.instance_pick.setCurrentText(current)
+
+    def show_log(self, lines: Sequence[str]) -> None:
+        self.log.setPlainText("\n".join(lines))
+
+    def show_doctor(self, checks: Sequence[Any]) -> None:
+        self.doctor.clear()
+        for c in checks:
+            item = QTreeWidgetItem(["pass" if c.ok else "FAIL", c.name, c.detail,
+                                    getattr(c, "advice", "")])  # fmt: skip
+            item.setForeground(0, theme.state_color_for_text("ok" if c.ok else "dead"))
+            self.doctor.addTopLevelItem(item)
+
+    def show_bundle_result(self, text: str) -> None:
+        self.bundle_status.setText(text)
+
+    @Slot(str)
+    def _on_instance_pick_changed(self, instance_id: str) -> None:
+        if instance_id:
+            self.sig_log_requested.emit(instance_id)

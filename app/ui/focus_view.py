@@ -1,0 +1,226 @@
+"""Focus mode: one QR large in the middle, the next three listed beside it.
+
+Keyboard driven: Space skips (sends the account to the back of the queue),
+R asks for a new QR, Esc leaves. When the current account connects, the
+view shows "connected" for `ADVANCE_MS` and moves on by itself. During
+onboarding a progress line shows n of N connected, skipped, average time
+and ETA (`set_progress`).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.states import SessionState
+from app.ui import fmt, theme
+from app.ui.qr_render import QrView
+from app.ui.qr_wall import CountdownBar, countdown_color
+from app.ui.qr_wall_model import Phase, QrWallModel
+
+ADVANCE_MS = 1500
+
+
+class FocusView(QWidget):
+    """One account at a time.
+
+    Signals:
+        sig_regenerate_requested(str): R pressed (session id).
+        sig_skipped(str): Space pressed; the account went to the back of the queue.
+        sig_leave_requested(): Esc pressed.
+        sig_pause_toggled(): "Pause"/"Resume" pressed (onboarding).
+    """
+
+    sig_regenerate_requested = Signal(str)
+    sig_skipped = Signal(str)
+    sig_leave_requested = Signal()
+    sig_pause_toggled = Signal()
+
+    def __init__(self, model: QrWallModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._model = model
+        self.current_id = ""
+        self._advancing = False
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.qr = QrView(460)
+        self.title = QLabel()
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._scale(self.title, 1.6, bold=True)
+        self.state_line = QLabel()
+        self.state_line.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._scale(self.state_line, 1.9, bold=True)
+        self.bar = CountdownBar()
+        self.bar.setFixedWidth(460)
+        self.next_list = QLabel()
+        self.next_list.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.next_list.setTextFormat(Qt.TextFormat.RichText)
+        self._scale(self.next_list, 1.15)
+        self.next_list.setMinimumWidth(260)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.progress_line = QLabel()
+        self.progress_line.setVisible(False)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setVisible(False)
+        self.pause_button.clicked.connect(self.sig_pause_toggled)
+        hint = QLabel("Space  skip      R  new QR      Esc  leave focus mode")
+        hint.setProperty("muted", True)
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        center = QVBoxLayout()
+        center.addStretch(1)
+        center.addWidget(self.title)
+        center.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignHCenter)
+        center.addWidget(self.bar, 0, Qt.AlignmentFlag.AlignHCenter)
+        center.addWidget(self.state_line)
+        center.addStretch(1)
+        center.addWidget(hint)
+        side = QVBoxLayout()
+        up_next = QLabel("Next in line")
+        self._scale(up_next, 1.1, bold=True)
+        side.addWidget(up_next)
+        side.addWidget(self.next_list, 1)
+        side.addWidget(self.progress_line)
+        side.addWidget(self.progress)
+        side.addWidget(self.pause_button)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(32, 24, 32, 24)
+        row.addLayout(center, 3)
+        row.addSpacing(24)
+        row.addLayout(side, 1)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+        model.rowsInserted.connect(self._on_model_changed)
+        model.rowsRemoved.connect(self._on_model_changed)
+        model.rowsMoved.connect(self._on_model_changed)
+        model.dataChanged.connect(self._on_model_changed)
+        self._timer = QTimer(self)
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(self.refresh)
+        self._timer.start()
+        self.refresh()
+
+    @staticmethod
+    def _scale(label: QLabel, factor: float, bold: bool = False) -> None:
+        font = label.font()
+        font.setPointSizeF(font.pointSizeF() * factor)
+        font.setBold(bold)
+        label.setFont(font)
+
+    def set_progress(self, done: int, total: int, text: str, paused: bool) -> None:
+        """Show onboarding progress (hidden while `total` is 0)."""
+        for w in (self.progress, self.progress_line, self.pause_button):
+            w.setVisible(total > 0)
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.progress_line.setText(text)
+        self.pause_button.setText("Resume" if paused else "Pause")
+
+    # ---------------------------------------------------------------- keys
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space and self.current_id:
+            sid = self.current_id
+            self.current_id = ""
+            self._model.move_to_end(sid)
+            self.sig_skipped.emit(sid)
+            self.refresh()
+        elif key == Qt.Key.Key_R and self.current_id:
+            self.sig_regenerate_requested.emit(self.current_id)
+        elif key == Qt.Key.Key_Escape:
+            self.sig_leave_requested.emit()
+        else:
+            super().keyPressEvent(event)
+
+    # ------------------------------------------------------------- display
+
+    @Slot()
+    def _on_model_changed(self, *args: object) -> None:
+        self.refresh()
+
+    def _pick(self) -> None:
+        if self.current_id and self._model.entry_for(self.current_id) is not None:
+            return  # a connected account stays until the advance timer fires
+        candidates = [e for e in self._model.entries() if e.phase != Phase.CONNECTED]
+        self.current_id = candidates[0].session_id if candidates else ""
+
+    @Slot()
+    def _on_advance_timeout(self) -> None:
+        self._advancing = False
+        self.current_id = ""
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        self._pick()
+        entry = self._model.entry_for(self.current_id) if self.current_id else None
+        at = fmt.now()
+        if entry is None:
+            self.title.setText("All caught up")
+            self.qr.set_qr("")
+            self.qr.set_overlay("nothing to scan")
+            self._state("no account is waiting for a scan", theme.GREY)
+            self.bar.set_value(0, theme.GREY)
+        else:
+            self.title.setText(f"{entry.label or entry.session_id}  ·  ws {entry.workspace_id}")
+            self.qr.set_qr(entry.qr)
+            remaining = entry.remaining(at)
+            if entry.phase == Phase.CONNECTED:
+                took = entry.took()
+                self.qr.set_overlay(f"✓ connected\n{fmt.phone(entry.phone)}")
+                self._state(f"connected  {fmt.phone(entry.phone)}"
+                            + (f"  in {fmt.duration(took)}" if took is not None else ""),
+                            theme.GREEN)  # fmt: skip
+                self.bar.set_value(1, theme.GREEN)
+                if not self._advancing:
+                    self._advancing = True
+                    QTimer.singleShot(ADVANCE_MS, self._on_advance_timeout)
+            elif entry.phase == Phase.LINKING:
+                self.qr.set_overlay("scanned\nlinking…")
+                self._state("scanned, linking…", theme.STATE_COLORS[SessionState.PAIRING])
+                self.bar.set_value(1, theme.STATE_COLORS[SessionState.PAIRING])
+            elif entry.phase == Phase.EXPIRED or remaining <= 0:
+                self.qr.set_overlay("refreshing…", expired=True)
+                self._state("QR expired, a new one is coming…", theme.GREY)
+                self.bar.set_value(0, theme.GREY)
+            else:
+                self.qr.set_overlay("")
+                color = countdown_color(remaining)
+                self._state(f"waiting for scan  ·  {fmt.countdown(remaining)}", color)
+                self.bar.set_value(remaining / entry.lifetime(), color)
+        self._show_next()
+
+    def _state(self, text: str, color: str) -> None:
+        self.state_line.setText(text)
+        self.state_line.setStyleSheet(f"color: {color};")
+
+    def _show_next(self) -> None:
+        upcoming = [
+            e
+            for e in self._model.entries()
+            if e.session_id != self.current_id and e.phase != Phase.CONNECTED
+        ][:3]
+        if not upcoming:
+            self.next_list.setText("<p>nobody else waiting</p>")
+            return
+        items = "".join(
+            f"<p><b>{_esc(e.label or e.session_id)}</b><br>ws {e.workspace_id}"
+            f" · {'ready' if e.qr else 'starting'}</p>"
+            for e in upcoming
+        )
+        more = self._model.waiting_count() - len(upcoming) - (1 if self.current_id else 0)
+        self.next_list.setText(items + (f"<p>and {more} more</p>" if more > 0 else ""))
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,216 @@
+"""The health grid: every session in one sortable, filterable table.
+
+State is a coloured pill with text. Filter chips (with live counts) and a
+text filter drive `SessionsProxy`; selecting rows shows the bulk bar; a
+context menu offers the same actions; double-click opens the timeline drawer.
+At 3,000 rows the table stays smooth because rows have one fixed height,
+columns have fixed widths (no resize-to-contents), and the model sends
+`dataChanged` only for the cells that changed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPoint, QRectF, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QColor, QFontMetrics, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.states import SessionState
+from app.ui import fmt, theme
+from app.ui.sessions_model import ID_ROLE, STATE_ROLE, Col, SessionsModel, SessionsProxy
+
+ACTIONS = (
+    ("start", "Start"),
+    ("stop", "Stop"),
+    ("restart", "Restart"),
+    ("logout", "Log out"),
+    ("regenerate", "New QR"),
+)
+WIDTHS = {Col.STATE: 140, Col.WORKSPACE: 96, Col.LABEL: 165, Col.PHONE: 165, Col.INSTANCE: 84,
+          Col.CONNECTED_FOR: 130, Col.HEARTBEAT: 140, Col.QR_AGE: 90, Col.RESTARTS: 90,
+          Col.MEMORY: 90}  # fmt: skip
+
+
+class StatePillDelegate(QStyledItemDelegate):
+    """Paints the state cell as a rounded coloured pill with the state's words."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        opt.widget.style().drawControl(
+            opt.widget.style().ControlElement.CE_ItemViewItem, opt, painter, opt.widget
+        )
+        text = index.data() or ""
+        color = theme.state_color(SessionState(index.data(STATE_ROLE)))
+        fm = QFontMetrics(option.font)
+        w = fm.horizontalAdvance(text) + 20
+        h = fm.height() + 6
+        rect = QRectF(option.rect.x() + 8, option.rect.center().y() - h / 2 + 0.5, w, h)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawRoundedRect(rect, h / 2, h / 2)
+        painter.setPen(QColor("white"))
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), text)
+        painter.restore()
+
+
+class HealthGrid(QWidget):
+    """Filters, the table and the bulk bar.
+
+    Signals:
+        sig_action_requested(str, list): an action ('start', 'stop', 'restart',
+            'logout', 'regenerate') for these session ids.
+        sig_timeline_requested(str): double-click on a row (session id).
+    """
+
+    sig_action_requested = Signal(str, list)
+    sig_timeline_requested = Signal(str)
+
+    def __init__(self, model: SessionsModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.proxy = SessionsProxy(self)
+        self.proxy.setSourceModel(model)
+        self.chips: dict[str, QPushButton] = {}
+        chips = QHBoxLayout()
+        chips.setSpacing(8)
+        for name in ("all", *fmt.STATE_GROUPS):
+            chip = QPushButton(name)
+            chip.setObjectName("Chip")
+            chip.setCheckable(True)
+            chip.setAutoExclusive(True)
+            chip.clicked.connect(self._on_chip_clicked)
+            self.chips[name] = chip
+            chips.addWidget(chip)
+        self.chips["all"].setChecked(True)
+        chips.addStretch(1)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Filter by label, phone, workspace, session id…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(320)
+        self.search.textChanged.connect(self._on_search_text_changed)
+        chips.addWidget(self.search)
+
+        self.bulk = QFrame()
+        self.bulk.setObjectName("BulkBar")
+        bulk_row = QHBoxLayout(self.bulk)
+        bulk_row.setContentsMargins(12, 6, 12, 6)
+        self.bulk_label = QLabel()
+        bulk_row.addWidget(self.bulk_label)
+        bulk_row.addStretch(1)
+        for key, text in ACTIONS:
+            button = QPushButton(text)
+            button.clicked.connect(lambda _=False, k=key: self._request(k, self.selected_ids()))
+            bulk_row.addWidget(button)
+        self.bulk.setVisible(False)
+
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(Col.STATE, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setItemDelegateForColumn(Col.STATE, StatePillDelegate(self.table))
+        vh = self.table.verticalHeader()
+        vh.hide()
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(32)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setHighlightSections(False)
+        for col, width in WIDTHS.items():
+            self.table.setColumnWidth(col, width)
+        hh.setStretchLastSection(True)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_table_context_menu)
+        self.table.doubleClicked.connect(self._on_table_double_clicked)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.setSpacing(10)
+        layout.addLayout(chips)
+        layout.addWidget(self.bulk)
+        layout.addWidget(self.table, 1)
+        model.sig_counts_changed.connect(self._on_model_counts_changed)
+        self._on_model_counts_changed(model.counts())
+
+    # -------------------------------------------------------------- public
+
+    def selected_ids(self) -> list[str]:
+        rows = self.table.selectionModel().selectedRows()
+        return [str(self.proxy.data(r, ID_ROLE)) for r in rows]
+
+    def set_filter(self, group: str) -> None:
+        """Show one chip's states ('all' for everything)."""
+        chip = self.chips.get(group, self.chips["all"])
+        chip.setChecked(True)
+        self.proxy.set_states(fmt.STATE_GROUPS.get(group))
+
+    # --------------------------------------------------------------- slots
+
+    @Slot()
+    def _on_chip_clicked(self) -> None:
+        for name, chip in self.chips.items():
+            if chip.isChecked():
+                self.proxy.set_states(fmt.STATE_GROUPS.get(name))
+
+    @Slot(str)
+    def _on_search_text_changed(self, text: str) -> None:
+        self.proxy.set_text(text)
+
+    @Slot(dict)
+    def _on_model_counts_changed(self, counts: dict) -> None:
+        total = sum(counts.values())
+        self.chips["all"].setText(f"all  {total}")
+        for name, states in fmt.STATE_GROUPS.items():
+            self.chips[name].setText(f"{name}  {sum(counts.get(s, 0) for s in states)}")
+
+    @Slot()
+    def _on_selection_changed(self, *args: object) -> None:
+        n = len(self.table.selectionModel().selectedRows())
+        self.bulk.setVisible(n > 0)
+        self.bulk_label.setText(f"{n} selected")
+
+    @Slot(QModelIndex)
+    def _on_table_double_clicked(self, index: QModelIndex) -> None:
+        self.sig_timeline_requested.emit(str(index.data(ID_ROLE)))
+
+    @Slot(QPoint)
+    def _on_table_context_menu(self, pos: QPoint) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            return
+        menu = QMenu(self)
+        for key, text in ACTIONS:
+            action = QAction(f"{text} ({len(ids)})" if len(ids) > 1 else text, menu)
+            action.triggered.connect(lambda _=False, k=key: self._request(k, ids))
+            menu.addAction(action)
+        menu.addSeparator()
+        timeline = menu.addAction("Show timeline")
+        timeline.triggered.connect(lambda: self.sig_timeline_requested.emit(ids[0]))
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def _request(self, action: str, ids: list[str]) -> None:
+        if ids:
+            self.sig_action_requested.emit(action, ids)

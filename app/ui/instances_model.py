@@ -1,0 +1,124 @@
+"""`InstancesModel`: one row per instance plus ten minutes of CPU/memory samples.
+
+Fed by `InstanceLoad` batches; each instance's history is a bounded deque of
+(time, cpu %, memory bytes) the cards draw as sparklines.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+
+from app.domain.events import InstanceLoad
+from app.domain.models import InstanceInfo
+from app.ui import fmt
+
+HISTORY = timedelta(minutes=10)
+HEADERS = ("Instance", "Alive", "CPU", "Memory", "Sessions", "Capacity", "Restarts", "Uptime")
+ID_ROLE = Qt.ItemDataRole.UserRole
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class InstancesModel(QAbstractTableModel):
+    """Instances and their recent load."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[InstanceInfo] = []
+        self._index: dict[str, int] = {}
+        self.history: dict[str, deque[tuple[datetime, float, int]]] = {}
+
+    def info(self, row: int) -> InstanceInfo:
+        return self._rows[row]
+
+    def info_for(self, instance_id: str) -> InstanceInfo | None:
+        i = self._index.get(instance_id)
+        return None if i is None else self._rows[i]
+
+    def total_load(self) -> tuple[float, int]:
+        """(sum of CPU %, sum of memory bytes) over live instances."""
+        live = [r for r in self._rows if r.alive]
+        return sum(r.cpu_percent for r in live), sum(r.memory_bytes for r in live)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section] if 0 <= section < len(HEADERS) else None
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        r = self._rows[index.row()]
+        if role == ID_ROLE:
+            return r.instance_id
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        return (
+            r.instance_id,
+            "yes" if r.alive else "no",
+            f"{r.cpu_percent:.0f}%",
+            fmt.size(r.memory_bytes),
+            f"{r.sessions_connected} / {r.sessions_total}",
+            str(r.capacity),
+            str(r.restarts),
+            fmt.duration(fmt.age_seconds(r.started_at)),
+        )[index.column()]
+
+    def load(self, instances: Sequence[InstanceInfo]) -> None:
+        """First load (the only reset), or add instances not seen yet."""
+        if not self._rows:
+            self.beginResetModel()
+            self._rows = list(instances)
+            self._index = {r.instance_id: i for i, r in enumerate(self._rows)}
+            self.endResetModel()
+            return
+        for info in instances:
+            if info.instance_id in self._index:
+                self._set(self._index[info.instance_id], info)
+            else:
+                self._append(info)
+
+    def apply(self, loads: Sequence[InstanceLoad]) -> None:
+        changed: set[int] = set()
+        for ev in loads:
+            i = self._index.get(ev.instance_id)
+            if i is None:
+                self._append(InstanceInfo(instance_id=ev.instance_id, index=len(self._rows) + 1))
+                i = self._index[ev.instance_id]
+            old = self._rows[i]
+            self._rows[i] = replace(
+                old, url=ev.url or old.url, pid=ev.pid or old.pid, alive=ev.alive,
+                cpu_percent=ev.cpu_percent, memory_bytes=ev.memory_bytes,
+                sessions_total=ev.sessions_total, sessions_connected=ev.sessions_connected,
+                capacity=ev.capacity or old.capacity, restarts=ev.restarts,
+                started_at=old.started_at or ev.at,
+            )  # fmt: skip
+            line = self.history.setdefault(ev.instance_id, deque())
+            line.append((ev.at, ev.cpu_percent, ev.memory_bytes))
+            while line and line[0][0] < ev.at - HISTORY:
+                line.popleft()
+            changed.add(i)
+        for i in sorted(changed):
+            self.dataChanged.emit(self.index(i, 0), self.index(i, len(HEADERS) - 1))
+
+    def _set(self, i: int, info: InstanceInfo) -> None:
+        self._rows[i] = info
+        self.dataChanged.emit(self.index(i, 0), self.index(i, len(HEADERS) - 1))
+
+    def _append(self, info: InstanceInfo) -> None:
+        n = len(self._rows)
+        self.beginInsertRows(QModelIndex(), n, n)
+        self._rows.append(info)
+        self._index[info.instance_id] = n
+        self.endInsertRows()

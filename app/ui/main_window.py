@@ -1,0 +1,424 @@
+"""The console's main window: header, navigation, the five views and the status bar.
+
+It owns the models, feeds them from `EngineHost` signals, and turns the views'
+intent signals (`sig_*_requested`) into engine operations. Widgets hold no
+data of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QTimer, Slot
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QMainWindow,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.config import Settings
+from app.domain.events import EngineEvent, SessionReady, SessionStateChanged, SyncStatus
+from app.domain.models import AccountSpec, SessionInfo
+from app.domain.states import SessionState
+from app.ui import test_phone
+from app.ui.bundle import write_bundle
+from app.ui.diagnostics_view import DiagnosticsView
+from app.ui.engine_host import EngineHost
+from app.ui.focus_view import FocusView
+from app.ui.health_grid import HealthGrid
+from app.ui.instances_model import InstancesModel
+from app.ui.instances_view import InstancesView
+from app.ui.notifier import Notifier
+from app.ui.onboarding_view import OnboardingView
+from app.ui.qr_wall import QrWallView
+from app.ui.qr_wall_model import QrWallModel
+from app.ui.sessions_model import SessionsModel
+from app.ui.timeline import TimelineModel, TimelineView
+from app.ui.window_parts import VIEWS, Header, Nav, ShortcutOverlay, StatusTotals, app_icon
+
+ScanPoster = Callable[[str, str], Awaitable[None]]
+_ACTIONS = {
+    "start": "start_session",
+    "stop": "stop_session",
+    "restart": "restart_session",
+    "logout": "logout_session",
+    "regenerate": "regenerate_qr",
+}
+
+
+class MainWindow(QMainWindow):
+    """The operator console. `sandbox_url` enables "Scan with test phone" (sandbox mode)."""
+
+    def __init__(
+        self,
+        host: EngineHost,
+        *,
+        settings: Settings,
+        sandbox_url: str = "",
+        scan_poster: ScanPoster | None = None,
+    ) -> None:
+        super().__init__()
+        self.host = host
+        self.settings = settings
+        self.sandbox_url = sandbox_url
+        self._scan_poster = scan_poster
+        self.setWindowTitle("pairdesk" + ("  [sandbox]" if settings.sandbox_mode else ""))
+        self.setWindowIcon(app_icon())
+        self.sessions = SessionsModel(self)
+        self.wall_model = QrWallModel(self.sessions, self)
+        self.instances = InstancesModel(self)
+
+        self.header = Header(sandbox=settings.sandbox_mode)
+        self.nav = Nav()
+        self.wall = QrWallView(self.wall_model, sandbox=settings.sandbox_mode)
+        self.focus = FocusView(self.wall_model)
+        self.qr_stack = QStackedWidget()
+        self.qr_stack.addWidget(self.wall)
+        self.qr_stack.addWidget(self.focus)
+        self.grid = HealthGrid(self.sessions)
+        self.drawer_model = TimelineModel(self)
+        self.drawer = TimelineView(self.drawer_model)
+        self.drawer.setVisible(False)
+        grid_split = QSplitter()
+        grid_split.addWidget(self.grid)
+        grid_split.addWidget(self.drawer)
+        grid_split.setStretchFactor(0, 3)
+        self.instances_view = InstancesView(self.instances)
+        self.onboarding = OnboardingView()
+        self.diagnostics = DiagnosticsView()
+        self.stack = QStackedWidget()
+        for view in (self.qr_stack, grid_split, self.instances_view, self.onboarding,
+                     self.diagnostics):  # fmt: skip
+            self.stack.addWidget(view)
+        self.totals = StatusTotals()
+        self.statusBar().addPermanentWidget(self.totals, 1)
+
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.addWidget(self.nav)
+        body.addWidget(self.stack, 1)
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self.header)
+        outer.addLayout(body, 1)
+        self.setCentralWidget(central)
+        self.overlay = ShortcutOverlay(central)
+        self.notifier = Notifier(self, app_icon())
+        self._connect()
+        self._shortcuts()
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._on_tick_timeout)
+        self._tick.start()
+        self.resize(1440, 900)
+
+    # ----------------------------------------------------------- wiring
+
+    def _connect(self) -> None:
+        h = self.host
+        h.sig_started.connect(self._on_host_started)
+        h.sig_sessions_loaded.connect(self._on_host_sessions_loaded)
+        h.sig_instances_loaded.connect(self._on_host_instances_loaded)
+        h.sig_session_events.connect(self._on_host_session_events)
+        h.sig_instance_loads.connect(self._on_host_instance_loads)
+        h.sig_sync_status.connect(self._on_host_sync_status)
+        h.sig_engine_failed.connect(self._on_host_engine_failed)
+        h.sig_operation_failed.connect(self._on_host_operation_failed)
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.header.sig_search_changed.connect(self._on_header_search_changed)
+        self.header.sig_sync_clicked.connect(lambda: self.show_view(4, tab=1))
+        self.sessions.sig_counts_changed.connect(self._on_sessions_counts_changed)
+        self.totals.sig_filter_requested.connect(self._on_totals_filter_requested)
+        self.wall.sig_focus_requested.connect(self.enter_focus)
+        self.wall.sig_regenerate_requested.connect(lambda sid: self.act("regenerate", [sid]))
+        self.wall.sig_scan_requested.connect(self._on_wall_scan_requested)
+        self.focus.sig_regenerate_requested.connect(lambda sid: self.act("regenerate", [sid]))
+        self.focus.sig_leave_requested.connect(self.leave_focus)
+        self.focus.sig_pause_toggled.connect(self._on_focus_pause_toggled)
+        self.grid.sig_action_requested.connect(self.act)
+        self.grid.sig_timeline_requested.connect(self._on_grid_timeline_requested)
+        self.instances_view.sig_restart_requested.connect(self._on_restart_instance_requested)
+        self.instances_view.sig_add_requested.connect(self._on_add_instance_requested)
+        self.onboarding.sig_create_requested.connect(self._on_onboarding_create_requested)
+        d = self.diagnostics
+        d.sig_timeline_requested.connect(self._on_diagnostics_timeline_requested)
+        d.sig_outbox_requested.connect(self.refresh_outbox)
+        d.sig_retry_requested.connect(self._on_diagnostics_retry_requested)
+        d.sig_log_requested.connect(self._on_diagnostics_log_requested)
+        d.sig_doctor_requested.connect(self._on_diagnostics_doctor_requested)
+        d.sig_bundle_requested.connect(self._on_diagnostics_bundle_requested)
+
+    def _shortcuts(self) -> None:
+        for n in range(len(VIEWS)):
+            QShortcut(QKeySequence(f"Ctrl+{n + 1}"), self, lambda n=n: self.show_view(n))
+        QShortcut(QKeySequence("Ctrl+F"), self, self._on_search_shortcut)
+        QShortcut(QKeySequence("F"), self, self.enter_focus)
+        QShortcut(QKeySequence("?"), self, self.overlay.toggle)
+        QShortcut(QKeySequence("Shift+?"), self, self.overlay.toggle)
+        QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
+        QShortcut(QKeySequence("Esc"), self, self.overlay.hide)
+
+    # ----------------------------------------------------------- actions
+
+    def show_view(self, index: int, tab: int | None = None) -> None:
+        self.nav.setCurrentRow(index)
+        self.stack.setCurrentIndex(index)
+        if index == 4:
+            if tab is not None:
+                self.diagnostics.tabs.setCurrentIndex(tab)
+            self.refresh_outbox()
+
+    def enter_focus(self) -> None:
+        self.show_view(0)
+        self.qr_stack.setCurrentWidget(self.focus)
+        self.focus.setFocus()
+
+    def leave_focus(self) -> None:
+        self.qr_stack.setCurrentWidget(self.wall)
+
+    def act(self, action: str, ids: list[str]) -> None:
+        method = _ACTIONS[action]
+        for sid in ids:
+            self.host.op(lambda e, sid=sid: getattr(e, method)(sid), f"{action} {sid}").run()
+        self.statusBar().showMessage(f"{action}: sent for {len(ids)} session(s)", 4000)
+
+    def open_settings(self) -> None:
+        from app.ui.settings_dialog import SettingsDialog
+
+        SettingsDialog(self.settings, self).exec()
+
+    def _diag(self, call: Callable[[Any], Awaitable[Any]], label: str,
+              done: Callable[[Any], None]) -> None:  # fmt: skip
+        def failed(exc: BaseException) -> None:
+            what = "the engine does not offer this yet" if isinstance(exc, AttributeError) else exc
+            self.statusBar().showMessage(f"{label}: {what}", 8000)
+
+        self.host.op(call, label).success(done).failure(failed).run()
+
+    def refresh_outbox(self) -> None:
+        self._diag(lambda e: e.list_outbox(), "sync outbox", self.diagnostics.show_outbox)
+
+    # -------------------------------------------------------------- slots
+
+    @Slot(object)
+    def _on_host_started(self, sandbox_url: object) -> None:
+        if sandbox_url and not self.sandbox_url and self.settings.sandbox_mode:
+            self.sandbox_url = str(sandbox_url)
+
+    @Slot(list)
+    def _on_host_sessions_loaded(self, sessions: list[SessionInfo]) -> None:
+        self.sessions.load(sessions)
+        self.wall_model.load(sessions)
+
+    @Slot(list)
+    def _on_host_instances_loaded(self, instances: list) -> None:
+        self.instances.load(instances)
+        self.diagnostics.set_instances([i.instance_id for i in instances])
+
+    @Slot(list)
+    def _on_host_session_events(self, events: list[EngineEvent]) -> None:
+        self.sessions.apply(events)
+        self.wall_model.apply(events)
+        self._update_nav()
+        self.notifier.note(events, self.sessions)
+        run = self.onboarding.run
+        if run is not None:
+            for ev in events:
+                if isinstance(ev, SessionReady | SessionStateChanged) and (
+                    isinstance(ev, SessionReady) or ev.state is SessionState.CONNECTED
+                ):
+                    run.note_connected(ev.session_id, ev.at, getattr(ev, "phone_number", ""))
+            self._update_onboarding_progress()
+
+    @Slot(list)
+    def _on_host_instance_loads(self, loads: list) -> None:
+        self.instances.apply(loads)
+
+    @Slot(object)
+    def _on_host_sync_status(self, status: SyncStatus) -> None:
+        self.header.set_sync(status)
+
+    @Slot(str)
+    def _on_host_engine_failed(self, message: str) -> None:
+        self.statusBar().showMessage(message)
+        self.notifier.alert("pairdesk engine", message)
+
+    @Slot(str, str)
+    def _on_host_operation_failed(self, label: str, message: str) -> None:
+        self.statusBar().showMessage(f"{label} failed: {message}", 10000)
+
+    @Slot(dict)
+    def _on_sessions_counts_changed(self, counts: dict) -> None:
+        self.totals.set_counts(counts)
+        self._update_nav()
+
+    def _update_nav(self) -> None:
+        counts = self.sessions.counts()
+        trouble = sum(counts.get(s, 0) for s in SessionState if s.needs_operator)
+        self.nav.set_counts(self.wall_model.waiting_count(), sum(counts.values()), trouble)
+
+    @Slot()
+    def _on_tick_timeout(self) -> None:
+        self.sessions.tick()
+        self.totals.set_load(*self.instances.total_load(), self.instances.rowCount())
+        self._update_nav()
+        self._update_onboarding_progress()
+
+    @Slot(str)
+    def _on_header_search_changed(self, text: str) -> None:
+        self.grid.search.setText(text)
+        if text and self.stack.currentIndex() != 1:
+            self.show_view(1)
+
+    @Slot()
+    def _on_search_shortcut(self) -> None:
+        self.header.search.setFocus()
+        self.header.search.selectAll()
+
+    @Slot(str)
+    def _on_totals_filter_requested(self, group: str) -> None:
+        self.grid.set_filter(group)
+        self.show_view(1)
+
+    @Slot(str, object)
+    def _on_wall_scan_requested(self, session_id: str, qr_view: QWidget) -> None:
+        try:
+            qr = test_phone.decode_widget(qr_view)
+        except test_phone.ScanError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            return
+        phone = test_phone.test_phone_number()
+        if self._scan_poster is not None:
+            poster, url = self._scan_poster, ""
+        elif self.sandbox_url:
+            poster, url = None, self.sandbox_url
+        else:
+            self.statusBar().showMessage("No sandbox test phone is running.", 8000)
+            return
+
+        def post() -> Awaitable[None]:
+            return poster(qr, phone) if poster else test_phone.post_scan(url, qr, phone)
+
+        self.statusBar().showMessage(f"Test phone scanning {session_id}…", 4000)
+        self.host.run_coroutine(post, "test phone scan").failure(
+            lambda exc: self.statusBar().showMessage(str(exc), 8000)
+        ).run()
+
+    @Slot(str)
+    def _on_grid_timeline_requested(self, session_id: str) -> None:
+        self.drawer.setVisible(True)
+        self._load_timeline(session_id, lambda entries: self.drawer_model.set_entries(
+            session_id, entries))  # fmt: skip
+
+    @Slot(str)
+    def _on_diagnostics_timeline_requested(self, session_id: str) -> None:
+        self._load_timeline(
+            session_id, lambda entries: self.diagnostics.show_timeline(session_id, entries)
+        )
+
+    def _load_timeline(self, session_id: str, done: Callable[[list], None]) -> None:
+        self._diag(lambda e: e.session_timeline(session_id), "timeline", done)
+
+    @Slot(str)
+    def _on_restart_instance_requested(self, instance_id: str) -> None:
+        self.host.op(lambda e: e.restart_instance(instance_id), f"restart {instance_id}").run()
+        self.statusBar().showMessage(f"Restarting {instance_id}…", 4000)
+
+    @Slot()
+    def _on_add_instance_requested(self) -> None:
+        self.host.op(lambda e: e.add_instance(), "add instance").success(
+            lambda info: self.instances.load([info])
+        ).run()
+
+    @Slot(list)
+    def _on_onboarding_create_requested(self, specs: list[AccountSpec]) -> None:
+        def created(sessions: list[SessionInfo]) -> None:
+            self.sessions.upsert(sessions)
+            self.onboarding.begin(sessions)
+            self.enter_focus()
+
+        self.host.op(lambda e: e.add_accounts(specs), "add accounts").success(created).run()
+
+    @Slot()
+    def _on_focus_pause_toggled(self) -> None:
+        run = self.onboarding.run
+        if run is None:
+            return
+        run.paused = not run.paused
+        waiting = [s for s in run.session_ids if s not in run.connected]
+        self.act("stop" if run.paused else "start", waiting)
+        self._update_onboarding_progress()
+
+    def _update_onboarding_progress(self) -> None:
+        run = self.onboarding.run
+        if run is not None:
+            self.onboarding.update_progress()
+            self.focus.set_progress(len(run.connected), len(run.session_ids), run.summary(),
+                                    run.paused)  # fmt: skip
+
+    @Slot()
+    def _on_diagnostics_retry_requested(self) -> None:
+        self._diag(lambda e: e.retry_outbox(), "retry", lambda n: self.refresh_outbox())
+
+    @Slot(str)
+    def _on_diagnostics_log_requested(self, instance_id: str) -> None:
+        self._diag(lambda e: e.instance_log(instance_id), "log", self.diagnostics.show_log)
+
+    @Slot()
+    def _on_diagnostics_doctor_requested(self) -> None:
+        self._diag(lambda e: e.doctor(), "doctor", self.diagnostics.show_doctor)
+
+    @Slot()
+    def _on_diagnostics_bundle_requested(self) -> None:
+        name = f"pairdesk-diagnostics-{datetime.now():%Y%m%d-%H%M%S}.zip"
+        path, _ = QFileDialog.getSaveFileName(self, "Export diagnostics bundle", name, "*.zip")
+        if path:
+            self.export_bundle(Path(path))
+
+    def export_bundle(self, path: Path) -> None:
+        """Gather sessions, outbox, logs and doctor results from the engine, then zip them."""
+        ids = [self.instances.info(r).instance_id for r in range(self.instances.rowCount())]
+
+        async def gather(engine: Any) -> dict[str, Any]:
+            out: dict[str, Any] = {"sessions": await engine.list_sessions()}
+            for key, call in (("outbox", lambda: engine.list_outbox()),
+                              ("doctor", lambda: engine.doctor())):  # fmt: skip
+                try:
+                    out[key] = await call()
+                except AttributeError:
+                    out[key] = []
+            logs = {}
+            for iid in ids:
+                try:
+                    logs[iid] = await engine.instance_log(iid)
+                except AttributeError:
+                    break
+            out["logs"] = logs
+            return out
+
+        def write(data: dict[str, Any]) -> None:
+            write_bundle(path, settings=self.settings, **data)
+            self.diagnostics.show_bundle_result(f"Bundle written to {path}")
+
+        self.host.op(gather, "diagnostics bundle").success(write).run()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.statusBar().showMessage("Stopping sessions and instances…")
+        self.host.close()
+        event.accept()
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        if self.overlay.isVisible():
+            self.overlay.hide()
+            self.overlay.toggle()

@@ -1,0 +1,254 @@
+"""Onboard: import a sheet, check every row, then scan the accounts one by one.
+
+Step 1 choose a CSV/XLSX file or paste rows; step 2 every row is shown with a
+check or the reason it is rejected, and nothing is created yet; step 3
+"Start scanning N accounts" creates the valid ones and opens focus mode with
+progress (`OnboardingRun`). At the end, "Export results" writes one line per
+row with its result and phone number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.import_rows import ImportFileError, ImportRow, parse_bytes, parse_text, results_csv
+from app.domain.models import AccountSpec, SessionInfo
+from app.ui import fmt, theme
+
+_Index = QModelIndex | QPersistentModelIndex
+HEADERS = ("Row", "Workspace", "Label", "Phone", "Check")
+
+
+class ImportRowsModel(QAbstractTableModel):
+    """The parsed rows with their verdicts (replaced as a whole for each new file)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[ImportRow] = []
+
+    def set_rows(self, rows: Sequence[ImportRow]) -> None:
+        self.beginResetModel()  # a new file is a new table
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def rows(self) -> list[ImportRow]:
+        return list(self._rows)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section] if 0 <= section < len(HEADERS) else None
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        r = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            check = "✓ ready" if r.ok else r.error.split(": ", 1)[-1]
+            return (str(r.line), r.workspace_raw, r.label, r.phone_raw, check)[index.column()]
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 4:
+            return QColor(theme.GREEN if r.ok else theme.RED)
+        return None
+
+
+class OnboardingRun:
+    """Progress of one onboarding batch (no Qt): connected, skipped, timing, ETA."""
+
+    def __init__(self, rows: Sequence[ImportRow], sessions: Sequence[SessionInfo]) -> None:
+        self.started = fmt.now()
+        self.rows = [r for r in rows if r.ok]
+        self.session_ids = [s.session_id for s in sessions]
+        self.connected: dict[str, tuple[datetime, str]] = {}
+        self.skipped: set[str] = set()
+        self.paused = False
+
+    def note_connected(self, session_id: str, at: datetime, phone: str) -> None:
+        if session_id in self.session_ids and session_id not in self.connected:
+            self.connected[session_id] = (at, phone)
+            self.skipped.discard(session_id)
+
+    def summary(self) -> str:
+        n, total = len(self.connected), len(self.session_ids)
+        elapsed = (fmt.now() - self.started).total_seconds()
+        avg = elapsed / n if n else 0.0
+        left = total - n
+        eta = f"eta {fmt.duration(avg * left)}" if n and left else ""
+        parts = [f"{n} / {total} connected", f"{len(self.skipped)} skipped"]
+        if n:
+            parts.append(f"avg {fmt.duration(avg)} per account")
+        return "  ·  ".join(p for p in [*parts, eta] if p)
+
+    def results(self) -> list[dict[str, str]]:
+        out = []
+        for row, sid in zip(self.rows, self.session_ids, strict=False):
+            at, phone = self.connected.get(sid, (None, ""))
+            secs = f"{(at - self.started).total_seconds():.0f}" if at else ""
+            result = "connected" if at else "skipped" if sid in self.skipped else "not connected"
+            out.append({"row": str(row.line), "workspace_id": row.workspace_raw,
+                        "label": row.label, "phone": phone or row.phone_raw,
+                        "session_id": sid, "result": result, "seconds": secs})  # fmt: skip
+        return out
+
+
+class OnboardingView(QWidget):
+    """The three onboarding steps.
+
+    Signals:
+        sig_create_requested(list): create these `AccountSpec`s and start scanning.
+    """
+
+    sig_create_requested = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = ImportRowsModel(self)
+        self.run: OnboardingRun | None = None
+        intro = QLabel(
+            "<b>1.</b> Choose a CSV or Excel file, or paste rows, with the columns "
+            "<code>workspace_id, label, phone</code> (phone optional).  "
+            "<b>2.</b> Check the rows.  <b>3.</b> Start scanning."
+        )
+        intro.setWordWrap(True)
+        choose = QPushButton("Choose file…")
+        choose.clicked.connect(self._on_choose_clicked)
+        self.paste = QPlainTextEdit()
+        self.paste.setPlaceholderText(
+            "or paste here, e.g.\nworkspace_id,label,phone\n12,Toko Maju,"
+        )
+        self.paste.setMaximumHeight(90)
+        check = QPushButton("Check pasted rows")
+        check.clicked.connect(self._on_check_clicked)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.start = QPushButton("Start scanning")
+        self.start.setEnabled(False)
+        self.start.clicked.connect(self._on_start_clicked)
+        self.export = QPushButton("Export results…")
+        self.export.setEnabled(False)
+        self.export.clicked.connect(self._on_export_clicked)
+        self.progress = QLabel()
+        top = QHBoxLayout()
+        top.addWidget(choose)
+        top.addWidget(self.paste, 1)
+        top.addWidget(check)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.progress, 1)
+        bottom.addWidget(self.export)
+        bottom.addWidget(self.start)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 16, 20, 16)
+        layout.addWidget(intro)
+        layout.addLayout(top)
+        layout.addWidget(self.message)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(bottom)
+
+    # ------------------------------------------------------------- loading
+
+    def load_bytes(self, name: str, data: bytes) -> None:
+        try:
+            self._show(parse_bytes(name, data), name)
+        except ImportFileError as exc:
+            self._fail(f"{name}: {exc}")
+
+    def load_text(self, text: str) -> None:
+        try:
+            self._show(parse_text(text), "pasted rows")
+        except ImportFileError as exc:
+            self._fail(str(exc))
+
+    def _fail(self, text: str) -> None:
+        self.model.set_rows([])
+        self.message.setText(text)
+        self.message.setStyleSheet(f"color: {theme.RED};")
+        self.start.setEnabled(False)
+
+    def _show(self, rows: list[ImportRow], source: str) -> None:
+        self.model.set_rows(rows)
+        good = sum(r.ok for r in rows)
+        bad = len(rows) - good
+        self.message.setText(
+            f"{source}: {good} rows ready, {bad} rejected. Nothing is created until you start."
+            if bad else f"{source}: all {good} rows ready. Nothing is created until you start."
+        )  # fmt: skip
+        self.message.setStyleSheet(f"color: {theme.AMBER if bad else theme.GREEN};")
+        self.start.setText(f"Start scanning {good} accounts")
+        self.start.setEnabled(good > 0)
+
+    # --------------------------------------------------------------- slots
+
+    @Slot()
+    def _on_choose_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose accounts", "", "Sheets (*.csv *.xlsx);;All files (*)"
+        )
+        if path:
+            self.load_bytes(Path(path).name, Path(path).read_bytes())
+
+    @Slot()
+    def _on_check_clicked(self) -> None:
+        self.load_text(self.paste.toPlainText())
+
+    @Slot()
+    def _on_start_clicked(self) -> None:
+        specs: list[AccountSpec] = [r.spec for r in self.model.rows() if r.spec is not None]
+        self.start.setEnabled(False)
+        self.sig_create_requested.emit(specs)
+
+    def begin(self, sessions: Sequence[SessionInfo]) -> OnboardingRun:
+        """The accounts exist now: track their progress."""
+        self.run = OnboardingRun(self.model.rows(), sessions)
+        self.export.setEnabled(True)
+        self.update_progress()
+        return self.run
+
+    def update_progress(self) -> None:
+        if self.run is not None:
+            self.progress.setText(self.run.summary())
+
+    @Slot()
+    def _on_export_clicked(self) -> None:
+        if self.run is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export results", "onboarding.csv", "*.csv")
+        if path:
+            Path(path).write_text(results_csv(self.run.results()), encoding="utf-8")
+            self.message.setText(f"Results written to {path}")

@@ -1,0 +1,110 @@
+"""Crisp QR codes: the module matrix from `qrcode`, painted module by module.
+
+`QrView` sizes each module to a whole number of *device* pixels (so the code
+stays sharp at 125 % or 150 % scaling), keeps the 4-module quiet zone, and is
+always black on white. When the ref has expired it paints the code washed out
+under a "refreshing" label, so an old code never looks scannable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import qrcode
+from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+QUIET_ZONE = 4
+
+
+@lru_cache(maxsize=256)
+def qr_matrix(text: str) -> tuple[tuple[bool, ...], ...]:
+    """The QR symbol for `text` as rows of dark/light modules, quiet zone included."""
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, border=QUIET_ZONE, box_size=1
+    )
+    code.add_data(text)
+    code.make(fit=True)
+    return tuple(tuple(bool(v) for v in row) for row in code.get_matrix())
+
+
+@lru_cache(maxsize=256)
+def _module_image(text: str) -> QImage:
+    matrix = qr_matrix(text)
+    n = len(matrix)
+    image = QImage(n, n, QImage.Format.Format_Grayscale8)
+    image.fill(255)
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                image.setPixel(x, y, 0xFF000000)
+    return image
+
+
+class QrView(QWidget):
+    """Paints one QR string as a square, or a placeholder message when there is none."""
+
+    def __init__(self, side: int = 280, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._expired = False
+        self._overlay = ""
+        self._side = side
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setFixedSize(side, side)
+        self.setAccessibleName("Login QR code")
+
+    def set_side(self, side: int) -> None:
+        self._side = side
+        self.setFixedSize(side, side)
+        self.update()
+
+    def set_qr(self, text: str) -> None:
+        if text != self._text:
+            self._text = text
+            self.update()
+
+    def set_overlay(self, text: str, *, expired: bool = False) -> None:
+        """Wash the code out and show `text` over it ('' shows the code normally)."""
+        if (text, expired) != (self._overlay, self._expired):
+            self._overlay, self._expired = text, expired
+            self.update()
+
+    def qr_text(self) -> str:
+        return self._text
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._side, self._side)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("white"))
+        if self._text:
+            self._paint_code(painter)
+        if self._overlay or not self._text:
+            painter.fillRect(self.rect(), QColor(255, 255, 255, 225 if self._text else 255))
+            font = QFont(self.font())
+            font.setPointSizeF(font.pointSizeF() * 1.4)
+            font.setBold(True)
+            painter.setFont(font)
+            painter.setPen(QColor("#374151"))
+            painter.drawText(
+                self.rect(),
+                int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
+                self._overlay or "waiting for QR…",
+            )
+        painter.end()
+
+    def _paint_code(self, painter: QPainter) -> None:
+        image = _module_image(self._text)
+        n = image.width()
+        dpr = self.devicePixelRatioF()
+        device_side = int(min(self.width(), self.height()) * dpr)
+        module = max(1, device_side // n)  # whole device pixels per module
+        logical = module * n / dpr
+        x = round((self.width() - logical) / 2 * dpr) / dpr  # on a device-pixel boundary
+        y = round((self.height() - logical) / 2 * dpr) / dpr
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.drawImage(QRectF(x, y, logical, logical), image, QRect(0, 0, n, n))

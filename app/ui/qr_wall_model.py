@@ -1,0 +1,215 @@
+"""`QrWallModel`: the accounts waiting for a scan, in the order they joined the wall.
+
+One row per session: its current QR string and expiry, and a phase the tile
+shows — waiting, expired ("refreshing"), linking (scanned), connected (with
+the phone and how long it took), which then leaves the wall after
+`LINGER_S`. Fed by the same `EngineHost` batches as the grid; labels come
+from the `SessionsModel`, which owns them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+
+from app.domain.events import (
+    EngineEvent,
+    QrIssued,
+    SessionError,
+    SessionReady,
+    SessionStateChanged,
+)
+from app.domain.models import SessionInfo
+from app.domain.states import SessionState
+from app.ui import fmt
+from app.ui.sessions_model import SessionsModel
+
+LINGER_S = 5.0
+ENTRY_ROLE = Qt.ItemDataRole.UserRole
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class Phase:
+    WAITING = "waiting"
+    EXPIRED = "expired"
+    LINKING = "linking"
+    CONNECTED = "connected"
+
+
+@dataclass
+class WallEntry:
+    """One tile's worth of state (mutated only by the model)."""
+
+    session_id: str
+    workspace_id: int
+    qr: str = ""
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    first_qr_at: datetime | None = None
+    phase: str = Phase.WAITING
+    connected_at: datetime | None = None
+    phone: str = ""
+    label: str = ""
+    message: str = ""
+
+    def remaining(self, at: datetime | None = None) -> float:
+        if self.expires_at is None:
+            return 0.0
+        return (self.expires_at - (at or fmt.now())).total_seconds()
+
+    def lifetime(self) -> float:
+        if self.expires_at is None or self.issued_at is None:
+            return 60.0
+        return max(1.0, (self.expires_at - self.issued_at).total_seconds())
+
+    def took(self) -> float | None:
+        if self.connected_at is None or self.first_qr_at is None:
+            return None
+        return (self.connected_at - self.first_qr_at).total_seconds()
+
+
+class QrWallModel(QAbstractListModel):
+    """Accounts on the QR wall; `tick()` (4 Hz) flips expired refs and retires connected ones."""
+
+    def __init__(self, sessions: SessionsModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._sessions = sessions
+        self._rows: list[WallEntry] = []
+        self._index: dict[str, int] = {}
+
+    # -------------------------------------------------------------- access
+
+    def entry(self, row: int) -> WallEntry:
+        return self._rows[row]
+
+    def entry_for(self, session_id: str) -> WallEntry | None:
+        i = self._index.get(session_id)
+        return None if i is None else self._rows[i]
+
+    def entries(self) -> list[WallEntry]:
+        return list(self._rows)
+
+    def waiting_count(self) -> int:
+        return sum(1 for e in self._rows if e.phase in (Phase.WAITING, Phase.EXPIRED))
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        entry = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{entry.label or entry.session_id} · ws {entry.workspace_id}"
+        if role == ENTRY_ROLE:
+            return entry.session_id
+        return None
+
+    # ------------------------------------------------------------- updates
+
+    def load(self, sessions: list[SessionInfo]) -> None:
+        for info in sessions:
+            if info.state.waiting_for_scan and info.qr:
+                entry = self._add(info.session_id, info.workspace_id)
+                entry.qr, entry.issued_at = info.qr, info.qr_issued_at
+                entry.expires_at = info.qr_expires_at
+                entry.first_qr_at = info.qr_issued_at
+
+    def apply(self, events: list[EngineEvent]) -> None:
+        touched: set[str] = set()
+        for ev in events:
+            sid = getattr(ev, "session_id", "")
+            if isinstance(ev, QrIssued):
+                entry = self.entry_for(sid) or self._add(sid, ev.workspace_id)
+                entry.qr, entry.issued_at, entry.expires_at = ev.qr, ev.at, ev.expires_at
+                entry.first_qr_at = entry.first_qr_at or ev.at
+                entry.phase = Phase.WAITING
+                touched.add(sid)
+            elif (entry := self.entry_for(sid)) is None:
+                continue
+            elif isinstance(ev, SessionReady):
+                self._connected(entry, ev.at, ev.phone_number)
+                touched.add(sid)
+            elif isinstance(ev, SessionStateChanged):
+                touched.add(sid)
+                if ev.state is SessionState.PAIRING:
+                    entry.phase = Phase.LINKING
+                elif ev.state is SessionState.CONNECTED:
+                    self._connected(entry, ev.at, ev.phone_number)
+                elif ev.state is SessionState.QR_IDLE:
+                    entry.phase = Phase.EXPIRED
+                elif not ev.state.waiting_for_scan and ev.state is not SessionState.STARTING:
+                    self._remove(sid)
+                    touched.discard(sid)
+            elif isinstance(ev, SessionError):
+                entry.message = ev.message
+                touched.add(sid)
+        for sid in touched:
+            self._changed(sid)
+
+    def tick(self, at: datetime | None = None) -> None:
+        at = at or fmt.now()
+        for entry in list(self._rows):
+            if not entry.label and (row := self._sessions.row_for(entry.session_id)):
+                entry.label = row.label
+            if entry.phase == Phase.WAITING and entry.expires_at and entry.remaining(at) <= 0:
+                entry.phase = Phase.EXPIRED
+                self._changed(entry.session_id)
+            elif entry.phase == Phase.CONNECTED and entry.connected_at:
+                if (at - entry.connected_at).total_seconds() >= LINGER_S:
+                    self._remove(entry.session_id)
+
+    def move_to_end(self, session_id: str) -> None:
+        """Send an account to the back of the queue (focus mode's skip)."""
+        i = self._index.get(session_id)
+        last = len(self._rows) - 1
+        if i is None or i == last:
+            return
+        self.beginMoveRows(QModelIndex(), i, i, QModelIndex(), last + 1)
+        self._rows.append(self._rows.pop(i))
+        self._reindex()
+        self.endMoveRows()
+
+    # ------------------------------------------------------------- private
+
+    def _connected(self, entry: WallEntry, at: datetime, phone: str) -> None:
+        if entry.phase != Phase.CONNECTED:
+            entry.connected_at = at
+        entry.phase = Phase.CONNECTED
+        entry.phone = phone or entry.phone
+
+    def _add(self, sid: str, workspace_id: int) -> WallEntry:
+        row = self._sessions.row_for(sid)
+        entry = WallEntry(session_id=sid, workspace_id=workspace_id, label=row.label if row else "")
+        n = len(self._rows)
+        self.beginInsertRows(QModelIndex(), n, n)
+        self._rows.append(entry)
+        self._index[sid] = n
+        self.endInsertRows()
+        return entry
+
+    def _remove(self, sid: str) -> None:
+        i = self._index.get(sid)
+        if i is None:
+            return
+        self.beginRemoveRows(QModelIndex(), i, i)
+        del self._rows[i]
+        self._reindex()
+        self.endRemoveRows()
+
+    def _reindex(self) -> None:
+        self._index = {e.session_id: k for k, e in enumerate(self._rows)}
+
+    def _changed(self, sid: str) -> None:
+        i = self._index.get(sid)
+        if i is None:
+            return
+        entry = self._rows[i]
+        if not entry.label:
+            row = self._sessions.row_for(sid)
+            entry.label = row.label if row else ""
+        idx = self.index(i, 0)
+        self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DisplayRole])

@@ -1,0 +1,89 @@
+"""A session's timeline: `TimelineModel` (rows of `TimelineEntry`) and its view.
+
+Used by the grid's drawer and by the Diagnostics "Timeline" tab. Each row
+shows the local time, the state, the reason code, the detail, and how long
+after the previous step it happened (time to first QR, scan to connected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from app.domain.models import TimelineEntry
+from app.ui import fmt, theme
+
+_Index = QModelIndex | QPersistentModelIndex
+HEADERS = ("Time", "State", "Reason", "Detail", "After")
+
+
+class TimelineModel(QAbstractTableModel):
+    """One session's steps, oldest first; replaced wholesale when another session is shown."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[TimelineEntry] = []
+        self.session_id = ""
+
+    def set_entries(self, session_id: str, entries: Sequence[TimelineEntry]) -> None:
+        # A different session is a different list: a reset is the honest signal here.
+        self.beginResetModel()
+        self.session_id = session_id
+        self._rows = sorted(entries, key=lambda e: e.at)
+        self.endResetModel()
+
+    def entries(self) -> list[TimelineEntry]:
+        return list(self._rows)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section] if 0 <= section < len(HEADERS) else None
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        entry = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return fmt.clock(entry.at)
+            if col == 1:
+                return fmt.STATE_LABELS.get(entry.state, str(entry.state))
+            if col == 2:
+                return str(entry.reason or "")
+            if col == 3:
+                return entry.detail
+            if col == 4 and index.row() > 0:
+                gap = (entry.at - self._rows[index.row() - 1].at).total_seconds()
+                return f"{gap:.2f} s" if gap < 10 else fmt.duration(gap)
+            return ""
+        if role == Qt.ItemDataRole.ForegroundRole and col == 1:
+            return theme.state_color(entry.state)
+        return None
+
+
+class TimelineView(QTableView):
+    """Read-only table of a `TimelineModel`."""
+
+    def __init__(self, model: TimelineModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setModel(model)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setShowGrid(False)
+        self.verticalHeader().hide()
+        self.verticalHeader().setDefaultSectionSize(28)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)

@@ -1,0 +1,130 @@
+"""`FakeEngine`: satisfies `app.engine.api.Engine`, records calls, emits scripted events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+
+from app.domain.events import EngineEvent, QrIssued, SessionStateChanged, utcnow
+from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
+from app.domain.states import SessionState
+
+_END = object()
+
+
+class FakeEngine:
+    """In-memory engine for console tests. `push()` is safe from any thread."""
+
+    def __init__(
+        self,
+        sessions: Sequence[SessionInfo] = (),
+        instances: Sequence[InstanceInfo] = (),
+    ) -> None:
+        self.sessions = {s.session_id: s for s in sessions}
+        self.instances = list(instances) or [InstanceInfo(instance_id="i-1", index=1, capacity=50)]
+        self.calls: list[tuple[str, object]] = []
+        self.closed = False
+        self._queues: list[asyncio.Queue[object]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def push(self, *events: EngineEvent) -> None:
+        assert self._loop is not None, "engine not started"
+        for ev in events:
+            self._loop.call_soon_threadsafe(self._put, ev)
+
+    def _put(self, item: object) -> None:
+        for q in self._queues:
+            q.put_nowait(item)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.calls.append(("start", None))
+
+    async def aclose(self) -> None:
+        self.closed = True
+        self.calls.append(("aclose", None))
+        self._put(_END)
+
+    def subscribe(self) -> AsyncIterator[EngineEvent]:
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        self._queues.append(queue)
+
+        async def gen() -> AsyncIterator[EngineEvent]:
+            while (item := await queue.get()) is not _END:
+                yield item  # type: ignore[misc]
+
+        return gen()
+
+    async def add_accounts(self, specs: Sequence[AccountSpec]) -> list[SessionInfo]:
+        out = []
+        for k, spec in enumerate(specs):
+            info = SessionInfo(session_id=f"s-{spec.workspace_id}-{k}",
+                               workspace_id=spec.workspace_id, label=spec.label)  # fmt: skip
+            self.sessions[info.session_id] = info
+            out.append(info)
+        self.calls.append(("add_accounts", list(specs)))
+        return out
+
+    async def _record(self, name: str, arg: object) -> None:
+        self.calls.append((name, arg))
+
+    async def start_session(self, session_id: str) -> None:
+        await self._record("start_session", session_id)
+
+    async def stop_session(self, session_id: str) -> None:
+        await self._record("stop_session", session_id)
+
+    async def restart_session(self, session_id: str) -> None:
+        await self._record("restart_session", session_id)
+
+    async def logout_session(self, session_id: str) -> None:
+        await self._record("logout_session", session_id)
+
+    async def regenerate_qr(self, session_id: str) -> None:
+        await self._record("regenerate_qr", session_id)
+
+    async def remove_account(self, session_id: str) -> None:
+        await self._record("remove_account", session_id)
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        return list(self.sessions.values())
+
+    async def list_instances(self) -> list[InstanceInfo]:
+        return list(self.instances)
+
+    async def restart_instance(self, instance_id: str) -> None:
+        await self._record("restart_instance", instance_id)
+
+    async def add_instance(self) -> InstanceInfo:
+        info = InstanceInfo(instance_id=f"i-{len(self.instances) + 1}", index=2)
+        self.instances.append(info)
+        return info
+
+    async def session_timeline(self, session_id: str) -> list[TimelineEntry]:
+        at = utcnow()
+        return [TimelineEntry(session_id=session_id, state=SessionState.STARTING, previous=None,
+                              reason=None, at=at)]  # fmt: skip
+
+    async def list_outbox(self, state: str = "") -> list:  # type: ignore[type-arg]
+        return []
+
+    async def retry_outbox(self, event_ids: Sequence[str] = ()) -> int:
+        return 0
+
+    async def instance_log(self, instance_id: str, lines: int = 200) -> list[str]:
+        return [f"[{instance_id}] token=SECRET-TOKEN-123 started"]
+
+    async def doctor(self) -> list:  # type: ignore[type-arg]
+        return []
+
+
+def qr_event(sid: str, ws: int = 1, *, qr: str = "", life: float = 60.0, age: float = 0.0):
+    """A `QrIssued` issued `age` seconds ago that lives `life` seconds."""
+    at = utcnow() - timedelta(seconds=age)
+    return QrIssued(at=at, session_id=sid, workspace_id=ws, qr=qr or f"2@{sid}-ref,abc,def",
+                    expires_at=at + timedelta(seconds=life), qr_count=1)  # fmt: skip
+
+
+def state_event(sid: str, state: SessionState, ws: int = 1, **kw: object) -> SessionStateChanged:
+    return SessionStateChanged(session_id=sid, workspace_id=ws, state=state, **kw)  # type: ignore[arg-type]

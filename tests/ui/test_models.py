@@ -1,0 +1,88 @@
+"""Models: qtmodeltester, batched updates, the grid under 3,000 rows and a burst."""
+
+from __future__ import annotations
+
+from app.domain.events import InstanceLoad, SessionHeartbeat
+from app.domain.models import InstanceInfo, SessionInfo
+from app.domain.states import SessionState
+from app.ui.instances_model import InstancesModel
+from app.ui.sessions_model import Col, SessionsModel, SessionsProxy
+from app.ui.timeline import TimelineModel
+from tests.ui.fakes import qr_event, state_event
+
+S = SessionState
+
+
+def _fleet(n: int) -> list[SessionInfo]:
+    return [SessionInfo(session_id=f"s{i}", workspace_id=i + 1, label=f"Shop {i}",
+                        state=S.CONNECTED if i % 10 else S.FAILED) for i in range(n)]  # fmt: skip
+
+
+def test_sessions_model_passes_modeltester(qtmodeltester):
+    model = SessionsModel()
+    model.load(_fleet(20))
+    model.apply([state_event("s3", S.DISCONNECTED, 4), qr_event("new", 99)])
+    qtmodeltester.check(model)
+    proxy = SessionsProxy()
+    proxy.setSourceModel(model)
+    proxy.set_text("shop 1")
+    qtmodeltester.check(proxy)
+
+
+def test_instances_and_timeline_models_pass_modeltester(qtmodeltester):
+    inst = InstancesModel()
+    inst.load([InstanceInfo(instance_id="i-1", index=1, capacity=50)])
+    inst.apply([InstanceLoad(instance_id="i-1", cpu_percent=40, capacity=50),
+                InstanceLoad(instance_id="i-2", cpu_percent=10)])  # fmt: skip
+    qtmodeltester.check(inst)
+    assert inst.rowCount() == 2 and len(inst.history["i-1"]) == 1
+    qtmodeltester.check(TimelineModel())
+
+
+def test_event_for_unknown_session_inserts_a_row_without_reset(qtbot):
+    model = SessionsModel()
+    model.load(_fleet(3))
+    resets = []
+    model.modelReset.connect(lambda: resets.append(1))
+    with qtbot.waitSignal(model.rowsInserted):
+        model.apply([qr_event("fresh", 42)])
+    row = model.row_for("fresh")
+    assert row is not None and row.state is S.QR and row.workspace_id == 42
+    assert not resets
+
+
+def test_grid_3000_rows_burst_of_updates_is_correct(qtbot):
+    model = SessionsModel()
+    model.load(_fleet(3000))
+    proxy = SessionsProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(Col.STATE)
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, roles: changed.append((a.row(), b.row())))
+    resets = []
+    model.modelReset.connect(lambda: resets.append(1))
+    burst = [SessionHeartbeat(session_id=f"s{i}", latency_ms=5, memory_bytes=(i + 1) * 2**20)
+             for i in range(0, 3000, 3)]  # fmt: skip
+    burst += [state_event(f"s{i}", S.DISCONNECTED, i + 1) for i in range(1, 3000, 30)]
+    model.apply(burst)
+    assert not resets
+    assert model.row_for("s2997").memory == 2998 * 2**20
+    assert model.counts()[S.DISCONNECTED] == 100
+    # Trouble sorts first: the 300 failed then the 100 disconnected rows.
+    top = [proxy.index(r, Col.STATE).data() for r in range(400)]
+    assert set(top) == {"failed", "disconnected"}
+    # Changed rows are reported in merged runs, each inside the table.
+    assert changed and all(0 <= a <= b < 3000 for a, b in changed)
+    proxy.set_states(frozenset({S.DISCONNECTED}))
+    assert proxy.rowCount() == 100
+    proxy.set_states(None)
+    proxy.set_text("shop 2999")
+    assert proxy.rowCount() == 1
+
+
+def test_counts_signal_after_state_change(qtbot):
+    model = SessionsModel()
+    model.load(_fleet(10))
+    with qtbot.waitSignal(model.sig_counts_changed) as blocker:
+        model.apply([state_event("s1", S.LOGGED_OUT, 2)])
+    assert blocker.args[0][S.LOGGED_OUT] == 1
