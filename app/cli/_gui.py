@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
         print("pairdesk gui: no display; starting the terminal view instead", file=sys.stderr)
         from app.cli import main
 
-        return main(["serve"])
+        return main(["serve", *(["--demo", str(args.demo)] if args.demo else [])])
     settings = load_settings(args)
+    from app.bootstrap import open_engine
     from app.ui.app import ConsoleOptions, run_console
 
     width, _, height = args.size.partition("x")
@@ -76,4 +77,5 @@ def run(args: argparse.Namespace) -> int:
             demo_engine=args.demo_engine,
             demo_csv=DEMO_CSV if args.demo else "",
         ),
+        engine_factory=lambda: open_engine(settings),
     )

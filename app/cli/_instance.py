@@ -1,15 +1,154 @@
-"""`pairdesk instance`: not built yet (see README.md)."""
+"""`pairdesk instance`: one shard instance process (DESIGN.md sections 3 and 4).
+
+Serves the instance HTTP API (docs/INSTANCE_API.md) and prints
+`instance: http://HOST:PORT/` on stdout once it is ready. The bearer token is
+the `instance_token` setting (`PAIRDESK_INSTANCE_TOKEN`, which is how the
+supervisor passes it), or `--token`, else a random one made for this start;
+it is never printed: `--token-file` writes it for the owner (mode 0600).
+SIGTERM or Ctrl+C snapshots and closes every session, then exits 0.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 
-from app.cli import not_built
+from app.cli import UserError, load_settings
+from app.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--index", type=int, required=True, help="shard index of this instance (0, 1, ...)"
+    )
+    parser.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    parser.add_argument("--host", default=None, help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--isolation", choices=("context", "profile"), default=None)
+    parser.add_argument("--max-sessions", dest="max_sessions", type=int, default=None)
+    parser.add_argument("--warm-pool", dest="warm_pool", type=int, default=None)
+    parser.add_argument("--time-scale", dest="time_scale", type=float, default=None)
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="bearer token of the API (visible in the process list: prefer "
+        "PAIRDESK_INSTANCE_TOKEN); default: random per start",
+    )
+    parser.add_argument(
+        "--token-file",
+        dest="token_file",
+        default=None,
+        help="write the token in effect to this file (mode 0600) once ready",
+    )
+    parser.add_argument(
+        "--instance-id",
+        dest="instance_id",
+        default="",
+        help="id to register under in the store (default: instance-INDEX)",
+    )
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if level != "DEBUG":
+        # One line per webhook and per migration check is noise at INFO.
+        for name in ("httpx", "httpcore", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@contextlib.asynccontextmanager
+async def sandbox_stand_ins(settings: Settings) -> AsyncIterator[tuple[str, str]]:
+    """(provider_url, central_url) to use, starting in-process stand-ins for sandbox mode.
+
+    Sandbox mode (`provider_url` empty): the login simulator serves on a free
+    loopback port of this process, and unless `central_url` is set the
+    reference central API does too (webhooks signed with the sandbox secret),
+    so a standalone instance shows the whole flow. The supervisor passes its
+    own sandbox's URLs, so its instances start nothing of their own.
+    """
+    if not settings.sandbox_mode:
+        yield settings.provider_url, settings.central_url
+        return
+    from app.sandbox import SandboxOptions, SandboxServer
+    from app.sandbox.central import serve_central
+
+    options = SandboxOptions(time_scale=settings.time_scale, boot_delay=settings.sandbox_boot_delay)
+    async with SandboxServer(options) as sandbox:
+        log.info("sandbox mode: login simulator at %s", sandbox.url)
+        if settings.central_url:
+            yield sandbox.url, settings.central_url
+            return
+        async with serve_central(settings.resolved_webhook_secret()) as (central_url, _):
+            log.info("sandbox mode: reference central API at %s", central_url)
+            yield sandbox.url, central_url
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_built("instance")
+    from app.engine._instance_runner import InstanceOptions, run_instance
+
+    if args.index < 0:
+        raise UserError(f"--index must be 0 or more, got {args.index}")
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be from 0 (any free port) to 65535, got {args.port}")
+    settings = load_settings(
+        args,
+        host=args.host,
+        isolation=args.isolation,
+        max_sessions=args.max_sessions,
+        warm_pool=args.warm_pool,
+        time_scale=args.time_scale,
+        instance_token=args.token,
+    )
+    _configure_logging(settings.log_level)
+    token = settings.instance_token or secrets.token_urlsafe(32)
+    options = InstanceOptions(
+        index=args.index,
+        host=settings.host,
+        port=args.port,
+        token=token,
+        instance_id=args.instance_id,
+        token_file=Path(args.token_file).expanduser() if args.token_file else None,
+    )
+
+    def ready(url: str) -> None:
+        print(f"instance: {url}", flush=True)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        async with sandbox_stand_ins(settings) as (provider_url, central_url):
+            await run_instance(
+                settings,
+                options,
+                provider_url=provider_url,
+                central_url=central_url,
+                on_ready=ready,
+                stop=stop,
+            )
+
+    from app.engine._chromium import ChromiumNotFound
+    from app.engine._instance_errors import InstanceError
+    from app.store.errors import StoreError
+
+    try:
+        asyncio.run(main())
+    except InstanceError as exc:
+        raise UserError(exc.message) from None
+    except (OSError, StoreError, ChromiumNotFound, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    return 0

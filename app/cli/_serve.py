@@ -1,15 +1,190 @@
-"""`pairdesk serve`: not built yet (see README.md)."""
+"""`pairdesk serve`: the supervisor and its instances without a window (terminal view).
+
+Prints each new login QR as terminal art (scannable from the screen, also over
+SSH) and each state change as one line; Ctrl+C or SIGTERM stops every
+instance and Chromium cleanly. `--demo N` adds N sandbox accounts at start.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import io
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TextIO
 
-from app.cli import not_built
+from app.cli import UserError, load_settings
+from app.config import Settings
+from app.domain.events import (
+    EngineEvent,
+    InstanceLoad,
+    QrIssued,
+    SessionError,
+    SessionReady,
+    SessionStateChanged,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("--demo", type=int, default=0, metavar="N",
+                        help="add N sandbox accounts (workspace 1) at start")  # fmt: skip
+    parser.add_argument("--instances", type=int, default=None, metavar="N",
+                        help="instance processes (default: the instances setting)")  # fmt: skip
+    parser.add_argument("--max-sessions", dest="max_sessions", type=int, default=None)
+    parser.add_argument("--time-scale", dest="time_scale", type=float, default=None,
+                        help="sandbox timings multiplier, e.g. 0.1 for a quick demo")  # fmt: skip
+    parser.add_argument("--no-qr", dest="qr_art", action="store_false",
+                        help="print QR codes as one line instead of terminal art")  # fmt: skip
+    parser.add_argument("--light-terminal", dest="invert", action="store_false",
+                        help="draw QR codes for dark text on a light background")  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also show the engine's log and every instance's output")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_built("serve")
+    if args.demo < 0:
+        raise UserError(f"--demo must be 0 or more, got {args.demo}")
+    settings = load_settings(
+        args,
+        instances=args.instances,
+        max_sessions=args.max_sessions,
+        time_scale=args.time_scale,
+    )
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.verbose:
+        os.environ["PAIRDESK_ECHO_INSTANCES"] = "1"
+    view = TerminalView(sys.stdout, qr_art=args.qr_art, invert=args.invert)
+    asyncio.run(serve(settings, view, demo=args.demo))
+    return 0
+
+
+async def serve(settings: Settings, view: TerminalView, *, demo: int = 0) -> None:
+    from app.bootstrap import open_engine
+    from app.engine.api import AccountSpec, EngineError
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    engine = open_engine(settings)
+    view.line(f"starting {settings.instances} instance(s)...")
+    try:
+        await engine.start()
+    except EngineError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        events = engine.subscribe()
+        async with asyncio.TaskGroup() as group:
+            printer = group.create_task(_print_events(events, view))
+            instances = await engine.list_instances()
+            view.started(instances, getattr(engine, "runtime", None))
+            for info in instances:
+                if not info.alive:
+                    for text in await engine.instance_log(info.instance_id, 6):
+                        view.line(f"  {info.instance_id}| {text}")
+            if demo:
+                specs = [AccountSpec(workspace_id=1, label=f"Demo {n}") for n in range(1, demo + 1)]
+                try:
+                    added = await engine.add_accounts(specs)
+                    view.line(f"added {len(added)} demo account(s); QR codes follow")
+                except EngineError as exc:
+                    view.line(f"could not add demo accounts: {exc}")
+            await stop.wait()
+            view.line("stopping: snapshotting sessions and closing every instance...")
+            printer.cancel()
+    finally:
+        await engine.aclose()
+    view.line("stopped")
+
+
+async def _print_events(events: object, view: TerminalView) -> None:
+    async for event in events:  # type: ignore[attr-defined]
+        view.event(event)
+
+
+class TerminalView:
+    """Turns engine events into terminal lines and QR art."""
+
+    def __init__(self, out: TextIO, *, qr_art: bool = True, invert: bool = True) -> None:
+        self._out = out
+        self._qr_art = qr_art
+        self._invert = invert
+        self._alive: dict[str, bool] = {}
+
+    def line(self, text: str) -> None:
+        stamp = datetime.now().strftime("%H:%M:%S")
+        print(f"{stamp} {text}", file=self._out, flush=True)
+
+    def started(self, instances: Sequence[object], runtime: object) -> None:
+        for info in instances:
+            iid, alive = getattr(info, "instance_id", "?"), getattr(info, "alive", False)
+            self._alive[iid] = alive
+            where = f"at {getattr(info, 'url', '')} (pid {getattr(info, 'pid', 0)})"
+            self.line(f"{iid} {'up ' + where if alive else 'did not start; retrying'}")
+        provider = getattr(runtime, "provider_url", "")
+        central = getattr(runtime, "central_url", "")
+        if provider:
+            self.line(f"login pages from {provider}")
+            if "127.0.0.1" in provider or "localhost" in provider:
+                self.line(f"sandbox test phone: POST {provider}phone/scan {{qr, phone}}")
+        if central:
+            self.line(f"webhooks to {central}")
+        self.line("Ctrl+C stops everything")
+
+    def event(self, event: EngineEvent) -> None:
+        if isinstance(event, SessionStateChanged):
+            reason = f" ({event.reason.value})" if event.reason else ""
+            before = f"{event.previous.value} -> " if event.previous else ""
+            self.line(
+                f"{event.session_id} [{event.instance_id or '-'}] "
+                f"{before}{event.state.value}{reason}"
+            )
+        elif isinstance(event, QrIssued):
+            self._qr(event)
+        elif isinstance(event, SessionReady):
+            how = "restored" if event.restored else "linked"
+            self.line(f"{event.session_id} {how}: phone +{event.phone_number}")
+        elif isinstance(event, SessionError):
+            self.line(f"{event.session_id} error: {event.message}")
+        elif isinstance(event, InstanceLoad):
+            was = self._alive.get(event.instance_id)
+            self._alive[event.instance_id] = event.alive
+            if was is not None and was != event.alive:
+                if event.alive:
+                    self.line(f"{event.instance_id} up again (pid {event.pid})")
+                else:
+                    self.line(f"{event.instance_id} down; restarting it")
+
+    def _qr(self, event: QrIssued) -> None:
+        again = " (regenerated)" if event.is_regeneration else ""
+        self.line(
+            f"{event.session_id} [{event.instance_id or '-'}] QR #{event.qr_count}{again}, "
+            f"scan within {event.expires_in:.0f} s"
+        )
+        if self._qr_art:
+            self._out.write(qr_art(event.qr, invert=self._invert))
+            self._out.flush()
+
+
+def qr_art(text: str, *, invert: bool = True) -> str:
+    """The QR as half-block characters with a 2-module quiet zone (error correction M)."""
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=2)
+    code.add_data(text)
+    code.make(fit=True)
+    buffer = io.StringIO()
+    code.print_ascii(out=buffer, tty=False, invert=invert)
+    return buffer.getvalue()

@@ -79,6 +79,7 @@ class InstanceInfo:
     cpu_percent: float = 0.0
     memory_bytes: int = 0
     restart_history: tuple[datetime, ...] = field(default=())
+    last_error: str = ""  # why it last stopped or failed to start, for the operator
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,14 +1,15 @@
 """Start the console: QApplication, theme, engine host, main window, screenshots.
 
-`run_console` is what `pairdesk gui` calls. It picks the real engine
-(`app.engine.api.open_engine`) when the engine offers it, else the scripted
-`DemoEngine`.
+`run_console` is what `pairdesk gui` calls. The composition root hands it an
+engine factory (`app.bootstrap.open_engine` bound to the settings); without
+one, the console runs on the scripted `DemoEngine`.
 """
 
 from __future__ import annotations
 
 import inspect
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,6 @@ from PySide6.QtWidgets import QApplication
 
 from app.config import Settings
 from app.domain.models import AccountSpec
-from app.engine import api
 from app.ui import theme
 from app.ui.demo_data import LABELS
 from app.ui.engine_host import EngineHost
@@ -44,7 +44,12 @@ def demo_specs(n: int) -> list[AccountSpec]:
     return [AccountSpec(workspace_id=11 + 3 * k, label=LABELS[k % len(LABELS)]) for k in range(n)]
 
 
-def run_console(settings: Settings, options: ConsoleOptions) -> int:
+def run_console(
+    settings: Settings,
+    options: ConsoleOptions,
+    *,
+    engine_factory: Callable[[], Any] | None = None,
+) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("pairdesk")
@@ -54,26 +59,22 @@ def run_console(settings: Settings, options: ConsoleOptions) -> int:
     if options.theme == "system":
         app.styleHints().colorSchemeChanged.connect(lambda _s: theme.apply(app, None))
 
-    open_engine = getattr(api, "open_engine", None)
     scan_poster = None
-    if open_engine is not None and not options.demo_engine:
-
-        def factory() -> Any:
-            return open_engine(settings)
-
+    if engine_factory is not None and not options.demo_engine:
+        factory = engine_factory
     else:
         from app.ui.demo_engine import DemoEngine
 
         demo = DemoEngine(fleet=48, instances=3)
 
-        def factory() -> Any:
+        def factory() -> Any:  # type: ignore[misc]
             return demo
 
         scan_poster = demo.demo_scan
 
     host = EngineHost(_awaiting(factory))
     window = MainWindow(host, settings=settings, scan_poster=scan_poster)
-    if open_engine is None or options.demo_engine:
+    if engine_factory is None or options.demo_engine:
         window.setWindowTitle(window.windowTitle() + "  — DEMO DATA")
         window.header.demo.show()
     window.resize(*options.size)

@@ -4,8 +4,8 @@ It satisfies `app.engine.api.Engine` and produces realistic traffic — a
 fleet of mostly connected sessions with heartbeats, instance load with ten
 minutes of history, QR refs that expire and refresh, scans that link after a
 few seconds, the odd disconnect — without Chromium, a database or a network.
-It is a DEMO: nothing it shows is real. `pairdesk gui --demo N` uses it until
-the real engine (`api.open_engine`) is available, or with `--demo-engine`.
+It is a DEMO: nothing it shows is real. The console uses it when
+no engine factory is given, or with `--demo-engine`.
 """
 
 from __future__ import annotations

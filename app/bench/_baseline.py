@@ -1,0 +1,161 @@
+"""The design pairdesk replaces, rebuilt for a side-by-side measurement.
+
+whatsapp-web.js with LocalAuth gives every account its own persistent
+Chromium profile (`session-{clientId}`) and launches that browser when the
+account is added: launch, open the login page, wait for the page to boot
+(`window.Debug.VERSION`), read the QR from the page's modules and push every
+new one to the host. `ReplacedDesign` does exactly that with Playwright's
+`launch_persistent_context`, against the same sandbox and with the same
+Chromium and flags as pairdesk, so the two can be compared in one run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from app.bench._harness import pss_of
+
+__all__ = ["ProfileSession", "ReplacedDesign", "phone_number"]
+
+# Subscribe to the login ref the way the replaced system does: build the QR
+# string from the page's modules and push it, and every later one, to the host.
+_QR_HOOK = """
+async () => {
+  const r = (name) => window.require(name);
+  const noise = await r('WAWebCompanionRegClientUtils').waNoiseInfo.get();
+  const reg = await r('WAWebSignalStoreApi').waSignalStore.getRegistrationInfo();
+  const adv = await r('WAWebUserPrefsMultiDevice').getADVSecretKey();
+  const b64 = r('WABase64').encodeB64;
+  const platform = r('WAWebCompanionRegClientUtils').DEVICE_PLATFORM;
+  const tail = [b64(noise.staticKeyPair.pubKey), b64(reg.identityKeyPair.pubKey), adv, platform];
+  const push = (ref) => { if (ref) window.__benchQr([ref, ...tail].join(',')); };
+  const conn = r('WAWebConnModel').Conn;
+  conn.on('change:ref', (_model, ref) => push(ref));
+  push(conn.ref);
+}
+"""
+
+_LOGGED_IN = "#pane-side"
+
+
+def phone_number(index: int) -> str:
+    """A distinct E.164-looking test number per session."""
+    return f"62812{index:07d}"
+
+
+@dataclass
+class ProfileSession:
+    """One account of the replaced design: its own browser, profile folder and page."""
+
+    client_id: str
+    folder: Path
+    context: Any = None
+    page: Any = None
+    qrs: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    last_qr: str = ""
+    add_to_qr_ms: float = 0.0
+    browser_pid: int = 0
+
+    def on_qr(self, _source: Any, qr: object) -> None:
+        self.last_qr = str(qr)
+        self.qrs.put_nowait(self.last_qr)
+
+
+class ReplacedDesign:
+    """Persistent-profile sessions launched on add, as whatsapp-web.js LocalAuth does."""
+
+    def __init__(self, *, playwright: Any, chromium_path: str | None, root: Path, url: str):
+        from app.engine._chromium import CHROMIUM_FLAGS
+
+        self._pw = playwright
+        self._chromium = chromium_path
+        self._flags = list(CHROMIUM_FLAGS)
+        self._root = root
+        self._url = url
+        self.sessions: list[ProfileSession] = []
+
+    async def add(self, client_id: str, *, timeout: float = 60.0) -> ProfileSession:
+        """Launch the account's browser and wait for its first QR; times add -> QR."""
+        folder = self._root / f"session-{client_id}"
+        folder.mkdir(parents=True, exist_ok=True)
+        session = ProfileSession(client_id=client_id, folder=folder)
+        before = _browser_pids(folder)
+        started = time.perf_counter()
+        async with asyncio.timeout(timeout):
+            session.context = await self._pw.chromium.launch_persistent_context(
+                str(folder),
+                headless=True,
+                executable_path=self._chromium,
+                args=self._flags,
+            )
+            self.sessions.append(session)
+            pages = session.context.pages
+            session.page = pages[0] if pages else await session.context.new_page()
+            await session.page.expose_binding("__benchQr", session.on_qr)
+            await session.page.goto(self._url, wait_until="commit")
+            await session.page.wait_for_function("() => !!(window.Debug && window.Debug.VERSION)")
+            await session.page.evaluate(_QR_HOOK)
+            await session.qrs.get()
+        session.add_to_qr_ms = (time.perf_counter() - started) * 1000
+        pids = _browser_pids(folder) - before
+        session.browser_pid = min(pids) if pids else 0
+        return session
+
+    async def connect(self, session: ProfileSession, phone: Any, number: str) -> None:
+        """Scan the session's current QR with the test phone and wait until logged in."""
+        await phone.scan(session.last_qr, number)
+        await session.page.wait_for_selector(_LOGGED_IN, state="attached", timeout=60_000)
+
+    def memory(self) -> dict[str, int]:
+        """PSS of every session's browser tree, summed."""
+        procs: list[psutil.Process] = []
+        browsers = 0
+        for session in self.sessions:
+            if not session.browser_pid:
+                continue
+            try:
+                root = psutil.Process(session.browser_pid)
+                procs += [root, *root.children(recursive=True)]
+                browsers += 1
+            except psutil.Error:
+                continue
+        pss, count = pss_of(procs)
+        return {"pss_bytes": pss, "processes": count, "browsers": browsers}
+
+    async def close(self, session: ProfileSession) -> None:
+        """Close one account's browser (its profile folder stays, as LocalAuth's does)."""
+        if session in self.sessions:
+            self.sessions.remove(session)
+        if session.context is not None:
+            try:
+                async with asyncio.timeout(20):
+                    await session.context.close()
+            except Exception:  # noqa: BLE001 - a dead browser is already closed
+                pass
+
+    async def aclose(self) -> None:
+        for session in list(self.sessions):
+            await self.close(session)
+        shutil.rmtree(self._root, ignore_errors=True)
+
+
+def _browser_pids(folder: Path) -> set[int]:
+    """Pids of Chromium main processes using this profile folder (from our own tree)."""
+    marker = f"--user-data-dir={folder}"
+    found: set[int] = set()
+    me = psutil.Process()
+    for proc in me.children(recursive=True):
+        try:
+            cmdline = proc.cmdline()
+        except psutil.Error:
+            continue
+        if marker in cmdline and not any(a.startswith("--type=") for a in cmdline):
+            found.add(proc.pid)
+    return found

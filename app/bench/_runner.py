@@ -1,0 +1,138 @@
+"""Run the chosen scenarios one after the other, then clean up and report.
+
+Each async scenario gets a fresh event loop and a time limit; a Qt scenario
+runs on this (the main) thread. A scenario that cannot run is reported
+`skipped` with its reason; one that breaks is reported `failed` with the
+error, and the run goes on. Whatever happens, every process the bench
+started is ended (by pid, see `ProcessTracker`) before the report is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from app.bench._context import BenchContext, BenchOptions
+from app.bench._harness import ProcessTracker, ScenarioResult, Skip, machine_info, render_table
+
+__all__ = ["SCENARIOS", "run_bench"]
+
+log = logging.getLogger(__name__)
+
+# name -> module under app.bench, in the order a run goes through them
+SCENARIOS: dict[str, str] = {
+    "qr-latency": "qr_latency",
+    "webhook-latency": "webhook_latency",
+    "memory": "memory",
+    "capacity": "capacity",
+    "restore": "restore",
+    "onboarding": "onboarding",
+    "grid": "grid",
+}
+
+FULL_LIMIT_S = 1800.0
+QUICK_LIMIT_S = 100.0
+
+
+def run_bench(
+    options: BenchOptions,
+    names: Sequence[str],
+    *,
+    json_path: Path | None = None,
+    echo: Callable[[str], None] = print,
+) -> int:
+    """Run `names`; print the table; write the JSON report. 0 unless a scenario failed."""
+    tracker = ProcessTracker()
+    tracker.start()
+    scratch = Path(tempfile.mkdtemp(prefix="pairdesk-bench-"))
+    options = _with_scratch(options, scratch)
+    ctx = BenchContext(options=options, tracker=tracker, chromium_path=_chromium(options))
+    report: dict[str, Any] = {"machine": machine_info(), "quick": options.quick}
+    report["pairdesk_version"] = report["machine"]["pairdesk_version"]
+    started = time.perf_counter()
+    results: list[ScenarioResult] = []
+    try:
+        for name in names:
+            result = _run_one(ctx, name)
+            results.append(result)
+            what = result.status if result.status == "ok" else f"{result.status}: {result.reason}"
+            echo(f"bench: {name} {what} ({result.duration_s:.1f} s)")
+    finally:
+        cleanup = tracker.cleanup()
+        shutil.rmtree(scratch, ignore_errors=True)
+    report["duration_s"] = round(time.perf_counter() - started, 1)
+    report["cleanup"] = cleanup
+    report["scenarios"] = [r.to_json() for r in results]
+    echo("")
+    echo(render_table(results))
+    echo(
+        f"\n{report['machine']['cpu_count']} cores, "
+        f"{report['machine']['memory_total_bytes'] / 2**30:.1f} GiB; "
+        f"{report['duration_s']:.0f} s; processes started {cleanup['processes_started']}, "
+        f"Chromium left at the end {cleanup['chromium_left_at_end']}, "
+        f"surviving cleanup {cleanup['chromium_surviving_cleanup']}"
+    )
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+        echo(f"bench: report written to {json_path}")
+    failed = any(r.status == "failed" for r in results) or cleanup["surviving_cleanup"] > 0
+    return 1 if failed else 0
+
+
+def _run_one(ctx: BenchContext, name: str) -> ScenarioResult:
+    result = ScenarioResult(name)
+    limit = QUICK_LIMIT_S if ctx.options.quick else FULL_LIMIT_S
+    started = time.perf_counter()
+    try:
+        module = importlib.import_module(f"app.bench.{SCENARIOS[name]}")
+        needs_browser = getattr(module, "NEEDS_BROWSER", True)
+        if needs_browser and ctx.chromium_path == "":
+            raise Skip("no Chromium found (run `pairdesk doctor`)")
+        if hasattr(module, "run_qt"):
+            module.run_qt(ctx, result, limit)
+        else:
+            asyncio.run(_bounded(module.run(ctx, result), limit))
+    except Skip as exc:
+        result.status, result.reason = "skipped", str(exc)
+    except TimeoutError:
+        result.status, result.reason = "failed", f"did not finish within {limit:.0f} s"
+    except Exception as exc:  # noqa: BLE001 - reported, and the next scenario still runs
+        result.status = "failed"
+        result.reason = f"{type(exc).__name__}: {exc}".strip()
+        traceback.print_exc(file=sys.stderr)
+    result.duration_s = time.perf_counter() - started
+    if result.status != "ok":
+        result.rows.clear()
+    return result
+
+
+async def _bounded(coro: Any, limit: float) -> None:
+    async with asyncio.timeout(limit):
+        await coro
+
+
+def _chromium(options: BenchOptions) -> str | None:
+    """Chromium's path; None means Playwright's own download, "" that none was found."""
+    from app.engine._chromium import ChromiumNotFound, find_chromium
+
+    configured = options.base_settings.chromium if options.base_settings else ""
+    try:
+        return find_chromium(configured).path
+    except ChromiumNotFound:
+        return ""
+
+
+def _with_scratch(options: BenchOptions, scratch: Path) -> BenchOptions:
+    from dataclasses import replace
+
+    return replace(options, scratch=scratch)

@@ -1,0 +1,194 @@
+"""grid: the console's health grid with 3,000 rows under 100 updates/s.
+
+The real path from the engine's loop to the screen, with a synthetic engine
+in place of instances (so the figure is the console's, not the machine's
+Chromium load): `EngineHost` runs the engine's loop in its thread and
+coalesces its events; `SessionsModel` applies them with `dataChanged`; the
+`HealthGrid` (sorted by state, as it opens) shows them, offscreen. The
+events are what a busy fleet sends: mostly heartbeats (with memory), some
+state changes and QRs, spread over all rows.
+
+Figures: the longest stall of the GUI thread (gap between two fires of a
+5 ms precise timer, minus 5 ms), and the frame time: the duration of a
+synchronous repaint of the grid's viewport, forced 30 times a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from app.bench._context import BenchContext
+from app.bench._harness import ScenarioResult, percentile, summary
+
+NAME = "grid"
+NEEDS_BROWSER = False
+ROWS = 3000
+RATE = 100  # events per second
+PROBE_MS = 5
+FRAME_MS = 33
+
+
+class SyntheticEngine:
+    """Enough of `app.engine.api.Engine` for `EngineHost`: rows, and a steady event stream."""
+
+    def __init__(self, rows: int, rate: int, seconds: float) -> None:
+        from app.domain.models import SessionInfo
+        from app.domain.states import SessionState
+
+        rng = random.Random(6)
+        states = [SessionState.CONNECTED] * 8 + [SessionState.QR, SessionState.DISCONNECTED]
+        now = datetime.now(UTC)
+        self.infos = [
+            SessionInfo(
+                session_id=f"webjs_{1000 + i % 97}_{1700000000 + i}_{i:08x}",
+                workspace_id=1000 + i % 97,
+                label=f"Desk {i}",
+                phone_number=f"62812{i:07d}",
+                instance_id=f"instance-{i % 6}",
+                state=rng.choice(states),
+                connected_at=now - timedelta(seconds=rng.randint(10, 90_000)),
+                memory_bytes=rng.randint(30, 90) * 2**20,
+            )
+            for i in range(rows)
+        ]
+        self._rate = rate
+        self._seconds = seconds
+        self._rng = rng
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._produce(), name="synthetic-events")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._queue.put_nowait(None)
+
+    async def subscribe(self) -> AsyncIterator[Any]:
+        while (event := await self._queue.get()) is not None:
+            yield event
+
+    async def list_sessions(self) -> list[Any]:
+        return list(self.infos)
+
+    async def list_instances(self) -> list[Any]:
+        return []
+
+    async def _produce(self) -> None:
+        from app.domain.events import SessionHeartbeat, SessionStateChanged
+        from app.domain.states import SessionState
+
+        started = time.monotonic()
+        while time.monotonic() - started < self._seconds:
+            due = int((time.monotonic() - started) * self._rate)
+            while self.sent < due:
+                info = self.infos[self._rng.randrange(len(self.infos))]
+                if self.sent % 10 == 9:
+                    state = self._rng.choice([SessionState.CONNECTED, SessionState.DISCONNECTED])
+                    event: Any = SessionStateChanged(
+                        session_id=info.session_id, workspace_id=info.workspace_id, state=state
+                    )
+                else:
+                    event = SessionHeartbeat(
+                        session_id=info.session_id,
+                        latency_ms=self._rng.uniform(5, 40),
+                        memory_bytes=self._rng.randint(30, 90) * 2**20,
+                    )
+                self._queue.put_nowait(event)
+                self.sent += 1
+            await asyncio.sleep(0.005)
+
+
+def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
+    seconds = 3.0 if ctx.options.quick else 30.0
+    app = qt_app()
+    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+
+    from app.ui.engine_host import EngineHost
+    from app.ui.health_grid import HealthGrid
+    from app.ui.sessions_model import SessionsModel
+
+    engine = SyntheticEngine(ROWS, RATE, seconds)
+    host = EngineHost(lambda: cast(Any, engine))
+    model = SessionsModel()
+    grid = HealthGrid(model)
+    grid.resize(1400, 900)
+    grid.show()
+    host.sig_sessions_loaded.connect(model.load)
+    host.sig_session_events.connect(model.apply)
+    gaps: list[float] = []
+    frames: list[float] = []
+    clock = QElapsedTimer()
+    last = [0.0]
+
+    def probe() -> None:
+        now = clock.nsecsElapsed() / 1e6
+        if last[0]:
+            gaps.append(now - last[0])
+        last[0] = now
+
+    def frame() -> None:
+        t0 = time.perf_counter()
+        grid.table.viewport().repaint()
+        frames.append((time.perf_counter() - t0) * 1000)
+
+    timers = []
+    for interval, slot in ((PROBE_MS, probe), (FRAME_MS, frame), (1000, model.tick)):
+        timer = QTimer()
+        timer.setTimerType(Qt.TimerType.PreciseTimer)
+        timer.setInterval(interval)
+        timer.timeout.connect(slot)
+        timers.append(timer)
+    try:
+        host.start()
+        deadline = time.monotonic() + 60
+        while model.rowCount() < ROWS and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        if model.rowCount() < ROWS:
+            raise RuntimeError(f"the grid loaded {model.rowCount()} of {ROWS} rows in 60 s")
+        clock.start()
+        for timer in timers:
+            timer.start()
+        end = time.monotonic() + min(seconds, limit - 10)
+        while time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.001)
+    finally:
+        for timer in timers:
+            timer.stop()
+        host.close()
+        grid.close()
+    stalls = [max(0.0, g - PROBE_MS) for g in gaps]
+    frame_stats = summary(frames, 2)
+    result.figures.update(
+        rows=model.rowCount(),
+        updates_per_second=round(engine.sent / seconds, 1),
+        seconds=seconds,
+        longest_stall_ms=round(max(stalls), 1) if stalls else 0.0,
+        stall_p99_ms=round(percentile(stalls, 99), 1) if stalls else 0.0,
+        frame_ms=frame_stats,
+        qt_platform=app.platformName(),
+    )
+    result.row("rows / updates per second", f"{model.rowCount()} / {engine.sent / seconds:.0f}", "")
+    result.row(
+        "longest GUI-thread stall", f"{result.figures['longest_stall_ms']:.0f} ms", "< 50 ms"
+    )
+    result.row("mean frame time", f"{frame_stats.get('mean', 0):.1f} ms", "")
+
+
+def qt_app() -> Any:
+    """The process's QApplication, offscreen (created on first use)."""
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance() or QApplication(["pairdesk-bench"])

@@ -1,0 +1,145 @@
+"""Launching Chromium so that it never outlives the instance process.
+
+What Playwright already does (checked with Playwright 1.65 on Linux): the
+Python process talks to a Node.js driver over pipes, and the driver starts
+Chromium in its own process group with `--remote-debugging-pipe`. When the
+Python process is killed with SIGKILL the driver sees its stdin close and
+kills the browser; when the driver itself dies, Chromium sees the debugging
+pipe close and exits. Both paths depend on a process noticing an EOF and
+cleaning up in time, and a wedged driver (or a browser busy in a hung
+renderer) can miss it.
+
+So on Linux both children are also tied to their parent by the kernel:
+`PR_SET_PDEATHSIG(SIGKILL)` is set by a tiny wrapper that then `exec`s the
+real program (the setting survives exec). The driver is started through the
+wrapper via `PLAYWRIGHT_NODEJS_PATH`, Chromium through `executable_path`.
+Python dies -> the kernel kills the driver -> the kernel kills Chromium's
+browser process -> its zygote and renderers exit with it. Note that
+PDEATHSIG follows the *thread* that spawned the child: start the launcher
+on the thread that runs the engine's loop for its whole life (EngineHost).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import sys
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+
+from app.config import Settings
+from app.engine._chromium import CHROMIUM_FLAGS, find_chromium
+
+_WRAPPER = """#!{python} -IS
+# pairdesk: run {target} so that the kernel kills it when its parent dies.
+import ctypes, os, signal, sys
+parent = os.getppid()
+ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+if os.getppid() != parent:  # the parent died before prctl took effect
+    sys.exit(1)
+os.execv({target!r}, [{target!r}] + sys.argv[1:])
+"""
+
+
+class BrowserLauncher(Protocol):
+    """Starts browsers for a SessionHost; a fake can stand in for tests."""
+
+    async def start(self) -> None: ...
+
+    async def launch(self) -> Browser:
+        """A new headless Chromium (context isolation mode)."""
+        ...
+
+    async def launch_persistent(self, user_data_dir: Path) -> BrowserContext:
+        """A Chromium on its own profile folder (profile isolation mode)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def _wrapper_dir() -> Path:
+    folder = Path(tempfile.gettempdir()) / f"pairdesk-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode):
+        raise RuntimeError(f"{folder} is not a folder owned by this user; remove it")
+    os.chmod(folder, 0o700)
+    return folder
+
+
+def deathsig_wrapper(target: str) -> str:
+    """Path of an executable that runs `target` under PR_SET_PDEATHSIG (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return target
+    body = _WRAPPER.format(python=sys.executable, target=target)
+    digest = hashlib.sha256(body.encode()).hexdigest()[:16]
+    path = _wrapper_dir() / f"pdeathsig-{Path(target).name}-{digest}"
+    if not path.exists():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(body, encoding="utf-8")
+        os.chmod(tmp, 0o700)
+        os.replace(tmp, path)
+    return str(path)
+
+
+def _wrap_driver() -> None:
+    """Start Playwright's Node.js driver under PDEATHSIG from now on, in this process.
+
+    Playwright reads PLAYWRIGHT_NODEJS_PATH when a driver starts. It is set once
+    and left set (pointing at the same node, wrapped), rather than set and
+    restored around each start, which would race when two hosts start at once.
+    """
+    from playwright._impl._driver import compute_driver_executable
+
+    node, _cli = compute_driver_executable()
+    if Path(node).name.startswith("pdeathsig-"):
+        return
+    os.environ["PLAYWRIGHT_NODEJS_PATH"] = deathsig_wrapper(node)
+
+
+class ChromiumLauncher:
+    """The real launcher: one Playwright driver, Chromium with `CHROMIUM_FLAGS`."""
+
+    def __init__(self, settings: Settings, *, tie_to_parent: bool = True) -> None:
+        self._settings = settings
+        self._tie = tie_to_parent and sys.platform.startswith("linux")
+        self._playwright: Playwright | None = None
+        self._executable: str | None = None
+
+    async def start(self) -> None:
+        if self._playwright is not None:
+            return
+        choice = find_chromium(self._settings.chromium)
+        if self._tie:
+            _wrap_driver()
+        self._playwright = await async_playwright().start()
+        path = choice.path or self._playwright.chromium.executable_path
+        self._executable = deathsig_wrapper(path) if self._tie else path
+
+    @property
+    def playwright(self) -> Playwright:
+        if self._playwright is None:
+            raise RuntimeError("ChromiumLauncher.start() was not awaited")
+        return self._playwright
+
+    async def launch(self) -> Browser:
+        return await self.playwright.chromium.launch(
+            executable_path=self._executable, args=list(CHROMIUM_FLAGS), headless=True
+        )
+
+    async def launch_persistent(self, user_data_dir: Path) -> BrowserContext:
+        return await self.playwright.chromium.launch_persistent_context(
+            str(user_data_dir),
+            executable_path=self._executable,
+            args=list(CHROMIUM_FLAGS),
+            headless=True,
+        )
+
+    async def aclose(self) -> None:
+        if self._playwright is not None:
+            playwright, self._playwright = self._playwright, None
+            await playwright.stop()

@@ -1,0 +1,321 @@
+"""The instance's HTTP API (DESIGN.md section 4; reference: docs/INSTANCE_API.md).
+
+Paths and bodies follow the Node.js service the central API already calls.
+Every route needs the instance token, as `Authorization: Bearer <token>` or as
+`api_key` in the query string or the JSON body. Answers are JSON; failures are
+`{"success": false, "error": "<what happened, what to do>", "code": "<stable>"}`
+with 401 (token), 404 (unknown session), 422 (bad input), 409 (conflict), 503
+(full or shutting down) or 500/504.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from app.domain.events import QrIssued
+from app.domain.ids import InvalidIdentifier, validate_session_id, validate_workspace_id
+from app.domain.models import SessionInfo
+from app.engine._instance_errors import BadRequest, InstanceError
+from app.engine._instance_hub import EventHub, Listener
+
+log = logging.getLogger(__name__)
+
+SSE_KEEPALIVE_SECONDS = 15.0
+
+
+class InstanceService(Protocol):
+    """What the API needs from the instance (`app.engine._instance.Instance`)."""
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def hub(self) -> EventHub: ...
+
+    async def add_session(
+        self, *, workspace_id: int, session_id: str, account_id: int | None, label: str
+    ) -> SessionInfo: ...
+
+    async def list_sessions(self) -> list[SessionInfo]: ...
+
+    async def session_status(self, session_id: str) -> SessionInfo: ...
+
+    async def regenerate_qr(self, session_id: str) -> QrIssued: ...
+
+    async def reconnect(self, session_id: str) -> SessionInfo: ...
+
+    async def start_session(self, session_id: str) -> SessionInfo: ...
+
+    async def stop_session(self, session_id: str) -> SessionInfo: ...
+
+    async def delete_session(self, session_id: str) -> SessionInfo: ...
+
+    async def health(self) -> dict[str, Any]: ...
+
+    async def metrics(self) -> str: ...
+
+    def qr_data_url(self, qr: str) -> str: ...
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def session_json(info: SessionInfo) -> dict[str, Any]:
+    """One session as the API shows it (list rows and `/status`)."""
+    last = info.last_heartbeat_at or info.updated_at
+    return {
+        "session_id": info.session_id,
+        "workspace_id": info.workspace_id,
+        "account_id": info.account_id,
+        "label": info.label,
+        "status": info.state.central_status.value,
+        "state": info.state.value,
+        "reason": info.reason.value if info.reason is not None else None,
+        "phone_number": info.phone_number or None,
+        "instance_id": info.instance_id,
+        "connected_at": _iso(info.connected_at),
+        "last_activity": _iso(last),
+        "last_heartbeat_at": _iso(info.last_heartbeat_at),
+        "heartbeat_latency_ms": info.heartbeat_latency_ms,
+        "qr_count": info.qr_count,
+        "qr_expires_at": _iso(info.qr_expires_at),
+        "restarts": info.restarts,
+        "extraction_method": info.extraction_method or None,
+        "platform": info.platform or None,
+        "created_at": _iso(info.created_at),
+        "updated_at": _iso(info.updated_at),
+    }
+
+
+def error_response(status: int, message: str, code: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        {"success": False, "error": message, "code": code}, status_code=status, headers=headers
+    )
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadRequest("the request body is not valid JSON; send a JSON object") from None
+    if not isinstance(data, dict):
+        raise BadRequest('the request body must be a JSON object such as {"workspace_id": 42}')
+    return data
+
+
+async def _presented_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if "api_key" in request.query_params:
+        return request.query_params["api_key"]
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        try:
+            body = await _json_body(request)
+        except BadRequest:
+            return ""
+        key = body.get("api_key")
+        return key if isinstance(key, str) else ""
+    return ""
+
+
+def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECONDS) -> Starlette:
+    """The Starlette app serving `service`."""
+
+    def endpoint(handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            presented = await _presented_token(request)
+            if not presented or not hmac.compare_digest(presented.encode(), service.token.encode()):
+                return error_response(
+                    401,
+                    "missing or wrong instance token; send 'Authorization: Bearer <token>' "
+                    "or api_key (the token the instance was started with)",
+                    "unauthorized",
+                )
+            try:
+                return await handler(request)
+            except InstanceError as exc:
+                return error_response(exc.status, exc.message, exc.code)
+            except Exception:
+                log.exception("instance API %s %s failed", request.method, request.url.path)
+                return error_response(
+                    500,
+                    "the instance failed to handle this request; see the instance log",
+                    "internal",
+                )
+
+        return wrapped
+
+    def session_id_of(request: Request) -> str:
+        try:
+            return validate_session_id(request.path_params["session_id"])
+        except InvalidIdentifier as exc:
+            raise BadRequest(str(exc)) from None
+
+    async def create_session(request: Request) -> Response:
+        body = await _json_body(request)
+        try:
+            workspace_id = validate_workspace_id(body.get("workspace_id"))
+            session_id = validate_session_id(body.get("session_id"), workspace_id=workspace_id)
+        except InvalidIdentifier as exc:
+            raise BadRequest(str(exc)) from None
+        account_id = body.get("account_id")
+        if account_id is not None and (
+            isinstance(account_id, bool) or not isinstance(account_id, int) or account_id < 1
+        ):
+            raise BadRequest(f"account_id must be a positive whole number, got {account_id!r}")
+        label = body.get("label", "")
+        if not isinstance(label, str) or len(label) > 200:
+            raise BadRequest("label must be text of at most 200 characters")
+        info = await service.add_session(
+            workspace_id=workspace_id, session_id=session_id, account_id=account_id, label=label
+        )
+        return JSONResponse(
+            {
+                "success": True,
+                "session_id": info.session_id,
+                "status": info.state.central_status.value,
+                "state": info.state.value,
+            },
+            status_code=201,
+        )
+
+    async def list_sessions(request: Request) -> Response:
+        rows = [session_json(info) for info in await service.list_sessions()]
+        return JSONResponse({"success": True, "count": len(rows), "sessions": rows})
+
+    async def status(request: Request) -> Response:
+        info = await service.session_status(session_id_of(request))
+        return JSONResponse({"success": True, **session_json(info)})
+
+    async def regenerate_qr(request: Request) -> Response:
+        qr = await service.regenerate_qr(session_id_of(request))
+        data_url = await asyncio.to_thread(service.qr_data_url, qr.qr)
+        return JSONResponse(
+            {
+                "success": True,
+                "session_id": qr.session_id,
+                "qr_code": data_url,
+                "qr": qr.qr,
+                "expires_in": round(qr.expires_in),
+                "expires_at": qr.expires_at.isoformat(),
+                "qr_count": qr.qr_count,
+            }
+        )
+
+    def acted(info: SessionInfo) -> Response:
+        return JSONResponse(
+            {
+                "success": True,
+                "session_id": info.session_id,
+                "status": info.state.central_status.value,
+                "state": info.state.value,
+            }
+        )
+
+    async def reconnect(request: Request) -> Response:
+        return acted(await service.reconnect(session_id_of(request)))
+
+    async def start(request: Request) -> Response:
+        return acted(await service.start_session(session_id_of(request)))
+
+    async def stop(request: Request) -> Response:
+        return acted(await service.stop_session(session_id_of(request)))
+
+    async def delete(request: Request) -> Response:
+        return acted(await service.delete_session(session_id_of(request)))
+
+    async def events(request: Request) -> Response:
+        after = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        try:
+            after_seq = int(after) if after else None
+        except ValueError:
+            raise BadRequest(f"Last-Event-ID must be a whole number, got {after!r}") from None
+        types_param = request.query_params.get("types", "")
+        types = [t.strip() for t in types_param.split(",") if t.strip()] or None
+        listener = service.hub.listen(after=after_seq, types=types)
+        return StreamingResponse(
+            _sse(listener, keepalive),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def health(request: Request) -> Response:
+        return JSONResponse(await service.health())
+
+    async def metrics(request: Request) -> Response:
+        return PlainTextResponse(
+            await service.metrics(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    async def not_found(request: Request) -> Response:
+        return error_response(
+            404, f"no such endpoint: {request.method} {request.url.path}", "not_found"
+        )
+
+    routes = [
+        Route("/api/sessions", endpoint(create_session), methods=["POST"]),
+        Route("/api/sessions", endpoint(list_sessions), methods=["GET"]),
+        Route("/api/sessions/{session_id}/status", endpoint(status), methods=["GET"]),
+        Route(
+            "/api/sessions/{session_id}/regenerate-qr", endpoint(regenerate_qr), methods=["POST"]
+        ),
+        Route("/api/sessions/{session_id}/reconnect", endpoint(reconnect), methods=["POST"]),
+        Route("/api/sessions/{session_id}/start", endpoint(start), methods=["POST"]),
+        Route("/api/sessions/{session_id}/stop", endpoint(stop), methods=["POST"]),
+        Route("/api/sessions/{session_id}", endpoint(delete), methods=["DELETE"]),
+        Route("/api/events", endpoint(events), methods=["GET"]),
+        Route("/health", endpoint(health), methods=["GET"]),
+        Route("/metrics", endpoint(metrics), methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+
+    async def on_404(request: Request, exc: Exception) -> Response:
+        return await not_found(request)
+
+    async def on_405(request: Request, exc: Exception) -> Response:
+        return error_response(
+            405, f"{request.method} is not allowed on {request.url.path}", "method_not_allowed"
+        )
+
+    app.add_exception_handler(404, on_404)
+    app.add_exception_handler(405, on_405)
+    return app
+
+
+async def _sse(listener: Listener, keepalive: float) -> AsyncIterator[bytes]:
+    """`id:` + `data:` frames, a comment line as keepalive, until the hub closes."""
+    try:
+        yield b"retry: 1000\n: connected\n\n"
+        while True:
+            try:
+                item = await listener.get(timeout=keepalive)
+            except StopAsyncIteration:
+                return
+            if item is None:
+                yield b": keepalive\n\n"
+                continue
+            data = json.dumps({"id": item.seq, **item.body}, separators=(",", ":"))
+            yield f"id: {item.seq}\ndata: {data}\n\n".encode()
+    finally:
+        listener.detach()

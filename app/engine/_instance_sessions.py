@@ -1,0 +1,361 @@
+"""The session operations of one instance, as the HTTP API offers them.
+
+Each operation checks the store's assignment (a session runs on the instance
+it is assigned to, nowhere else), the capacity (`max_sessions`, counting
+sessions being opened), and drives the SessionHost with a timeout; host
+failures become `InstanceError`s with a message for the caller. What a
+session looks like is the store's row overlaid with the host's live view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from app.config import Settings
+from app.domain.events import EngineEvent, QrIssued, SessionStateChanged, event_from_dict
+from app.domain.models import SessionInfo
+from app.domain.states import Reason, SessionState
+from app.engine._instance_errors import (
+    CapacityFull,
+    Conflict,
+    InstanceError,
+    OperationFailed,
+    OperationTimeout,
+    Unavailable,
+    UnknownSession,
+)
+from app.engine._instance_hub import EventHub
+from app.engine._instance_store import EventRecorder, InstanceStore
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A safety net only: the host bounds each operation itself (a start can wait in
+# its admission queue for minutes when hundreds of sessions restore at once).
+OPERATION_TIMEOUT = 600.0
+QR_WAIT_TIMEOUT = 30.0
+# Sessions in these states hold no page, so they do not count against capacity.
+_IDLE = frozenset({SessionState.STOPPED, SessionState.LOGGED_OUT, SessionState.FAILED})
+
+
+class SessionHostLike(Protocol):
+    """The part of `SessionHost` (app/engine/_session*.py) the instance drives."""
+
+    async def start(self) -> None: ...
+
+    async def open_session(
+        self, *, session_id: str, workspace_id: int, label: str = ""
+    ) -> SessionInfo: ...
+
+    async def stop_session(self, session_id: str, *, reason: Reason = ...) -> None: ...
+
+    async def logout_session(self, session_id: str) -> None: ...
+
+    async def regenerate_qr(self, session_id: str) -> QrIssued: ...
+
+    async def reconnect(self, session_id: str) -> None: ...
+
+    def sessions(self) -> list[SessionInfo]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class SessionOperations:
+    """Start, stop, reconnect, log out and inspect the sessions of one instance."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        instance_id: str,
+        host: SessionHostLike,
+        store: InstanceStore,
+        hub: EventHub,
+        recorder: EventRecorder,
+        emit: Callable[[EngineEvent], None],
+        status: Callable[[], str],
+        owned: set[str],
+    ) -> None:
+        self.settings = settings
+        self.instance_id = instance_id
+        self._host = host
+        self._store = store
+        self._hub = hub
+        self._recorder = recorder
+        self._emit = emit
+        self._status = status
+        self._owned = owned
+        self._capacity = settings.max_sessions
+        self._reserved: set[str] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def live(self) -> dict[str, SessionInfo]:
+        return {info.session_id: info for info in self._host.sessions()}
+
+    def _running(self, session_id: str) -> SessionInfo | None:
+        info = self.live().get(session_id)
+        return info if info is not None and info.state not in _IDLE else None
+
+    def _check_open(self) -> None:
+        status = self._status()
+        if status == "starting":
+            raise Unavailable(f"{self.instance_id} is still starting; try again in a moment")
+        if status in ("stopping", "stopped"):
+            raise Unavailable(
+                f"{self.instance_id} is shutting down; send the request to the instance that "
+                "takes over this session"
+            )
+
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(session_id, asyncio.Lock())
+
+    async def _stored(self, session_id: str) -> SessionInfo:
+        info = await asyncio.to_thread(self._store.get, session_id)
+        if info is None:
+            raise UnknownSession(session_id)
+        if info.instance_id and info.instance_id != self.instance_id:
+            raise Conflict(
+                f"session {session_id} is assigned to {info.instance_id}, not {self.instance_id}; "
+                "send the request there (or move the assignment first)"
+            )
+        return info
+
+    def _merge(self, stored: SessionInfo | None, live: SessionInfo | None) -> SessionInfo:
+        if live is None:
+            assert stored is not None
+            return stored
+        base = stored or live
+        return dataclasses.replace(
+            base,
+            label=base.label or live.label,
+            state=live.state,
+            reason=live.reason,
+            phone_number=live.phone_number or base.phone_number,
+            instance_id=self.instance_id,
+            connected_at=live.connected_at or base.connected_at,
+            last_heartbeat_at=live.last_heartbeat_at or base.last_heartbeat_at,
+            heartbeat_latency_ms=live.heartbeat_latency_ms or base.heartbeat_latency_ms,
+            qr=live.qr,
+            qr_issued_at=live.qr_issued_at or base.qr_issued_at,
+            qr_expires_at=live.qr_expires_at,
+            qr_count=max(live.qr_count, base.qr_count),
+            restarts=max(live.restarts, base.restarts),
+            memory_bytes=live.memory_bytes,
+            extraction_method=live.extraction_method or base.extraction_method,
+            platform=live.platform or base.platform,
+            updated_at=live.updated_at or base.updated_at,
+        )
+
+    async def _host_call(self, what: str, session_id: str, call: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                return await call
+        except InstanceError:
+            raise
+        except TimeoutError:
+            raise OperationTimeout(
+                f"{what} {session_id} took longer than {OPERATION_TIMEOUT:.0f} s; the instance "
+                "may be overloaded. Check GET /health and try again"
+            ) from None
+        except LookupError:
+            raise UnknownSession(session_id) from None
+        except Exception as exc:
+            log.warning("%s %s failed", what, session_id, exc_info=True)
+            raise OperationFailed(f"could not {what} {session_id}: {exc}") from None
+
+    async def open(self, session_id: str, workspace_id: int, label: str) -> SessionInfo:
+        """Open a session unless it already runs, within capacity."""
+        self._check_open()
+        async with self._lock(session_id):
+            running = self._running(session_id)
+            # A disconnected session may be parked (e.g. CONFLICT): let the host decide.
+            if running is not None and running.state is not SessionState.DISCONNECTED:
+                return running
+            busy = sum(
+                1
+                for i in self._host.sessions()
+                if i.state not in _IDLE and i.session_id != session_id
+            )
+            if busy + len(self._reserved) >= self._capacity:
+                raise CapacityFull(
+                    f"{self.instance_id} is full ({self._capacity} sessions, max_sessions); "
+                    "place the session on another instance or raise max_sessions"
+                )
+            self._reserved.add(session_id)
+            try:
+                return await self._host_call(
+                    "start",
+                    session_id,
+                    self._host.open_session(
+                        session_id=session_id, workspace_id=workspace_id, label=label
+                    ),
+                )
+            except Conflict:
+                live = self.live().get(session_id)
+                if live is not None and live.state not in _IDLE:
+                    return live  # already open and active here: nothing to do
+                raise
+            finally:
+                self._reserved.discard(session_id)
+
+    async def add_session(
+        self, *, workspace_id: int, session_id: str, account_id: int | None, label: str
+    ) -> SessionInfo:
+        self._check_open()
+        stored = await asyncio.to_thread(self._store.get, session_id)
+        if stored is not None and stored.workspace_id != workspace_id:
+            raise Conflict(
+                f"session {session_id} belongs to workspace {stored.workspace_id}, "
+                f"not {workspace_id}; use a new session id for the other workspace"
+            )
+        if stored is not None and stored.instance_id not in ("", None, self.instance_id):
+            raise Conflict(
+                f"session {session_id} is assigned to {stored.instance_id}; add it there, "
+                "or move the assignment first"
+            )
+        if self._running(session_id) is None:
+            await asyncio.to_thread(
+                self._store.ensure_account,
+                session_id=session_id,
+                workspace_id=workspace_id,
+                account_id=account_id,
+                label=label,
+                instance_id=self.instance_id,
+            )
+            self._owned.add(session_id)
+        return await self.open(session_id, workspace_id, label or (stored.label if stored else ""))
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        stored = await asyncio.to_thread(self._store.assigned, self.instance_id)
+        live = self.live()
+        merged = [self._merge(info, live.pop(info.session_id, None)) for info in stored]
+        merged.extend(self._merge(None, info) for info in live.values())
+        return sorted(merged, key=lambda i: (i.workspace_id, i.session_id))
+
+    async def session_status(self, session_id: str) -> SessionInfo:
+        live = self.live().get(session_id)
+        stored = await asyncio.to_thread(self._store.get, session_id)
+        if live is None and (stored is None or stored.instance_id != self.instance_id):
+            raise UnknownSession(session_id)
+        return self._merge(stored, live)
+
+    async def start_session(self, session_id: str) -> SessionInfo:
+        stored = await self._stored(session_id)
+        return await self.open(session_id, stored.workspace_id, stored.label)
+
+    async def stop_session(self, session_id: str) -> SessionInfo:
+        self._check_open()
+        stored = await self._stored(session_id)
+        if session_id in self.live():
+            await self._host_call(
+                "stop",
+                session_id,
+                self._host.stop_session(session_id, reason=Reason.USER_INITIATED),
+            )
+        elif stored.state is not SessionState.STOPPED:
+            self.synthesize(stored, SessionState.STOPPED, "stopped while not running")
+        await self._recorder.flush()
+        return await self.session_status(session_id)
+
+    async def reconnect(self, session_id: str) -> SessionInfo:
+        self._check_open()
+        stored = await self._stored(session_id)
+        if self._running(session_id) is None:
+            return await self.open(session_id, stored.workspace_id, stored.label)
+        await self._host_call("reconnect", session_id, self._host.reconnect(session_id))
+        return await self.session_status(session_id)
+
+    async def regenerate_qr(self, session_id: str) -> QrIssued:
+        self._check_open()
+        stored = await self._stored(session_id)
+        running = self._running(session_id)
+        if running is not None:
+            if running.state is SessionState.CONNECTED:
+                raise Conflict(f"session {session_id} is connected; it needs no QR code")
+            return await self._host_call(
+                "regenerate the QR of", session_id, self._host.regenerate_qr(session_id)
+            )
+        # Not running: start it and answer with its first QR, as the Node.js service did.
+        listener = self._hub.listen(types=("qr", "state"))
+        try:
+            await self.open(session_id, stored.workspace_id, stored.label)
+            async with asyncio.timeout(QR_WAIT_TIMEOUT):
+                async for item in listener:
+                    body = item.body
+                    if body.get("session_id") != session_id:
+                        continue
+                    if item.type == "qr":
+                        qr = self._host_qr(session_id, body)
+                        if qr is not None:
+                            return qr
+                    elif body.get("state") == SessionState.CONNECTED.value:
+                        raise Conflict(
+                            f"session {session_id} logged in from its saved state; "
+                            "it needs no QR code"
+                        )
+        except TimeoutError:
+            raise OperationTimeout(
+                f"session {session_id} started but showed no QR within {QR_WAIT_TIMEOUT:.0f} s; "
+                "check GET /api/sessions/{id}/status and the instance log"
+            ) from None
+        finally:
+            listener.detach()
+        raise Unavailable(f"{self.instance_id} is shutting down")
+
+    def _host_qr(self, session_id: str, body: dict[str, Any]) -> QrIssued | None:
+        event = event_from_dict(body)
+        return event if isinstance(event, QrIssued) else None
+
+    async def delete_session(self, session_id: str) -> SessionInfo:
+        """Log out (when running), stop, and delete the local login state."""
+        self._check_open()
+        stored = await self._stored(session_id)
+        async with self._lock(session_id):
+            if session_id in self.live():
+                await self._host_call("log out", session_id, self._host.logout_session(session_id))
+            if session_id in self.live() and self._running(session_id) is not None:
+                await self._host_call(
+                    "stop",
+                    session_id,
+                    self._host.stop_session(session_id, reason=Reason.USER_INITIATED),
+                )
+            await asyncio.to_thread(self._remove_local_state, stored.workspace_id, session_id)
+            await self._recorder.flush()
+            current = await self.session_status(session_id)
+            if current.state not in _IDLE:
+                self.synthesize(current, SessionState.STOPPED, "logged out and removed")
+        await self._recorder.flush()
+        return await self.session_status(session_id)
+
+    def _remove_local_state(self, workspace_id: int, session_id: str) -> None:
+        folder = Path(self.settings.sessions_dir) / f"workspace_{workspace_id}" / session_id
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def synthesize(
+        self,
+        stored: SessionInfo,
+        state: SessionState,
+        detail: str,
+        reason: Reason = Reason.USER_INITIATED,
+    ) -> None:
+        """Record a state the host cannot report because it does not run the session."""
+        self._emit(
+            SessionStateChanged(
+                session_id=stored.session_id,
+                workspace_id=stored.workspace_id,
+                state=state,
+                previous=stored.state,
+                reason=reason,
+                detail=detail,
+                phone_number=stored.phone_number,
+                instance_id=self.instance_id,
+            )
+        )

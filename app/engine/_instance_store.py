@@ -1,0 +1,390 @@
+"""How an instance writes what happens to the store (DESIGN.md sections 5 and 7).
+
+`SqlInstanceStore` is the instance's unit-of-work layer over `app.store`: each
+state change is one transaction that updates the account, appends the
+timeline row and enqueues the webhook the contract names for it
+(`app.sync.payloads.webhook_for`), so the central API hears about exactly the
+changes that were recorded. `EventRecorder` feeds it from the event loop: the
+host's `emit` only queues, and one task writes in order in a worker thread,
+batching heartbeats into one statement per batch.
+
+Methods of `SqlInstanceStore` are blocking; the instance calls them through
+`asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.domain.events import (
+    EngineEvent,
+    InstanceLoad,
+    QrIssued,
+    SessionError,
+    SessionHeartbeat,
+    SessionReady,
+    SessionStateChanged,
+    utcnow,
+)
+from app.domain.models import SessionInfo
+from app.domain.outbox import DeliveryMetrics, OutboxDraft
+from app.domain.states import IllegalTransition, Reason, SessionState
+from app.engine._instance_load import Counters
+from app.store import accounts, instances, outbox
+from app.store.db import create_engine_for, session_factory, upgrade
+from app.store.errors import AccountNotFound, StoreError
+from app.sync.payloads import outbox_draft
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+_RUNNING = frozenset(
+    {
+        SessionState.STARTING,
+        SessionState.QR,
+        SessionState.QR_IDLE,
+        SessionState.PAIRING,
+        SessionState.CONNECTED,
+        SessionState.DISCONNECTED,
+    }
+)
+
+
+class InstanceStore(Protocol):
+    """The store operations of one instance; all blocking (run them in a thread)."""
+
+    def prepare(self, *, instance_id: str, index: int, url: str, pid: int, capacity: int) -> None:
+        """Migrate the database and register the instance."""
+
+    def assigned(self, instance_id: str) -> list[SessionInfo]: ...
+
+    def get(self, session_id: str) -> SessionInfo | None: ...
+
+    def ensure_account(
+        self,
+        *,
+        session_id: str,
+        workspace_id: int,
+        account_id: int | None,
+        label: str,
+        instance_id: str,
+    ) -> SessionInfo: ...
+
+    def record(self, events: Sequence[EngineEvent]) -> tuple[int, int]:
+        """Write events in order; returns (recorded, failed)."""
+        ...
+
+    def report_load(
+        self,
+        instance_id: str,
+        *,
+        url: str,
+        cpu_percent: float,
+        memory_bytes: int,
+        sessions_total: int,
+        sessions_connected: int,
+    ) -> None: ...
+
+    def mark_stopped(self, instance_id: str) -> None: ...
+
+    def delivery_metrics(self) -> DeliveryMetrics | None: ...
+
+
+def should_restore(info: SessionInfo, sessions_dir: Path) -> bool:
+    """Whether an instance starting up reopens this session by itself.
+
+    It does when the session was running (or stopped only because its instance
+    went down) and it has a login to restore: a snapshot folder or a past
+    connection. Sessions an operator stopped, logged out or failed ones wait
+    for an operator; sessions that never linked wait for someone to ask for a
+    QR (a QR nobody looks at wastes a renderer and the phone user's retries).
+    """
+    if info.state is SessionState.STOPPED:
+        if info.reason is not Reason.INSTANCE_RESTART:
+            return False
+    elif info.state not in _RUNNING:
+        return False
+    folder = sessions_dir / f"workspace_{info.workspace_id}" / info.session_id
+    return info.connected_at is not None or folder.is_dir()
+
+
+def _drafts(event: EngineEvent) -> list[OutboxDraft]:
+    draft = outbox_draft(event)
+    return [] if draft is None else [draft]
+
+
+class SqlInstanceStore:
+    """`InstanceStore` over `app.store` for the database at `url`."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        engine: Engine | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._engine = engine or create_engine_for(url)
+        self._sessions: sessionmaker[Session] = session_factory(self._engine)
+        self._clock = clock
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The session factory, for the outbox deliverer to share the engine."""
+        return self._sessions
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def prepare(self, *, instance_id: str, index: int, url: str, pid: int, capacity: int) -> None:
+        upgrade(self._engine)
+        with self._sessions.begin() as session:
+            instances.upsert_instance(
+                session,
+                instance_id=instance_id,
+                index=index,
+                url=url,
+                pid=pid,
+                started_at=self._clock(),
+                capacity=capacity,
+            )
+
+    def assigned(self, instance_id: str) -> list[SessionInfo]:
+        with self._sessions() as session:
+            return accounts.list_accounts(session, instance_id=instance_id)
+
+    def get(self, session_id: str) -> SessionInfo | None:
+        with self._sessions() as session:
+            return accounts.find_account(session, session_id)
+
+    def ensure_account(
+        self,
+        *,
+        session_id: str,
+        workspace_id: int,
+        account_id: int | None,
+        label: str,
+        instance_id: str,
+    ) -> SessionInfo:
+        from app.domain.models import AccountSpec
+
+        with self._sessions.begin() as session:
+            existing = accounts.find_account(session, session_id)
+            if existing is None:
+                accounts.create_account(
+                    session,
+                    AccountSpec(
+                        workspace_id=workspace_id,
+                        session_id=session_id,
+                        account_id=account_id,
+                        label=label,
+                    ),
+                    now=self._clock(),
+                )
+            elif account_id is not None or label:
+                accounts.update_account(
+                    session, session_id, account_id=account_id, label=label or None
+                )
+            accounts.assign_instance(session, session_id, instance_id)
+            return accounts.get_account(session, session_id)
+
+    # ----------------------------------------------------------------- events
+
+    def record(self, events: Sequence[EngineEvent]) -> tuple[int, int]:
+        recorded = failed = 0
+        beats = [e for e in events if isinstance(e, SessionHeartbeat)]
+        if beats:
+            latest = {b.session_id: b for b in beats}
+            try:
+                with self._sessions.begin() as session:
+                    accounts.record_heartbeats(session, latest.values())
+                recorded += len(beats)
+            except Exception:
+                log.warning("could not record %d heartbeat(s)", len(beats), exc_info=True)
+                failed += len(beats)
+        for event in events:
+            if isinstance(event, SessionHeartbeat):
+                continue
+            try:
+                with self._sessions.begin() as session:
+                    self._record_one(session, event)
+                recorded += 1
+            except AccountNotFound:
+                log.debug("event for %s, which has no account; not recorded", _sid(event))
+            except IllegalTransition as exc:
+                failed += 1
+                log.error("store and engine disagree about a session: %s", exc)
+            except Exception:
+                failed += 1
+                log.exception("could not record a %s event of %s", event.type, _sid(event))
+        return recorded, failed
+
+    def _record_one(self, session: Session, event: EngineEvent) -> None:
+        if isinstance(event, SessionStateChanged):
+            accounts.record_transition(
+                session,
+                event.session_id,
+                event.state,
+                at=event.at,
+                reason=event.reason,
+                detail=event.detail,
+                phone_number=event.phone_number or None,
+                count_restart=event.state is SessionState.STARTING
+                and event.previous in (SessionState.DISCONNECTED, SessionState.FAILED),
+                outbox=_drafts(event),
+            )
+        elif isinstance(event, QrIssued):
+            accounts.record_qr(
+                session,
+                event.session_id,
+                at=event.at,
+                qr_count=event.qr_count,
+                extraction_method=event.extraction_method,
+                outbox=_drafts(event),
+            )
+        elif isinstance(event, SessionReady | SessionError):
+            if isinstance(event, SessionReady) and event.phone_number:
+                accounts.update_account(session, event.session_id, phone_number=event.phone_number)
+            else:
+                accounts.get_account(session, event.session_id)  # raises when unknown
+            for draft in _drafts(event):
+                outbox.enqueue(
+                    session,
+                    event_id=draft.event_id,
+                    session_id=event.session_id,
+                    name=draft.name,
+                    payload=draft.payload,
+                    now=event.at,
+                )
+
+    # --------------------------------------------------------------- instance
+
+    def report_load(
+        self,
+        instance_id: str,
+        *,
+        url: str,
+        cpu_percent: float,
+        memory_bytes: int,
+        sessions_total: int,
+        sessions_connected: int,
+    ) -> None:
+        with self._sessions.begin() as session:
+            instances.record_instance_load(
+                session,
+                InstanceLoad(
+                    instance_id=instance_id,
+                    url=url,
+                    cpu_percent=cpu_percent,
+                    memory_bytes=memory_bytes,
+                    sessions_total=sessions_total,
+                    sessions_connected=sessions_connected,
+                    at=self._clock(),
+                ),
+            )
+
+    def mark_stopped(self, instance_id: str) -> None:
+        with self._sessions.begin() as session:
+            instances.mark_instance_stopped(session, instance_id, at=self._clock())
+
+    def delivery_metrics(self) -> DeliveryMetrics | None:
+        try:
+            with self._sessions() as session:
+                return outbox.metrics(session, self._clock())
+        except StoreError:
+            return None
+
+
+def _sid(event: EngineEvent) -> str:
+    return str(getattr(event, "session_id", "?"))
+
+
+class EventRecorder:
+    """Queues events from the loop and writes them in order from one worker task.
+
+    During shutdown a `stopped` state is recorded with reason
+    `instance_restart` (whatever the host said), so the next start of the
+    instance knows to bring the session back.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: InstanceStore,
+        instance_id: str,
+        counters: Counters,
+        on_recorded: Callable[[], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._instance_id = instance_id
+        self._counters = counters
+        self._on_recorded = on_recorded
+        self._queue: asyncio.Queue[EngineEvent | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="event-recorder")
+
+    def submit(self, event: EngineEvent, *, shutting_down: bool = False) -> None:
+        if (
+            shutting_down
+            and isinstance(event, SessionStateChanged)
+            and event.state is SessionState.STOPPED
+        ):
+            import dataclasses
+
+            event = dataclasses.replace(event, reason=Reason.INSTANCE_RESTART)
+        self._queue.put_nowait(event)
+
+    async def flush(self) -> None:
+        """Wait until everything submitted so far is written."""
+        await self._queue.join()
+
+    async def aclose(self) -> None:
+        """Write what is queued, then stop the worker."""
+        if self._task is None:
+            return
+        self._queue.put_nowait(None)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch: list[EngineEvent] = []
+            item = await self._queue.get()
+            taken = 1
+            if item is None:
+                stop = True
+            else:
+                batch.append(item)
+            while not stop and len(batch) < BATCH and not self._queue.empty():
+                item = self._queue.get_nowait()
+                taken += 1
+                if item is None:
+                    stop = True
+                else:
+                    batch.append(item)
+            try:
+                if batch:
+                    recorded, failed = await asyncio.to_thread(self._store.record, batch)
+                    self._counters.recorded += recorded
+                    self._counters.record_failures += failed
+                    if self._on_recorded is not None and recorded:
+                        self._on_recorded()
+            except Exception:
+                self._counters.record_failures += len(batch)
+                log.exception("could not record %d event(s)", len(batch))
+            finally:
+                for _ in range(taken):
+                    self._queue.task_done()

@@ -1,0 +1,72 @@
+"""How the supervisor starts a real `pairdesk instance`: argv and environment.
+
+Settings travel as `PAIRDESK_*` environment variables rather than flags, so
+secrets (the instance token, the webhook secret) never show in the process
+list, and so every key reaches the child exactly as the supervisor resolved
+it (environment variables override a `pairdesk.toml` the child might find).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.config import ENV_PREFIX, Settings
+from app.engine._instance_process import LaunchSpec
+
+__all__ = ["InstanceLauncher"]
+
+_PASSED_KEYS = (
+    "sessions_dir",
+    "data_dir",
+    "isolation",
+    "max_sessions",
+    "warm_pool",
+    "chromium",
+    "host",
+    "start_concurrency",
+    "qr_limit",
+    "heartbeat_interval",
+    "retry_budget",
+    "webhook_timeout",
+    "time_scale",
+    "sandbox_boot_delay",
+    "log_level",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceLauncher:
+    """Builds `python -m app instance --index I --port 0` with the supervisor's settings."""
+
+    settings: Settings
+    provider_url: str
+    central_url: str = ""
+    webhook_secret: str = ""
+
+    def spec(self, *, index: int, token: str) -> LaunchSpec:
+        s = self.settings
+        env = {ENV_PREFIX + key.upper(): _text(getattr(s, key)) for key in _PASSED_KEYS}
+        env.update(
+            {
+                "PAIRDESK_PROVIDER_URL": self.provider_url,
+                "PAIRDESK_CENTRAL_URL": self.central_url,
+                "PAIRDESK_DATABASE_URL": s.effective_database_url,
+                "PAIRDESK_INSTANCE_TOKEN": token,
+            }
+        )
+        if self.webhook_secret:
+            env["PAIRDESK_WEBHOOK_SECRET"] = self.webhook_secret
+            env["PAIRDESK_WEBHOOK_SECRET_FILE"] = ""
+        # `-m app` must find this very checkout, also when it is not installed.
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        argv = [sys.executable, "-m", "app", "instance", "--index", str(index), "--port", "0"]
+        return LaunchSpec(argv=argv, env=env)
+
+
+def _text(value: object) -> str:
+    # Absolute paths: the child must not depend on the working folder it inherits.
+    return str(value.expanduser().resolve()) if isinstance(value, Path) else str(value)

@@ -1,0 +1,258 @@
+"""Login state on disk, in the LocalAuth-style layout of DESIGN.md section 3.
+
+    sessions_dir/workspace_{workspace_id}/{session_id}/
+        state.json        Playwright storage state, IndexedDB included
+        state.prev.json   the snapshot before the last one (fallback when state.json is bad)
+        meta.json         what we know about the session (phone, platform, timestamps)
+        profile/          Chromium user data dir, profile isolation mode only
+        .lock             held with flock while an instance runs the session
+
+Writes are atomic (temp file in the same folder, fsync, rename, fsync of the
+folder) so a crash or `kill -9` mid-write leaves either the old or the new
+snapshot, never half of one. Folders are 0700 and files 0600: a snapshot is a
+logged-in WhatsApp account.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.engine._session_errors import SessionLocked, StateCorrupt
+
+STATE = "state.json"
+STATE_PREV = "state.prev.json"
+META = "meta.json"
+PROFILE = "profile"
+LOCK = ".lock"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so that readers see the old or the new bytes, never a mix."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def valid_storage_state(data: Any) -> bool:
+    """The shape Playwright's `new_context(storage_state=...)` accepts."""
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("cookies"), list)
+        and isinstance(data.get("origins"), list)
+        and all(isinstance(o, dict) and isinstance(o.get("origin"), str) for o in data["origins"])
+    )
+
+
+def _read_state(path: Path) -> dict[str, Any] | None:
+    """The storage state in `path`, or None when it is missing, unreadable or malformed."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if valid_storage_state(data) else None
+
+
+@dataclass(frozen=True)
+class LoadedState:
+    """A snapshot read from disk; `fallback` is True when state.prev.json had to be used."""
+
+    state: dict[str, Any]
+    fallback: bool
+
+
+class SessionFolder:
+    """One session's folder: snapshots, metadata, profile and the run lock."""
+
+    def __init__(self, sessions_dir: Path, workspace_id: int, session_id: str) -> None:
+        if not session_id or "/" in session_id or session_id in (".", "..") or "\0" in session_id:
+            raise ValueError(f"session id {session_id!r} cannot be used as a folder name")
+        self.path = Path(sessions_dir) / f"workspace_{workspace_id}" / session_id
+        self.session_id = session_id
+        self._lock_fd: int | None = None
+        self._last_written: bytes | None = None
+
+    # ------------------------------------------------------------------ folders
+
+    def ensure(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        # mkdir's mode is masked by the umask and ignored for existing folders.
+        os.chmod(self.path, DIR_MODE)
+        os.chmod(self.path.parent, DIR_MODE)
+
+    @property
+    def profile_dir(self) -> Path:
+        return self.path / PROFILE
+
+    def ensure_profile(self) -> Path:
+        self.ensure()
+        self.profile_dir.mkdir(exist_ok=True, mode=DIR_MODE)
+        os.chmod(self.profile_dir, DIR_MODE)
+        return self.profile_dir
+
+    # --------------------------------------------------------------------- lock
+
+    def lock(self) -> None:
+        """Take the run lock, or raise `SessionLocked` when another owner holds it.
+
+        flock is per open file description, so a second open in this process
+        conflicts too; the kernel drops the lock when the process dies, so a
+        `kill -9` never leaves a session locked forever.
+        """
+        if self._lock_fd is not None:
+            raise SessionLocked(self.session_id)
+        self.ensure()
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SessionLocked(self.session_id) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            fd, self._lock_fd = self._lock_fd, None
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    @property
+    def locked(self) -> bool:
+        return self._lock_fd is not None
+
+    # ---------------------------------------------------------------- snapshots
+
+    def has_state(self) -> bool:
+        return (self.path / STATE).is_file() or (self.path / STATE_PREV).is_file()
+
+    def load_state(self) -> LoadedState | None:
+        """The newest readable snapshot; None when there is none; `StateCorrupt` when
+        snapshots exist but none of them can be read."""
+        if not self.has_state():
+            return None
+        current = _read_state(self.path / STATE)
+        if current is not None:
+            return LoadedState(current, fallback=False)
+        previous = _read_state(self.path / STATE_PREV)
+        if previous is not None:
+            return LoadedState(previous, fallback=True)
+        raise StateCorrupt(self.session_id)
+
+    def save_state(self, state: dict[str, Any]) -> bool:
+        """Write a new snapshot, keeping the current one as state.prev.json.
+
+        Returns False (and writes nothing) when the state equals the last one
+        written by this folder object, so periodic snapshots cost no disk I/O
+        while nothing changes.
+        """
+        if not valid_storage_state(state):
+            raise ValueError("refusing to save a storage state of the wrong shape")
+        data = json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
+        if data == self._last_written:
+            return False
+        self.ensure()
+        current = self.path / STATE
+        # Only a good snapshot may become the fallback; a corrupt one is overwritten.
+        if _read_state(current) is not None:
+            os.replace(current, self.path / STATE_PREV)
+        atomic_write(current, data)
+        self._last_written = data
+        return True
+
+    def delete_state(self) -> None:
+        """Forget the login (logout): snapshots and profile go, meta and lock stay."""
+        for name in (STATE, STATE_PREV):
+            with contextlib.suppress(FileNotFoundError):
+                (self.path / name).unlink()
+        shutil.rmtree(self.profile_dir, ignore_errors=True)
+        self._last_written = None
+
+    # --------------------------------------------------------------------- meta
+
+    def read_meta(self) -> dict[str, Any]:
+        try:
+            data = json.loads((self.path / META).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def update_meta(self, **values: Any) -> None:
+        self.ensure()
+        meta = self.read_meta() | values
+        atomic_write(self.path / META, json.dumps(meta, sort_keys=True, indent=1).encode())
+
+
+def adopt_localauth(
+    source: Path, *, sessions_dir: Path, workspace_id: int, session_id: str, move: bool = False
+) -> SessionFolder:
+    """Import a whatsapp-web.js LocalAuth folder as a profile-mode session.
+
+    `source` is either the `session-{clientId}` folder itself (a Chromium user
+    data dir holding `Default/`) or a `.wwebjs_auth` folder holding exactly one
+    such session. Its profile becomes `profile/` of the new session folder,
+    so the account opens logged in under `isolation = "profile"` without a
+    QR. The source is copied (or moved with `move=True`); it must not be in
+    use by a running browser (Chromium's SingletonLock is checked).
+    """
+    source = Path(source)
+    if not (source / "Default").is_dir():
+        candidates = [p for p in source.glob("session*") if (p / "Default").is_dir()]
+        if len(candidates) != 1:
+            raise ValueError(
+                f"{source} is not a whatsapp-web.js LocalAuth session folder "
+                "(expected a session-<clientId> folder holding a Default/ profile)"
+            )
+        source = candidates[0]
+    if (source / "SingletonLock").is_symlink() or (source / "SingletonLock").exists():
+        raise SessionLocked(
+            session_id,
+            f"{source} is in use by a running Chromium (SingletonLock present); "
+            "stop the whatsapp-web.js client first, then adopt the folder",
+        )
+    folder = SessionFolder(sessions_dir, workspace_id, session_id)
+    folder.ensure()
+    if folder.profile_dir.exists() and any(folder.profile_dir.iterdir()):
+        raise FileExistsError(f"session {session_id} already has a profile; not overwriting it")
+    shutil.rmtree(folder.profile_dir, ignore_errors=True)
+    if move:
+        shutil.move(str(source), folder.profile_dir)
+    else:
+        shutil.copytree(source, folder.profile_dir, symlinks=True)
+    for root, _dirs, files in os.walk(folder.profile_dir):
+        os.chmod(root, DIR_MODE)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, FILE_MODE)
+    folder.update_meta(adopted_from=str(source), linked=True, isolation="profile")
+    return folder

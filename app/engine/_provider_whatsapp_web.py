@@ -1,0 +1,229 @@
+"""The `whatsapp_web` provider adapter: one page of WhatsApp Web (or the sandbox).
+
+`WhatsAppWebPage.install()` exposes the push binding, opens the login page,
+waits for the site to boot and evaluates the in-page adapter
+(`js/whatsapp_web.js`). From then on the page pushes facts and this class
+turns them into `PageSignal`s for whoever owns the page (`sink`). Nothing is
+polled: QR changes arrive as module events, DOM mutations or canvas draws.
+
+Only `expose_binding` and `evaluate` touch the page, both of which the real
+site tolerates (whatsapp-web.js does the same); no init script rewrites the
+page before it boots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Frame, Page
+
+from app.domain.states import Reason
+from app.engine._provider_signals import (
+    Conflict,
+    Crashed,
+    Idle,
+    LoggedOut,
+    Navigated,
+    PageError,
+    PageSignal,
+    Qr,
+    Ready,
+    SocketState,
+)
+
+log = logging.getLogger(__name__)
+
+BINDING = "pairdeskPush"
+ADAPTER_JS = resources.files("app.engine").joinpath("js/whatsapp_web.js").read_text("utf-8")
+# Boot = the site's own marker, or (older/changed sites) the login or chat DOM.
+BOOT_JS = (
+    "() => !!((window.Debug && window.Debug.VERSION) || "
+    "document.querySelector('div[data-ref], canvas, #pane-side, [data-icon=\"search\"]'))"
+)
+QR_CANVAS = "div[data-ref] canvas, canvas[aria-label*='QR'], canvas[aria-label*='scan' i]"
+PING_JS = "() => (performance.memory ? performance.memory.usedJSHeapSize : 0)"
+# The real site's ref lifetimes (DESIGN.md section 6): the page does not say them.
+FIRST_REF_SECONDS = 60.0
+NEXT_REF_SECONDS = 20.0
+
+Sink = Callable[[PageSignal], None]
+Clock = Callable[[], datetime]
+
+
+def decode_qr_png(png: bytes) -> str:
+    """The text of the QR code in a PNG screenshot, or '' when none can be read."""
+    import zxingcpp
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(png)) as shot:
+        # A white margin: the canvas edge may cut the quiet zone the decoder needs.
+        image = ImageOps.expand(shot.convert("L"), border=24, fill=255)
+    for result in zxingcpp.read_barcodes(image):
+        if result.valid and result.text:
+            return str(result.text)
+    return ""
+
+
+class WhatsAppWebPage:
+    """One login page with the adapter injected; signals go to `sink`."""
+
+    def __init__(
+        self, page: Page, *, url: str, time_scale: float, clock: Clock, sink: Sink | None = None
+    ) -> None:
+        self.page = page
+        self.url = url
+        self.sink: Sink = sink or (lambda _s: None)
+        self.strategy = ""
+        self.last_qr: Qr | None = None
+        self.idle = False
+        self.closed = False
+        self._time_scale = time_scale
+        self._clock = clock
+        self._batch_index = 0
+        self._installed = False
+        self._last_pixels = ""
+        self._decode_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ set up
+
+    async def install(self, *, timeout: float) -> str:
+        """Open the login page and inject the adapter; returns the strategy in use."""
+        await self.open(timeout=timeout)
+        return await self.inject(timeout=timeout)
+
+    async def open(self, *, timeout: float) -> None:
+        """Expose the push binding and load the login page (the CPU-heavy part)."""
+        self.page.on("crash", self._on_crash)
+        self.page.on("framenavigated", self._on_navigated)
+        await self.page.expose_binding(BINDING, self._on_push)
+        await self.page.goto(self.url, wait_until="domcontentloaded", timeout=timeout * 1000)
+
+    async def inject(self, *, timeout: float) -> str:
+        """Wait for the site to boot, then evaluate the adapter (idempotent per document)."""
+        await self.page.wait_for_function(BOOT_JS, timeout=timeout * 1000)
+        strategy = await self.page.evaluate(ADAPTER_JS, {"binding": BINDING})
+        self.strategy = str(strategy)
+        self._installed = True
+        return self.strategy
+
+    # ---------------------------------------------------------------- commands
+
+    async def refresh_qr(self, *, timeout: float = 15.0) -> None:
+        """Ask for a new QR batch (Cmd.refreshQR, or the reload button, else a reload)."""
+        self._batch_index = 0
+        self.idle = False
+        async with asyncio.timeout(timeout):
+            done = await self.page.evaluate(
+                "() => { const a = window.__pairdeskAdapter; if (!a) return false;"
+                " const r = a.refresh(); return r !== false; }"
+            )
+            if not done:
+                self._installed = False
+                await self.page.reload(wait_until="domcontentloaded")
+                await self.inject(timeout=timeout)
+
+    async def logout(self, *, timeout: float = 10.0) -> None:
+        """Socket.logout() in the page; the page navigates away, which is expected."""
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self.page.evaluate(
+                    "async () => { const a = window.__pairdeskAdapter; if (a) await a.logout(); }"
+                )
+
+    async def ping(self, *, timeout: float) -> tuple[float, int]:
+        """One evaluate round trip: (latency in ms, JS heap bytes). Raises TimeoutError."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with asyncio.timeout(timeout):
+            heap = await self.page.evaluate(PING_JS)
+        return (loop.time() - started) * 1000.0, int(heap or 0)
+
+    # ------------------------------------------------------------ page pushes
+
+    def report(self, signal: PageSignal) -> None:
+        """Hand a signal to the page's current owner (also used for context events)."""
+        if not self.closed:
+            self.sink(signal)
+
+    _emit = report
+
+    def _emit_qr(self, qr: str, method: str) -> None:
+        now = self._clock()
+        seconds = FIRST_REF_SECONDS if self._batch_index == 0 else NEXT_REF_SECONDS
+        signal = Qr(
+            qr=qr,
+            method=method,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=seconds * self._time_scale),
+            index_in_batch=self._batch_index,
+        )
+        self._batch_index += 1
+        self.idle = False
+        self.last_qr = signal
+        self._emit(signal)
+
+    async def _on_push(self, _source: Any, msg: Any) -> None:
+        if not isinstance(msg, dict):
+            return
+        kind = msg.get("t")
+        if kind == "qr" and isinstance(msg.get("qr"), str) and msg["qr"]:
+            self._emit_qr(msg["qr"], str(msg.get("method") or "modules"))
+        elif kind == "state":
+            self._emit(SocketState(str(msg.get("state")), bool(msg.get("synced"))))
+        elif kind == "idle":
+            self._batch_index = 0
+            self.idle = True
+            self._emit(Idle())
+        elif kind == "ready":
+            self.last_qr = None
+            self._emit(
+                Ready(
+                    str(msg.get("phone") or ""), str(msg.get("platform") or ""), str(msg["method"])
+                )
+            )
+        elif kind == "logout":
+            self._emit(LoggedOut(str(msg.get("source") or "cmd")))
+        elif kind == "conflict":
+            self._emit(Conflict())
+        elif kind == "canvas":
+            await self._read_canvas()
+        elif kind == "error":
+            self._emit(PageError(str(msg.get("message"))[:500]))
+
+    async def _read_canvas(self) -> None:
+        """Last resort: decode the drawn QR from the canvas pixels."""
+        async with self._decode_lock:
+            try:
+                # The QR's own canvas when it can be told apart, else the first canvas.
+                qr_canvas = self.page.locator(QR_CANVAS).or_(self.page.locator("canvas"))
+                png = await qr_canvas.first.screenshot(timeout=10_000)
+            except PlaywrightError as exc:
+                log.debug("canvas screenshot failed: %s", exc)
+                return
+            text = await asyncio.to_thread(decode_qr_png, png)
+            if text and text != self._last_pixels:
+                self._last_pixels = text
+                self._emit_qr(text, "pixels")
+
+    def _on_crash(self, _page: Page) -> None:
+        self._emit(Crashed(Reason.BROWSER_CRASH, "the page's renderer process crashed"))
+
+    def _on_navigated(self, frame: Frame) -> None:
+        if frame is not self.page.main_frame or not self._installed:
+            return
+        if "post_logout=1" in frame.url:
+            self._emit(LoggedOut("navigation"))
+        else:
+            self._installed = False
+            self._emit(Navigated(frame.url))
+
+    async def close(self) -> None:
+        self.closed = True

@@ -1,0 +1,409 @@
+"""What a session does with each page signal and operator request.
+
+The rules of DESIGN.md sections 2 and 3, in one place:
+- every new ref is a `QrIssued` with its expiry; an exhausted batch is
+  `qr_idle` and reloads at once, up to `qr_limit` batches, then `failed`;
+- logged in and synced is `connected`: a snapshot is taken and `SessionReady`
+  says whether it came from a saved login (`restored`, no QR);
+- a logout (Cmd event or post_logout navigation) is `logged_out`, and the
+  snapshot, now useless, is deleted;
+- a conflict is `disconnected(CONFLICT)` and the page is closed: no automatic
+  take-over, `reconnect` is the operator's explicit one;
+- a crash or hang is `disconnected(reason)`, then reopened from the snapshot
+  with backoff within the retry budget, then `failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, cast
+
+from app.domain.events import QrIssued, SessionError, SessionReady
+from app.domain.states import Reason, SessionState, can_transition
+from app.engine._instance_errors import Conflict as ConflictError
+from app.engine._persistence import LoadedState
+from app.engine._provider_signals import (
+    Conflict,
+    Crashed,
+    Idle,
+    LoggedOut,
+    Navigated,
+    PageError,
+    PageSignal,
+    Qr,
+    Ready,
+    SocketState,
+)
+from app.engine._provider_whatsapp_web import Sink
+from app.engine._session import HostServices, SessionCore, log
+from app.engine._session_errors import StateCorrupt
+
+S = SessionState
+# Socket states that mean "connected, momentarily not" rather than a verdict.
+_VERDICTS = frozenset({"CONNECTED", "CONFLICT", "UNPAIRED", "UNPAIRED_IDLE", "PAIRING"})
+
+
+class Session(SessionCore):
+    """One account's session; see the module docstring for its rules."""
+
+    def __init__(
+        self, host: HostServices, *, session_id: str, workspace_id: int, label: str
+    ) -> None:
+        super().__init__(host, session_id=session_id, workspace_id=workspace_id, label=label)
+        self._restoring = False
+        self._batches = 0
+        self._failures = 0
+        self._regen_next = False
+        self._qr_waiters: list[asyncio.Future[QrIssued]] = []
+        self._logout_seen = asyncio.Event()
+
+    # --------------------------------------------------------------- plumbing
+
+    def sink_for(self, gen: int) -> Sink:
+        queue_it = super().sink_for(gen)
+
+        def sink(signal: PageSignal) -> None:
+            if isinstance(signal, LoggedOut):
+                self._logout_seen.set()
+            queue_it(signal)
+
+        return sink
+
+    def _error(self, code: Reason, message: str) -> None:
+        self.host.emit(
+            SessionError(
+                at=self.host.now(),
+                session_id=self.session_id,
+                workspace_id=self.workspace_id,
+                error=code.value,
+                message=message,
+                instance_id=self.host.instance_id,
+            )
+        )
+
+    def _to_starting(self, reason: Reason | None, detail: str = "") -> None:
+        if not can_transition(self.state, S.STARTING):
+            self.move(S.DISCONNECTED, reason)
+        self.move(S.STARTING, reason, detail)
+
+    async def _close_slot(self) -> None:
+        slot, self.slot = self.slot, None
+        if slot is not None:
+            await slot.close()
+
+    @property
+    def active(self) -> bool:
+        """Running (or trying to): not parked after a logout, a failure or a conflict."""
+        parked = self.state in (S.STOPPED, S.LOGGED_OUT, S.FAILED) or (
+            self.state is S.DISCONNECTED and self.reason is Reason.CONFLICT
+        )
+        return not parked
+
+    # ---------------------------------------------------------------- opening
+
+    async def open(self, reason: Reason | None = None, *, fresh: bool = False) -> None:
+        """Open the page (restoring the snapshot unless `fresh`); failures go to recovery."""
+        try:
+            await self._launch(reason, fresh=fresh)
+        except Exception as exc:  # noqa: BLE001 - any failure to open is recovered
+            await self._recover(Reason.ERROR, f"opening the page failed: {exc}")
+
+    async def _load(self) -> LoadedState | None:
+        if not self.folder.has_state():
+            return None  # the common "new account" case: no thread hop on the warm path
+        return await asyncio.to_thread(self.folder.load_state)
+
+    async def _launch(self, reason: Reason | None, *, fresh: bool = False) -> None:
+        await self._close_slot()
+        self.gen += 1
+        gen = self.gen
+        self._batches = 0
+        profile = self.host.settings.isolation == "profile"
+        state: dict[str, Any] | None = None
+        detail = ""
+        if profile:
+            linked = bool(self.folder.read_meta().get("linked"))
+            self._restoring = not fresh and linked and self.folder.profile_dir.is_dir()
+        elif not fresh:
+            try:
+                loaded = await self._load()
+            except StateCorrupt as exc:
+                self._to_starting(reason)
+                self.move(S.FAILED, Reason.STATE_CORRUPT, exc.message)
+                self._error(Reason.STATE_CORRUPT, exc.message)
+                return
+            if loaded is not None:
+                state = loaded.state
+                if loaded.fallback:
+                    detail = "state.json was unreadable; restored from state.prev.json"
+            self._restoring = state is not None
+        else:
+            self._restoring = False
+        self._to_starting(reason, detail)
+        pooled = None if (profile or self._restoring) else self.host.take_pooled()
+        if pooled is not None:
+            pooled.page.sink = self.sink_for(gen)
+            self.slot = pooled
+            if pooled.page.last_qr is not None:
+                # The QR the pooled page already shows is this session's first QR.
+                await self.handle(pooled.page.last_qr)
+            return
+        self.slot = await self.host.open_slot(self.folder, state, self.sink_for(gen))
+
+    async def _recover(self, reason: Reason, detail: str) -> None:
+        policy = self.host.policy
+        self.gen += 1  # signals of the dead page are void from here on
+        if can_transition(self.state, S.DISCONNECTED):
+            self.move(S.DISCONNECTED, reason, detail)
+        await self._close_slot()
+        while True:
+            if self._failures >= policy.budget:
+                message = (
+                    f"session {self.session_id} could not be recovered after "
+                    f"{self._failures} attempts ({detail}); check the instance and its "
+                    "browser, then reconnect the session"
+                )
+                self.move(S.FAILED, reason, detail)
+                self._error(reason, message)
+                return
+            delay = policy.backoff(self._failures)
+            self._failures += 1
+            self.record.restarts += 1
+            await asyncio.sleep(delay)
+            try:
+                await self._launch(reason)
+                return
+            except Exception as exc:  # noqa: BLE001 - counted against the budget
+                detail = f"reopening failed: {exc}"
+                self.gen += 1
+                if can_transition(self.state, S.DISCONNECTED):
+                    self.move(S.DISCONNECTED, reason, detail)
+                await self._close_slot()
+
+    # ---------------------------------------------------------------- signals
+
+    async def handle(self, signal: PageSignal) -> None:
+        if isinstance(signal, Qr):
+            self._on_qr(signal)
+        elif isinstance(signal, SocketState):
+            self._on_socket(signal)
+        elif isinstance(signal, Idle):
+            await self._on_idle()
+        elif isinstance(signal, Ready):
+            await self._on_ready(signal)
+        elif isinstance(signal, LoggedOut):
+            await self._on_logged_out(Reason.LOGOUT, "the phone unlinked this device")
+        elif isinstance(signal, Conflict):
+            await self._on_conflict()
+        elif isinstance(signal, Crashed):
+            await self._recover(signal.reason, signal.detail)
+        elif isinstance(signal, Navigated):
+            await self._on_navigated()
+        elif isinstance(signal, PageError):
+            log.warning("session %s: page reported: %s", self.session_id, signal.message)
+
+    def _on_qr(self, qr: Qr) -> None:
+        if self.state not in (S.STARTING, S.QR, S.QR_IDLE, S.PAIRING):
+            return
+        r = self.record
+        r.qr_count += 1
+        r.qr, r.qr_issued_at, r.qr_expires_at = qr.qr, qr.issued_at, qr.expires_at
+        r.extraction_method = qr.method
+        self._failures = 0
+        detail = ""
+        if self._restoring and self.state is S.STARTING:
+            detail = "the saved login was not accepted; a new QR must be scanned"
+        self._restoring = False
+        regeneration = self._regen_next or (qr.index_in_batch == 0 and r.qr_count > 1)
+        self._regen_next = False
+        self.move(S.QR, None, detail)
+        event = self.last_qr_event(regeneration=regeneration)
+        assert event is not None
+        self.host.emit(event)
+        waiters, self._qr_waiters = self._qr_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(event)
+
+    def _on_socket(self, sig: SocketState) -> None:
+        if sig.state == "PAIRING" and self.state is S.QR:
+            self.move(S.PAIRING)
+        elif sig.state == "CONNECTED" and not sig.synced and self.state is S.QR:
+            self.move(S.PAIRING)
+        elif self.state is S.CONNECTED and sig.state not in _VERDICTS:
+            # The page reconnects by itself; Ready brings the session back.
+            self.move(S.DISCONNECTED, Reason.TIMEOUT, f"connection lost (socket {sig.state})")
+
+    async def _on_idle(self) -> None:
+        limit = self.host.settings.qr_limit
+        if self.state is S.QR:
+            self._batches += 1
+            self.move(S.QR_IDLE, Reason.QR_EXPIRED, f"QR batch {self._batches} of {limit} ran out")
+            if self._batches >= limit:
+                self.gen += 1
+                await self._close_slot()
+                self.move(S.FAILED, Reason.QR_LIMIT, f"{limit} QR batches were not scanned")
+                self._error(
+                    Reason.QR_LIMIT,
+                    f"nobody scanned the QR of session {self.session_id} ({limit} batches); "
+                    "regenerate the QR when the phone is at hand",
+                )
+                return
+        elif self.state is not S.STARTING:
+            return
+        if self.slot is not None:
+            try:
+                await self.slot.page.refresh_qr()
+            except Exception as exc:  # noqa: BLE001 - a page that cannot reload is recovered
+                await self._recover(Reason.ERROR, f"reloading the QR failed: {exc}")
+
+    async def _on_ready(self, ready: Ready) -> None:
+        if self.state not in (S.STARTING, S.QR, S.PAIRING, S.DISCONNECTED):
+            return
+        r = self.record
+        r.phone = ready.phone or r.phone or str(self.folder.read_meta().get("phone", ""))
+        r.platform = ready.platform or r.platform
+        r.connected_at = self.host.now()
+        restored = self._restoring or self.state is S.DISCONNECTED
+        method = r.extraction_method if r.qr else ready.method
+        r.extraction_method = method
+        r.qr, r.qr_issued_at, r.qr_expires_at = "", None, None
+        self._failures = self._batches = 0
+        self._restoring = False
+        # Snapshot before saying "connected": whoever hears it may rely on the login
+        # being on disk (an instance killed right after still restores it).
+        try:
+            await self._write_snapshot()
+        except Exception as exc:  # noqa: BLE001 - the session runs on; next snapshot retries
+            log.warning("session %s: snapshot failed: %s", self.session_id, exc)
+        self.move(S.CONNECTED, None, "restored from the saved login" if restored else "")
+        self.host.emit(
+            SessionReady(
+                at=r.connected_at,
+                session_id=self.session_id,
+                workspace_id=self.workspace_id,
+                phone_number=r.phone,
+                platform=r.platform,
+                extraction_method=method,
+                restored=restored,
+                instance_id=self.host.instance_id,
+            )
+        )
+        await asyncio.to_thread(
+            self.folder.update_meta,
+            phone=r.phone,
+            platform=r.platform,
+            linked=True,
+            workspace_id=self.workspace_id,
+            label=self.label,
+            connected_at=r.connected_at.isoformat(),
+            isolation=self.host.settings.isolation,
+        )
+
+    async def _on_logged_out(self, reason: Reason, detail: str) -> None:
+        if not can_transition(self.state, S.LOGGED_OUT):
+            return
+        self.gen += 1
+        await self._close_slot()
+        await asyncio.to_thread(self.folder.delete_state)
+        await asyncio.to_thread(self.folder.update_meta, linked=False)
+        self.record.qr = ""
+        self.move(S.LOGGED_OUT, reason, detail)
+
+    async def _on_conflict(self) -> None:
+        if self.state not in (S.CONNECTED, S.PAIRING, S.STARTING, S.DISCONNECTED):
+            return
+        self.gen += 1
+        await self._close_slot()
+        self.move(
+            S.DISCONNECTED,
+            Reason.CONFLICT,
+            "WhatsApp was opened in another browser; reconnect to take the session back",
+        )
+        self.reason = Reason.CONFLICT
+
+    async def _on_navigated(self) -> None:
+        if self.slot is None:
+            return
+        try:
+            await self.slot.page.inject(timeout=self.host.policy.timeout * 4)
+        except Exception as exc:  # noqa: BLE001 - a page that will not boot is recovered
+            await self._recover(Reason.ERROR, f"the page reloaded and did not boot: {exc}")
+
+    # ------------------------------------------------------------ persistence
+
+    async def snapshot(self) -> bool:
+        """Save the storage state (IndexedDB included) if connected and changed."""
+        if self.state is not S.CONNECTED:
+            return False
+        return await self._write_snapshot()
+
+    async def _write_snapshot(self) -> bool:
+        slot = self.slot
+        if slot is None:
+            return False
+        async with asyncio.timeout(60):
+            state = await slot.context.storage_state(indexed_db=True)
+        self.last_snapshot_at = asyncio.get_running_loop().time()
+        return await asyncio.to_thread(self.folder.save_state, cast(dict[str, Any], state))
+
+    # -------------------------------------------------------------- operator
+
+    async def stop(self, reason: Reason) -> None:
+        """Snapshot if connected, close the page, `stopped`, release the folder lock."""
+        await self.cancel_tasks()
+        if self.state is S.CONNECTED:
+            try:
+                await self.snapshot()
+            except Exception as exc:  # noqa: BLE001 - stopping must not fail on it
+                log.warning("session %s: final snapshot failed: %s", self.session_id, exc)
+        self.gen += 1
+        await self._close_slot()
+        self.move(S.STOPPED, reason)
+        self.folder.unlock()
+        for waiter in self._qr_waiters:
+            waiter.cancel()
+        self._qr_waiters = []
+
+    async def logout(self) -> None:
+        """Unlink the device in the page (Socket.logout), then forget the login locally."""
+        if self.slot is not None and self.state in (S.CONNECTED, S.DISCONNECTED, S.STARTING):
+            self._logout_seen.clear()
+            await self.slot.page.logout()
+            # Let the page tell the server before its context is closed.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await self._logout_seen.wait()
+        if can_transition(self.state, S.LOGGED_OUT):
+            await self._on_logged_out(Reason.USER_INITIATED, "logged out by the operator")
+        else:
+            self.gen += 1
+            await self._close_slot()
+            await asyncio.to_thread(self.folder.delete_state)
+            self.move(S.STOPPED, Reason.USER_INITIATED, "logged out by the operator")
+
+    def expect_qr(self) -> asyncio.Future[QrIssued]:
+        waiter: asyncio.Future[QrIssued] = asyncio.get_running_loop().create_future()
+        self._qr_waiters.append(waiter)
+        return waiter
+
+    async def regenerate(self) -> None:
+        """Reload the QR now (counts as a new first batch); restarts a parked session."""
+        self._batches = 0
+        self._regen_next = True
+        if self.state in (S.QR, S.QR_IDLE) and self.slot is not None:
+            await self.slot.page.refresh_qr()
+        elif self.state in (S.CONNECTED, S.PAIRING):
+            raise ConflictError(
+                f"session {self.session_id} is {self.state.value}; there is no QR to regenerate "
+                "(log it out first to link another phone)"
+            )
+        elif self.state is not S.STARTING:
+            self._failures = 0
+            await self.open(Reason.USER_INITIATED, fresh=True)
+
+    async def reconnect(self) -> None:
+        """Close the page and reopen from the snapshot (also an explicit take-over)."""
+        self._failures = 0
+        await self.open(Reason.USER_INITIATED)

@@ -1,0 +1,162 @@
+"""Booted login pages bound to no account yet, so "add account" shows a QR at once.
+
+A `PageSlot` is one browser context with its provider page. The pool keeps
+`size` of them booted and showing a QR; `take()` hands one over (the caller
+swaps the page's sink and replays the QR it already shows) and wakes the
+filler, an owned task that replaces it in the background. Pages whose batch
+ran out, that crashed or navigated away are closed and replaced rather than
+reloaded: a fresh page is a fresh batch and costs about the same.
+
+Pool pages exist only in `context` isolation mode: a profile-mode session
+needs its own user data dir from the first byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from playwright.async_api import BrowserContext
+from playwright.async_api import Error as PlaywrightError
+
+from app.domain.states import Reason
+from app.engine._provider_signals import Crashed, Idle, LoggedOut, Navigated, PageSignal, Qr
+from app.engine._provider_whatsapp_web import Sink, WhatsAppWebPage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class PageSlot:
+    """A browser context and its provider page; closing one closes both."""
+
+    context: BrowserContext
+    page: WhatsAppWebPage
+    closing: bool = field(default=False)
+
+    def watch_close(self) -> None:
+        """Report the context dying under us (browser crash) as a crash signal."""
+
+        def on_close(_ctx: BrowserContext) -> None:
+            if not self.closing:
+                self.page.report(Crashed(Reason.BROWSER_CRASH, "the browser closed unexpectedly"))
+
+        self.context.on("close", on_close)
+
+    async def close(self, *, timeout: float = 30.0) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.page.closed = True
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self.context.close()
+
+
+SlotFactory = Callable[[Sink], Awaitable[PageSlot]]
+
+
+class _Pooled:
+    def __init__(self) -> None:
+        self.slot: PageSlot | None = None
+        self.has_qr = asyncio.Event()
+        self.stale = False
+
+    def sink(self, signal: PageSignal) -> None:
+        if isinstance(signal, Qr):
+            self.has_qr.set()
+        elif isinstance(signal, Idle | Crashed | LoggedOut | Navigated):
+            self.stale = True
+
+
+class WarmPool:
+    """`size` pre-booted login pages; `take()` is synchronous and never waits."""
+
+    def __init__(self, *, size: int, make_slot: SlotFactory, qr_timeout: float = 60.0) -> None:
+        self._size = size
+        self._make_slot = make_slot
+        self._qr_timeout = qr_timeout
+        self._ready: list[_Pooled] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._booting: _Pooled | None = None
+        self.created = 0
+
+    async def start(self) -> None:
+        if self._size > 0 and self._task is None:
+            self._task = asyncio.create_task(self._fill(), name="warm-pool")
+
+    def take(self) -> PageSlot | None:
+        """A booted page showing a live QR, or None when the pool is empty."""
+        self._wake.set()
+        for pooled in list(self._ready):
+            page = pooled.slot.page if pooled.slot else None
+            if pooled.stale or page is None or page.idle or page.last_qr is None:
+                continue
+            self._ready.remove(pooled)
+            return pooled.slot
+        return None
+
+    @property
+    def ready_count(self) -> int:
+        return sum(1 for p in self._ready if not p.stale and p.slot and p.slot.page.last_qr)
+
+    async def wait_ready(self, count: int | None = None, *, timeout: float = 60.0) -> None:
+        """Until `count` (default: all) pages show a QR; for tests and benchmarks."""
+        want = self._size if count is None else count
+        async with asyncio.timeout(timeout):
+            while self.ready_count < want:
+                await asyncio.sleep(0.05)
+
+    def discard_all(self) -> None:
+        """Forget every page (their browser is gone); the filler makes new ones."""
+        for pooled in self._ready:
+            pooled.stale = True
+        self._wake.set()
+
+    async def _fill(self) -> None:
+        failures = 0
+        while True:
+            for pooled in [p for p in self._ready if p.stale]:
+                self._ready.remove(pooled)
+                if pooled.slot:
+                    await pooled.slot.close()
+            while len(self._ready) < self._size:
+                pooled = self._booting = _Pooled()
+                try:
+                    pooled.slot = await self._make_slot(pooled.sink)
+                    self.created += 1
+                    async with asyncio.timeout(self._qr_timeout):
+                        await pooled.has_qr.wait()
+                except Exception as exc:  # noqa: BLE001 - any failure: retry later
+                    log.warning("warm pool: could not boot a login page: %s", exc)
+                    if pooled.slot:
+                        await pooled.slot.close()
+                    failures += 1
+                    await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                    break
+                failures = 0
+                self._booting = None
+                self._ready.append(pooled)
+            self._wake.clear()
+            if any(p.stale for p in self._ready) or len(self._ready) < self._size:
+                continue
+            await self._wake.wait()
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        pooled, self._ready = self._ready, []
+        if self._booting is not None:
+            # Cancelled mid-boot: that page is in neither list yet.
+            pooled.append(self._booting)
+            self._booting = None
+        for p in pooled:
+            if p.slot:
+                await p.slot.close()

@@ -1,0 +1,128 @@
+"""`pairdesk bench --quick` end to end: it runs, cleans up and writes a report
+of the documented shape. Numbers are never checked here (timing thresholds
+do not belong in tests); only that every figure is there and of its type."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.bench import SCENARIOS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "app", "bench", "--quick", "--json", str(out)],
+        cwd=tmp_path_factory.mktemp("cwd"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "scenario" in proc.stdout  # the table was printed
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _latency(stats: dict) -> None:
+    assert _number(stats["n"])
+    if stats["n"]:
+        for key in ("p50", "p95", "min", "max", "mean"):
+            assert _number(stats[key]), key
+
+
+def test_report_describes_the_machine_and_version(report: dict) -> None:
+    assert isinstance(report["pairdesk_version"], str) and report["pairdesk_version"]
+    machine = report["machine"]
+    assert isinstance(machine["cpu_count"], int) and machine["cpu_count"] > 0
+    assert isinstance(machine["memory_total_bytes"], int) and machine["memory_total_bytes"] > 0
+    assert report["quick"] is True
+
+
+def test_every_scenario_is_reported_once_ran_or_skipped_with_a_reason(report: dict) -> None:
+    names = [s["name"] for s in report["scenarios"]]
+    assert names == list(SCENARIOS)
+    for scenario in report["scenarios"]:
+        assert scenario["status"] in ("ok", "skipped"), scenario
+        assert _number(scenario["duration_s"])
+        assert isinstance(scenario["figures"], dict)
+        if scenario["status"] == "skipped":
+            assert isinstance(scenario["skipped"], str) and scenario["skipped"]
+
+
+def test_no_process_the_bench_started_is_left(report: dict) -> None:
+    cleanup = report["cleanup"]
+    assert cleanup["chromium_surviving_cleanup"] == 0
+    assert cleanup["surviving_cleanup"] == 0
+    assert cleanup["processes_started"] > 0
+
+
+def _figures(report: dict, name: str) -> dict | None:
+    (scenario,) = [s for s in report["scenarios"] if s["name"] == name]
+    return scenario["figures"] if scenario["status"] == "ok" else None
+
+
+def test_latency_scenarios_have_their_figures(report: dict) -> None:
+    qr = _figures(report, "qr-latency")
+    if qr is not None:
+        for design in ("warm", "cold", "replaced"):
+            _latency(qr[design])
+        assert _number(qr["seed_system_ms"])
+    hook = _figures(report, "webhook-latency")
+    if hook is not None:
+        _latency(hook["latency_ms"])
+        for key in ("qr_issued", "webhooks_received", "webhooks_matched", "rejected_by_central"):
+            assert isinstance(hook[key], int), key
+
+
+def test_memory_restore_capacity_have_their_figures(report: dict) -> None:
+    memory = _figures(report, "memory")
+    if memory is not None:
+        for design in ("context", "replaced"):
+            for step in memory["steps"]:
+                sample = memory[design][str(step)]
+                assert isinstance(sample["pss_bytes"], int)
+                assert isinstance(sample["per_session_bytes"], int)
+        assert _number(memory["ratio_context_to_profile"])
+    restore = _figures(report, "restore")
+    if restore is not None:
+        assert _number(restore["restore_s"])
+        assert isinstance(restore["qr_during_restore"], int)
+        assert isinstance(restore["conflicts"], int)
+    capacity = _figures(report, "capacity")
+    if capacity is not None:
+        assert isinstance(capacity["sessions_connected"], int)
+        assert capacity["limit"] in ("cap", "memory", "cpu", "heartbeat")
+        for step in capacity["steps"]:
+            for key in ("cpu_percent_idle", "heartbeat_p95_ms", "pss_bytes"):
+                assert _number(step[key]), key
+
+
+def test_console_scenarios_have_their_figures(report: dict) -> None:
+    grid = _figures(report, "grid")
+    if grid is not None:
+        assert grid["rows"] == 3000
+        assert _number(grid["longest_stall_ms"])
+        _latency(grid["frame_ms"])
+    onboarding = _figures(report, "onboarding")
+    if onboarding is not None:
+        assert _number(onboarding["accounts_per_minute"])
+        _latency(onboarding["operator_wait_ms"])
+        _latency(onboarding["create_to_first_qr_painted_ms"])

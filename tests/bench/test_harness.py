@@ -1,0 +1,63 @@
+"""The bench's arithmetic and report pieces, without any browser."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from app.bench._harness import (
+    ProcessTracker,
+    ScenarioResult,
+    percentile,
+    render_table,
+    summary,
+)
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([5], 95) == 5
+    assert percentile(list(range(101)), 95) == 95
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_summary_of_an_empty_sample_says_so() -> None:
+    assert summary([]) == {"n": 0}
+    stats = summary([10.0, 20.0, 30.0])
+    assert stats["n"] == 3 and stats["p50"] == 20.0 and stats["max"] == 30.0
+
+
+def test_skipped_and_failed_scenarios_carry_their_reason() -> None:
+    skipped = ScenarioResult("grid", status="skipped", reason="no display library")
+    assert skipped.to_json()["skipped"] == "no display library"
+    failed = ScenarioResult("memory", status="failed", reason="boom")
+    assert failed.to_json()["error"] == "boom"
+
+
+def test_table_lists_each_figure_and_each_skip() -> None:
+    ok = ScenarioResult("qr-latency")
+    ok.row("add -> QR p50", "80 ms", "< 150 ms")
+    skipped = ScenarioResult("capacity", status="skipped", reason="engine not ready")
+    table = render_table([ok, skipped])
+    assert "add -> QR p50" in table and "80 ms" in table
+    assert "SKIPPED" in table and "engine not ready" in table
+
+
+def test_tracker_ends_the_processes_it_saw_and_only_those() -> None:
+    tracker = ProcessTracker(interval=0.05)
+    tracker.start()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        tracker.sample()
+        report = tracker.cleanup(grace=5)
+        assert report["left_at_end"] >= 1
+        assert report["surviving_cleanup"] == 0
+        assert child.wait(timeout=5) is not None
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert psutil.Process().is_running()

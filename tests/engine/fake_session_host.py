@@ -1,0 +1,172 @@
+"""A scripted stand-in for `SessionHost`: no browser, events in the order the real
+one emits them (starting -> qr + QrIssued, or starting -> connected + ready when a
+"snapshot" exists), plus `scan()` to play the phone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+
+from app.domain.events import (
+    EngineEvent,
+    QrIssued,
+    SessionHeartbeat,
+    SessionReady,
+    SessionStateChanged,
+    utcnow,
+)
+from app.domain.models import SessionInfo
+from app.domain.states import Reason, SessionState
+from app.engine._session_errors import SessionUnknown
+
+
+class FakeSessionHost:
+    def __init__(
+        self,
+        *,
+        emit: Callable[[EngineEvent], None],
+        instance_id: str = "instance-0",
+        snapshots: set[str] | None = None,
+    ) -> None:
+        self._emit = emit
+        self.instance_id = instance_id
+        self.snapshots = snapshots if snapshots is not None else set()
+        self._sessions: dict[str, SessionInfo] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.started = False
+        self.closed = False
+
+    # ------------------------------------------------------------- helpers
+
+    def _move(self, session_id: str, state: SessionState, reason: Reason | None = None) -> None:
+        info = self._sessions[session_id]
+        previous = info.state
+        self._sessions[session_id] = replace(info, state=state, reason=reason, updated_at=utcnow())
+        self._emit(
+            SessionStateChanged(
+                session_id=session_id,
+                workspace_id=info.workspace_id,
+                state=state,
+                previous=previous,
+                reason=reason,
+                phone_number=info.phone_number,
+                instance_id=self.instance_id,
+            )
+        )
+
+    def _qr(self, session_id: str, *, regeneration: bool = False) -> QrIssued:
+        info = self._sessions[session_id]
+        count = info.qr_count + 1
+        now = utcnow()
+        event = QrIssued(
+            session_id=session_id,
+            workspace_id=info.workspace_id,
+            qr=f"ref{count}-{session_id},noise,identity,secret,WEB",
+            expires_at=now + timedelta(seconds=60),
+            qr_count=count,
+            is_regeneration=regeneration,
+            instance_id=self.instance_id,
+            at=now,
+        )
+        self._sessions[session_id] = replace(
+            info, qr=event.qr, qr_count=count, qr_expires_at=event.expires_at
+        )
+        if info.state is not SessionState.QR:
+            self._move(session_id, SessionState.QR)
+        self._emit(event)
+        return event
+
+    def _connect(self, session_id: str, phone: str, *, restored: bool) -> None:
+        info = self._sessions[session_id]
+        self._sessions[session_id] = replace(info, phone_number=phone, connected_at=utcnow())
+        self._move(session_id, SessionState.CONNECTED)
+        self._emit(
+            SessionReady(
+                session_id=session_id,
+                workspace_id=info.workspace_id,
+                phone_number=phone,
+                platform="WEB",
+                extraction_method="modules",
+                restored=restored,
+                instance_id=self.instance_id,
+            )
+        )
+
+    def scan(self, session_id: str, phone: str = "6281234567890") -> None:
+        """The phone scanned the current QR: pairing, then connected."""
+        self._move(session_id, SessionState.PAIRING)
+        self.snapshots.add(session_id)
+        self._connect(session_id, phone, restored=False)
+
+    def heartbeat(self, session_id: str, latency_ms: float = 12.0) -> None:
+        self._emit(
+            SessionHeartbeat(
+                session_id=session_id, latency_ms=latency_ms, instance_id=self.instance_id
+            )
+        )
+
+    def _known(self, session_id: str) -> SessionInfo:
+        if session_id not in self._sessions:
+            raise SessionUnknown(session_id)
+        return self._sessions[session_id]
+
+    # ------------------------------------------------------------ contract
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def open_session(
+        self, *, session_id: str, workspace_id: int, label: str = ""
+    ) -> SessionInfo:
+        self.calls.append(("open", session_id))
+        self._sessions[session_id] = SessionInfo(
+            session_id=session_id,
+            workspace_id=workspace_id,
+            label=label,
+            instance_id=self.instance_id,
+        )
+        self._move(session_id, SessionState.STARTING)
+        if session_id in self.snapshots:
+            self._connect(session_id, "6281234567890", restored=True)
+        else:
+            self._qr(session_id)
+        return self._sessions[session_id]
+
+    async def stop_session(
+        self, session_id: str, *, reason: Reason = Reason.USER_INITIATED
+    ) -> None:
+        self.calls.append(("stop", session_id))
+        self._known(session_id)
+        self._move(session_id, SessionState.STOPPED, reason)
+        del self._sessions[session_id]
+
+    async def logout_session(self, session_id: str) -> None:
+        self.calls.append(("logout", session_id))
+        self._known(session_id)
+        self.snapshots.discard(session_id)
+        self._move(session_id, SessionState.LOGGED_OUT, Reason.USER_INITIATED)
+        del self._sessions[session_id]
+
+    async def regenerate_qr(self, session_id: str) -> QrIssued:
+        self.calls.append(("regenerate", session_id))
+        self._known(session_id)
+        return self._qr(session_id, regeneration=True)
+
+    async def reconnect(self, session_id: str) -> None:
+        self.calls.append(("reconnect", session_id))
+        self._known(session_id)
+        self._move(session_id, SessionState.STARTING, Reason.USER_INITIATED)
+        if session_id in self.snapshots:
+            self._connect(session_id, "6281234567890", restored=True)
+        else:
+            self._qr(session_id)
+
+    def sessions(self) -> list[SessionInfo]:
+        return list(self._sessions.values())
+
+    async def aclose(self) -> None:
+        for session_id in list(self._sessions):
+            self._move(session_id, SessionState.STOPPED, Reason.INSTANCE_RESTART)
+        self._sessions.clear()
+        self.closed = True
