@@ -1,0 +1,130 @@
+"""`pairdesk serve`: the terminal view, and a real run stopped with Ctrl+C."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+import pytest
+from PIL import Image
+
+from app.cli._serve import TerminalView, qr_art
+from app.domain.events import QrIssued, SessionStateChanged
+from app.domain.states import Reason, SessionState
+from app.sandbox import read_qr
+
+QR = "2@Yc1V0c3Rzb21lcmVm,aGVsbG8gbm9pc2Uga2V5IQ==,aWRlbnRpdHkga2V5IGhlcmU=,c2VjcmV0,WEB"
+
+
+def _render(art: str) -> Image.Image:
+    """Paint the half-block art as a terminal would (light glyphs on a dark screen)."""
+    rows = [line for line in art.splitlines() if line]
+    width = max(len(r) for r in rows)
+    image = Image.new("L", (width, len(rows) * 2), 0)
+    for y, row in enumerate(rows):
+        for x, char in enumerate(row):
+            top = char in "█▀"
+            bottom = char in "█▄"
+            image.putpixel((x, 2 * y), 255 if top else 0)
+            image.putpixel((x, 2 * y + 1), 255 if bottom else 0)
+    return image.resize((width * 8, len(rows) * 16), Image.NEAREST)
+
+
+def test_qr_art_scans_back_to_the_same_string() -> None:
+    assert read_qr(_render(qr_art(QR))) == [QR]
+
+
+def test_the_view_prints_one_line_per_change_and_the_qr() -> None:
+    out = io.StringIO()
+    view = TerminalView(out)
+    now = datetime.now(UTC)
+    view.event(
+        SessionStateChanged(
+            session_id="webjs_1_1_abcdefgh",
+            workspace_id=1,
+            state=SessionState.DISCONNECTED,
+            previous=SessionState.CONNECTED,
+            reason=Reason.INSTANCE_RESTART,
+            instance_id="instance-0",
+        )
+    )
+    view.event(
+        QrIssued(
+            session_id="webjs_1_1_abcdefgh",
+            workspace_id=1,
+            qr=QR,
+            expires_at=now + timedelta(seconds=20),
+            qr_count=2,
+            at=now,
+        )
+    )
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith(
+        "webjs_1_1_abcdefgh [instance-0] connected -> disconnected (instance_restart)"
+    )
+    assert "QR #2, scan within 20 s" in lines[1]
+    assert read_qr(_render("\n".join(lines[2:]))) == [QR]
+
+
+@pytest.mark.e2e
+def test_serve_shows_a_demo_qr_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRDESK_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "serve",
+            "--demo",
+            "1",
+            "--no-qr",
+            "--time-scale",
+            "0.2",
+            "--instances",
+            "1",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--sessions-dir",
+            str(tmp_path / "sessions"),
+        ],  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    seen: list[str] = []
+    tree: dict[int, psutil.Process] = {}
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line.rstrip())
+            if " QR #1" in line:
+                break
+        assert any(" QR #1" in line for line in seen), "\n".join(seen)
+        root = psutil.Process(proc.pid)
+        for p in [root, *root.children(recursive=True)]:
+            tree[p.pid] = p
+        assert any("chrom" in p.name().lower() for p in tree.values())
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert out.rstrip().endswith("stopped")
+    left = [p.pid for p in tree.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == []
