@@ -1,12 +1,17 @@
 """QR-to-webhook latency of the sync layer alone, against the reference central API.
 
-`measure_webhook_latency(n)` starts the reference central API on a loopback
-port (own thread, as the webhook-latency scenario does) and runs
+`measure_webhook_latency(n)` starts the reference central API and runs
 `app.sync._latency` against it: n QR events rendered, written to a real
 SQLite outbox and delivered by the real deliverer, each timed from the event
 (and from the commit) to the moment the API verified and logged it. No
 browsers, so it runs anywhere in seconds; the scenario `webhook-latency`
 measures the whole path through Chromium and an instance.
+
+By default the API runs in its own process (`pairdesk sandbox
+--central-only`), as the platform would: in the same process its request
+handling would compete with the sender for the interpreter lock and inflate
+the figures. `in_process=True` serves it from a thread instead (quicker to
+start, used by the tests). Both ends stamp this machine's wall clock.
 
 Run it alone with `python -m app.bench._sync_latency [n]` (JSON on stdout).
 """
@@ -14,38 +19,104 @@ Run it alone with `python -m app.bench._sync_latency [n]` (JSON on stdout).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import secrets
+import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from app.sandbox.central import CentralServer
+import httpx
+
 from app.sync._latency import measure_webhook_latency as _measure
 
 __all__ = ["measure_webhook_latency"]
 
 QR_EVENT = "qr_code_generated"
+START_TIMEOUT = 60.0
+
+Receiver = tuple[str, Callable[[], Mapping[str, float]], Callable[[], int]]
 
 
-async def measure_webhook_latency(n: int = 200, **options: Any) -> dict[str, Any]:
+async def measure_webhook_latency(
+    n: int = 200, *, in_process: bool = False, **options: Any
+) -> dict[str, Any]:
     """Latency figures in ms (`event_to_received_ms`, `enqueue_to_received_ms`, ...)."""
     secret = secrets.token_hex(16)
+    serve = _thread_receiver if in_process else _process_receiver
+    async with serve(secret) as (url, arrivals, rejected):
+        result = await _measure(n, central_url=url, secret=secret, arrivals=arrivals, **options)
+        result["rejected"] = rejected()
+    result["receiver"] = "thread" if in_process else "process"
+    return result
+
+
+def _first_arrivals(entries: list[dict[str, Any]]) -> dict[str, float]:
+    first: dict[str, float] = {}
+    for entry in entries:
+        if entry.get("event_id") and not entry.get("duplicate"):
+            first.setdefault(str(entry["event_id"]), float(entry["received_at"]))
+    return first
+
+
+@contextlib.asynccontextmanager
+async def _thread_receiver(secret: str) -> AsyncIterator[Receiver]:
+    from app.sandbox.central import CentralServer
+
     server = CentralServer(secret)
     url = await asyncio.to_thread(server.start)
-
-    def arrivals() -> dict[str, float]:
-        first: dict[str, float] = {}
-        for entry in server.state.events(event=QR_EVENT):
-            if entry.event_id and not entry.duplicate:
-                first.setdefault(entry.event_id, entry.received_at)
-        return first
-
     try:
-        result = await _measure(n, central_url=url, secret=secret, arrivals=arrivals, **options)
+        yield (
+            url,
+            lambda: _first_arrivals([e.to_json() for e in server.state.events(event=QR_EVENT)]),
+            lambda: len(server.state.rejections()),
+        )
     finally:
         await asyncio.to_thread(server.stop)
-    result["rejected"] = len(server.state.rejections())
-    return result
+
+
+@contextlib.asynccontextmanager
+async def _process_receiver(secret: str) -> AsyncIterator[Receiver]:
+    env = dict(os.environ, PAIRDESK_WEBHOOK_SECRET=secret, PAIRDESK_LOG_LEVEL="WARNING")
+    env.pop("PAIRDESK_CENTRAL_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "sandbox", "--central-only"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    try:
+        url = await asyncio.wait_for(asyncio.to_thread(_read_url, process), START_TIMEOUT)
+        events_url = url.rstrip("/") + f"/central/events?event={QR_EVENT}"
+        with httpx.Client(timeout=10) as http:
+
+            def document() -> dict[str, Any]:
+                answer: dict[str, Any] = http.get(events_url).json()
+                return answer
+
+            yield (
+                url,
+                lambda: _first_arrivals(document()["data"]),
+                lambda: len(document()["rejected"]),
+            )
+    finally:
+        process.terminate()
+        try:
+            await asyncio.to_thread(process.wait, 10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait)
+
+
+def _read_url(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("central: "):
+            return line.split(" ", 1)[1].strip()
+    raise RuntimeError("the reference central API process ended before it was ready")
 
 
 if __name__ == "__main__":

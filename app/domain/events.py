@@ -121,6 +121,27 @@ class SyncStatus(EngineEvent):
     last_error: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReconcileReport(EngineEvent):
+    """The platform's expected accounts (`accounts/active`) compared with the store's.
+
+    Reported for the operator, never acted on: pairdesk neither creates the
+    accounts it lacks nor deletes the ones the platform does not expect.
+    `error` is set (and both lists are empty) when the pull itself failed.
+    """
+
+    type: ClassVar[str] = "reconcile"
+    expected_missing: tuple[str, ...] = ()  # the platform expects them; pairdesk has none
+    unexpected: tuple[str, ...] = ()  # pairdesk has them; the platform does not expect them
+    expected: int = 0  # accounts the platform listed
+    local: int = 0  # accounts in pairdesk's store
+    error: str = ""
+
+    @property
+    def in_step(self) -> bool:
+        return not self.error and not self.expected_missing and not self.unexpected
+
+
 EVENT_TYPES: dict[str, type[EngineEvent]] = {
     cls.type: cls
     for cls in (
@@ -131,6 +152,7 @@ EVENT_TYPES: dict[str, type[EngineEvent]] = {
         SessionHeartbeat,
         InstanceLoad,
         SyncStatus,
+        ReconcileReport,
     )
 }
 
@@ -140,6 +162,7 @@ _ENUM_FIELDS: dict[str, type[Any]] = {
     "reason": Reason,
 }
 _TIME_FIELDS = frozenset({"at", "expires_at"})
+_TUPLE_FIELDS = frozenset({"expected_missing", "unexpected"})
 
 
 def event_to_dict(event: EngineEvent) -> dict[str, Any]:
@@ -168,5 +191,7 @@ def event_from_dict(data: dict[str, Any]) -> EngineEvent:
             value = datetime.fromisoformat(value)
         elif value is not None and f.name in _ENUM_FIELDS:
             value = _ENUM_FIELDS[f.name](value)
+        elif value is not None and f.name in _TUPLE_FIELDS:
+            value = tuple(value)
         kwargs[f.name] = value
     return cls(**kwargs)

@@ -11,7 +11,10 @@ deliverer asks `next_due` for work and reports each attempt with `mark_sent`,
   is enqueued for its session (a newer QR or a state event): a stale QR is
   never delivered late;
 - nothing else is dropped: `dead` rows (refused with a 4xx) stay until the
-  operator retries them with `retry_dead`.
+  operator retries them with `retry_dead`, which re-queues a dead row only
+  while nothing later of its session was sent or is pending; otherwise the
+  old event would land after newer ones and regress the platform, so it is
+  marked `superseded` with the reason in `last_error`.
 
 Rows are addressed by `event_id` (the `X-Event-Id` header). Every function
 takes the caller's `Session` and never commits.
@@ -49,6 +52,11 @@ MAX_ERROR_LENGTH = 2000
 MAX_BODY_START = 500
 _QR = WebhookEvent.QR_CODE_GENERATED.value
 _PENDING = OutboxState.PENDING.value
+OVERTAKEN = (
+    "not retried: a newer event for this session was already delivered (or is queued), "
+    "so sending this older one now would put the platform's account state back"
+)
+STALE_QR = "not retried: a newer event for this session replaced this QR code"
 
 
 def _to_item(row: OutboxRow) -> OutboxItem:
@@ -245,26 +253,39 @@ def retry_dead(
 ) -> int:
     """Make dead rows pending again (all, or those named); returns how many.
 
-    A dead QR row that something newer of its session has overtaken is marked
-    `superseded` instead: retrying it would show the platform a stale QR.
-    Attempts restart at 0 so the deliverer's backoff starts short.
+    A dead row is only re-queued when nothing later of its session has been
+    sent or is pending: otherwise the platform already holds (or is about to
+    receive) a newer state, and delivering the old event now would regress it.
+    Such a row is marked `superseded`, with `last_error` saying why. A dead QR
+    row that anything later of its session overtook is superseded likewise (a
+    stale QR). Dead rows retried together keep their order: a later row that
+    is dead too does not hold an earlier one back. Attempts restart at 0 so the
+    deliverer's backoff starts short.
     """
-    newer = aliased(OutboxRow)
-    overtaken = (
-        select(newer.id)
-        .where(newer.session_id == OutboxRow.session_id, newer.id > OutboxRow.id)
-        .exists()
-    )
     dead = OutboxRow.state == OutboxState.DEAD.value
     scope = [dead]
     if event_ids is not None:
         if not event_ids:
             return 0
         scope.append(OutboxRow.event_id.in_([_as_uuid(e) for e in event_ids]))
+    newer = aliased(OutboxRow)
+    later = (newer.session_id == OutboxRow.session_id, newer.id > OutboxRow.id)
+    overtaken = select(newer.id).where(*later).exists()
+    delivered_after = (
+        select(newer.id).where(*later, newer.state.in_([OutboxState.SENT.value, _PENDING])).exists()
+    )
+    # Both updates only read sent/pending rows and rows that stay non-pending,
+    # so the first cannot change what the second sees (same on SQLite and PostgreSQL).
     session.execute(
         update(OutboxRow)
         .where(*scope, OutboxRow.name == _QR, overtaken)
-        .values(state=OutboxState.SUPERSEDED.value)
+        .values(state=OutboxState.SUPERSEDED.value, last_error=STALE_QR)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(OutboxRow)
+        .where(*scope, delivered_after)
+        .values(state=OutboxState.SUPERSEDED.value, last_error=OVERTAKEN)
         .execution_options(synchronize_session=False)
     )
     result = session.execute(

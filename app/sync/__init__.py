@@ -7,7 +7,10 @@ Public API (everything else in this package is an implementation detail):
 - `CentralClient` talks to the central API (push and pull);
 - `OutboxDeliverer` sends the outbox in order per session, with retries;
 - `OutboxStore` is what the deliverer needs from the store; `SqlOutbox`
-  adapts the SQL store to it, `MemoryOutbox` implements it in memory.
+  adapts the SQL store to it, `MemoryOutbox` implements it in memory;
+- `reconciling(...)` / `Reconciler` pull `accounts/active` on start and every
+  `pull_interval` seconds and report (`compare`) what differs from the store;
+- `probe_webhook(...)` sends one signed test request and explains the answer.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from app.sync.payloads import (
     qr_data_url,
     webhook_for,
 )
+from app.sync.probe import Verdict, probe_webhook
+from app.sync.reconcile import Reconciler, compare, reconciling
 from app.sync.signing import Secret, signature, signed_headers
 
 __all__ = [
@@ -43,14 +48,19 @@ __all__ = [
     "OutboxStore",
     "Outcome",
     "PostResult",
+    "Reconciler",
     "Secret",
     "Sender",
     "SqlOutbox",
+    "Verdict",
     "Webhook",
     "backoff_delay",
+    "compare",
     "outbox_draft",
     "parse_active",
+    "probe_webhook",
     "qr_data_url",
+    "reconciling",
     "signature",
     "signed_headers",
     "webhook_for",

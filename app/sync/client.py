@@ -29,6 +29,7 @@ WEBHOOK_PATH = "/api/whatsapp/webhooks/webjs"
 ACTIVE_PATH = "/api/whatsapp/accounts/active"
 BODY_KEPT = 300  # characters of a refusing answer kept for the operator
 MAX_RETRY_AFTER = 3600.0
+KEEPALIVE = 60.0  # seconds an idle connection to the central API is kept for reuse
 
 
 class CentralApiError(Exception):
@@ -97,7 +98,12 @@ class CentralClient:
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            # Idle connections are kept a minute (httpx's default is 5 s), so a QR
+            # after a quiet spell does not pay a new TCP and TLS handshake; one the
+            # server closed meanwhile is noticed before reuse, or retried.
+            limits=httpx.Limits(
+                max_connections=32, max_keepalive_connections=16, keepalive_expiry=KEEPALIVE
+            ),
             headers={"User-Agent": "pairdesk-sync", "Accept": "application/json"},
             http2=False,
             follow_redirects=False,

@@ -109,6 +109,11 @@ def describe(report: ReconcileReport, *, limit: int = 20) -> list[str]:
     return lines
 
 
+def _few(ids: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(ids[:limit]) + (", ..." if len(ids) > limit else "")
+    return f"({shown})" if ids else ""
+
+
 class Reconciler:
     """Pulls the active list on start and every `interval` seconds; reports each comparison.
 
@@ -165,8 +170,19 @@ class Reconciler:
         ) == (report.expected_missing, report.unexpected, report.error)
         if unchanged:
             return
-        level = logging.INFO if report.in_step else logging.WARNING
-        log.log(level, "reconcile: %s", "; ".join(describe(report, limit=5)))
+        if report.error:
+            log.warning("reconcile failed: %s", report.error)
+        elif report.in_step:
+            log.info("reconcile: in step with the platform (%d account(s))", report.expected)
+        else:
+            log.warning(
+                "reconcile: %d account(s) the platform expects are missing here %s; "
+                "%d linked here are not expected by the platform %s (reported only)",
+                len(report.expected_missing),
+                _few(report.expected_missing),
+                len(report.unexpected),
+                _few(report.unexpected),
+            )
 
     async def run(self) -> None:
         """Reconcile now and then every interval, until cancelled."""

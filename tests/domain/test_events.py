@@ -14,6 +14,7 @@ from app.domain.events import (
     EngineEvent,
     InstanceLoad,
     QrIssued,
+    ReconcileReport,
     SessionError,
     SessionHeartbeat,
     SessionReady,
@@ -50,6 +51,7 @@ EXAMPLES: list[EngineEvent] = [
     SessionHeartbeat(session_id="s", latency_ms=4.5, memory_bytes=10, at=T0),
     InstanceLoad(instance_id="i0", cpu_percent=12.5, sessions_total=3, at=T0),
     SyncStatus(enabled=True, pending=2, last_error="HTTP 503", at=T0),
+    ReconcileReport(expected_missing=("a",), unexpected=("b", "c"), expected=1, local=2, at=T0),
 ]
 
 

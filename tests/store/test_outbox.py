@@ -114,36 +114,90 @@ def test_superseded_in_flight(session: Session, now: datetime) -> None:
 
 def test_dead_and_retry_dead(session: Session, now: datetime) -> None:
     first = _put(session, "a", "session_authenticated", now)
-    second = _put(session, "a", "session_ready", now)
     assert outbox.mark_dead(
         session, first.event_id, now=now, status=401, body_start='{"error":"bad signature"}'
     )
+    second = _put(session, "a", "session_ready", now)
+    assert outbox.mark_dead(session, second.event_id, now=now, status=401)
     session.commit()
-    [dead] = outbox.list_dead(session)
-    assert dead.event_id == first.event_id and dead.last_status == 401
-    assert dead.last_error == 'HTTP 401: {"error":"bad signature"}'
-    # A dead row does not block its session: the next one is due.
-    assert outbox.next_due(session, now, 10)[0].event_id == second.event_id
+    dead = outbox.list_dead(session)
+    assert [d.event_id for d in dead] == [first.event_id, second.event_id]
+    assert dead[0].last_status == 401
+    assert dead[0].last_error == 'HTTP 401: {"error":"bad signature"}'
     retry_at = now + timedelta(minutes=5)
-    assert outbox.retry_dead(session, now=retry_at) == 1
+    # Both dead: retried together they go out again, in their original order.
+    assert outbox.retry_dead(session, now=retry_at) == 2
     session.commit()
-    # Back in order: the retried (older) event is the session's head again.
     [head] = outbox.next_due(session, retry_at, 10)
     assert head.event_id == first.event_id and head.attempts == 0
     assert outbox.list_dead(session) == []
 
 
+def test_a_dead_row_does_not_hold_back_its_session(session: Session, now: datetime) -> None:
+    first = _put(session, "a", "session_authenticated", now)
+    outbox.mark_dead(session, first.event_id, now=now, status=422)
+    second = _put(session, "a", "session_ready", now)
+    assert outbox.next_due(session, now, 10)[0].event_id == second.event_id
+
+
+def test_retry_dead_supersedes_a_row_a_newer_event_was_delivered_after(
+    session: Session, now: datetime
+) -> None:
+    """Re-sending an old state after a newer one would regress the platform's account."""
+    old = _put(session, "a", "session_authenticated", now)
+    outbox.mark_dead(session, old.event_id, now=now, status=422, error="HTTP 422: bad field")
+    newer = _put(session, "a", "session_disconnected", now)
+    assert outbox.mark_sent(session, newer.event_id, now=now, status=200)
+    assert outbox.retry_dead(session, now=now) == 0
+    stored = outbox.get(session, old.event_id)
+    assert stored is not None and stored.state is OutboxState.SUPERSEDED
+    assert "a newer event for this session was already delivered" in stored.last_error
+    assert outbox.next_due(session, now, 10) == []
+
+
+def test_retry_dead_supersedes_a_row_with_a_newer_one_pending(
+    session: Session, now: datetime
+) -> None:
+    old = _put(session, "a", "session_authenticated", now)
+    outbox.mark_dead(session, old.event_id, now=now, status=422)
+    newer = _put(session, "a", "session_ready", now)
+    other = _put(session, "b", "session_ready", now)
+    outbox.mark_dead(session, other.event_id, now=now, status=422)
+    assert outbox.retry_dead(session, now=now) == 1  # b's row has nothing after it
+    assert outbox.get(session, old.event_id).state is OutboxState.SUPERSEDED  # type: ignore[union-attr]
+    assert outbox.get(session, other.event_id).state is OutboxState.PENDING  # type: ignore[union-attr]
+    heads = {h.session_id: h.event_id for h in outbox.next_due(session, now, 10)}
+    assert heads == {"a": newer.event_id, "b": other.event_id}
+
+
+def test_retry_dead_one_by_one_keeps_the_platform_current(session: Session, now: datetime) -> None:
+    old = _put(session, "a", "session_authenticated", now)
+    outbox.mark_dead(session, old.event_id, now=now, status=422)
+    new = _put(session, "a", "session_ready", now)
+    outbox.mark_dead(session, new.event_id, now=now, status=422)
+    # Retrying only the newer one first re-queues it (a dead row does not block) ...
+    assert outbox.retry_dead(session, now=now, event_ids=[new.event_id]) == 1
+    assert outbox.get(session, old.event_id).state is OutboxState.DEAD  # type: ignore[union-attr]
+    # ... after which the older one can no longer go out.
+    assert outbox.retry_dead(session, now=now, event_ids=[old.event_id]) == 0
+    assert outbox.get(session, old.event_id).state is OutboxState.SUPERSEDED  # type: ignore[union-attr]
+
+
 def test_retry_dead_selected_and_stale_qr(session: Session, now: datetime) -> None:
     qr = _put(session, "a", QR, now)
     outbox.mark_dead(session, qr.event_id, now=now, status=422)
-    _put(session, "a", "session_ready", now)
+    ready = _put(session, "a", "session_ready", now)
+    outbox.mark_dead(session, ready.event_id, now=now, status=422)
     lone = _put(session, "b", "session_error", now)
     outbox.mark_dead(session, lone.event_id, now=now, status=400, error="rejected")
     assert outbox.retry_dead(session, now=now, event_ids=[]) == 0
     assert outbox.retry_dead(session, now=now, event_ids=[lone.event_id]) == 1
     assert outbox.get(session, lone.event_id).state is OutboxState.PENDING  # type: ignore[union-attr]
-    outbox.retry_dead(session, now=now)
-    assert outbox.get(session, qr.event_id).state is OutboxState.SUPERSEDED  # type: ignore[union-attr]
+    assert outbox.retry_dead(session, now=now) == 1
+    stale = outbox.get(session, qr.event_id)
+    assert stale is not None and stale.state is OutboxState.SUPERSEDED
+    assert "replaced this QR code" in stale.last_error
+    assert outbox.get(session, ready.event_id).state is OutboxState.PENDING  # type: ignore[union-attr]
 
 
 def test_metrics(session: Session, now: datetime) -> None:

@@ -8,6 +8,7 @@ import hmac
 import io
 import json
 import pickle
+import random
 import uuid
 from datetime import UTC, datetime
 
@@ -149,3 +150,25 @@ def test_outbox_draft_keeps_name_payload_and_event_id() -> None:
     assert draft.name == "session_ready"
     assert draft.payload == dict(hook.data)
     assert str(draft.event_id) == "0b4f5a59-8b0c-4f55-a0a6-3f7e0f1d2c3b"
+
+
+@pytest.mark.parametrize("key_bytes", [16, 32, 48])
+def test_real_sized_qr_strings_scan_back_with_the_fixed_mask(key_bytes: int) -> None:
+    """The fast renderer (fixed mask, direct matrix -> PNG) still gives a code readers decode."""
+    rng = random.Random(key_bytes)
+
+    def b64(n: int) -> str:
+        return base64.b64encode(rng.randbytes(n)).decode("ascii")
+
+    for _ in range(5):
+        qr = ",".join([f"2@{b64(66)}", b64(32), b64(32), b64(key_bytes), "WEB"])
+        url = qr_data_url(qr)
+        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+        assert image.size == (256, 256)
+        decoded = zxingcpp.read_barcode(image.convert("L"))
+        assert decoded is not None and decoded.text == qr and decoded.ec_level == "M"
+
+
+def test_the_same_qr_is_rendered_once() -> None:
+    qr = "2@cached-ref,bm9pc2U=,aWRlbnRpdHk=,YWR2,WEB"
+    assert qr_data_url(qr) is qr_data_url(qr)
