@@ -214,8 +214,11 @@ class SqlInstanceStore:
             if isinstance(event, SessionHeartbeat):
                 continue
             try:
+                # Build the webhook (QR PNG included) before the transaction opens, so
+                # SQLite's write lock is never held while a QR renders.
+                drafts = _drafts(event)
                 with self._sessions.begin() as session:
-                    self._record_one(session, event)
+                    self._record_one(session, event, drafts)
                 recorded += 1
             except AccountNotFound:
                 log.debug("event for %s, which has no account; not recorded", _sid(event))
@@ -227,7 +230,7 @@ class SqlInstanceStore:
                 log.exception("could not record a %s event of %s", event.type, _sid(event))
         return recorded, failed
 
-    def _record_one(self, session: Session, event: EngineEvent) -> None:
+    def _record_one(self, session: Session, event: EngineEvent, drafts: list[OutboxDraft]) -> None:
         if isinstance(event, SessionStateChanged):
             accounts.record_transition(
                 session,
@@ -239,7 +242,7 @@ class SqlInstanceStore:
                 phone_number=event.phone_number or None,
                 count_restart=event.state is SessionState.STARTING
                 and event.previous in (SessionState.DISCONNECTED, SessionState.FAILED),
-                outbox=_drafts(event),
+                outbox=drafts,
             )
         elif isinstance(event, QrIssued):
             accounts.record_qr(
@@ -248,14 +251,14 @@ class SqlInstanceStore:
                 at=event.at,
                 qr_count=event.qr_count,
                 extraction_method=event.extraction_method,
-                outbox=_drafts(event),
+                outbox=drafts,
             )
         elif isinstance(event, SessionReady | SessionError):
             if isinstance(event, SessionReady) and event.phone_number:
                 accounts.update_account(session, event.session_id, phone_number=event.phone_number)
             else:
                 accounts.get_account(session, event.session_id)  # raises when unknown
-            for draft in _drafts(event):
+            for draft in drafts:
                 outbox.enqueue(
                     session,
                     event_id=draft.event_id,
