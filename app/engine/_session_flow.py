@@ -55,6 +55,7 @@ class Session(SessionCore):
         self._batches = 0
         self._failures = 0
         self._regen_next = False
+        self._qr_shown = False
         self._qr_waiters: list[asyncio.Future[QrIssued]] = []
         self._logout_seen = asyncio.Event()
 
@@ -119,6 +120,7 @@ class Session(SessionCore):
         self.gen += 1
         gen = self.gen
         self._batches = 0
+        self._qr_shown = False
         profile = self.host.settings.isolation == "profile"
         state: dict[str, Any] | None = None
         detail = ""
@@ -208,6 +210,7 @@ class Session(SessionCore):
             return
         r = self.record
         r.qr_count += 1
+        self._qr_shown = True
         r.qr, r.qr_issued_at, r.qr_expires_at = qr.qr, qr.issued_at, qr.expires_at
         r.extraction_method = qr.method
         self._failures = 0
@@ -265,18 +268,30 @@ class Session(SessionCore):
         r.phone = ready.phone or r.phone or str(self.folder.read_meta().get("phone", ""))
         r.platform = ready.platform or r.platform
         r.connected_at = self.host.now()
-        restored = self._restoring or self.state is S.DISCONNECTED
+        # Restored = logged in without a QR since this page was opened.
+        restored = not self._qr_shown
+        self._qr_shown = False  # a later reconnect of this page is a restore again
         method = r.extraction_method if r.qr else ready.method
         r.extraction_method = method
         r.qr, r.qr_issued_at, r.qr_expires_at = "", None, None
         self._failures = self._batches = 0
         self._restoring = False
-        # Snapshot before saying "connected": whoever hears it may rely on the login
-        # being on disk (an instance killed right after still restores it).
+        # Snapshot and meta before saying "connected": whoever hears it may rely on
+        # the login being on disk (an instance killed right after still restores it).
         try:
             await self._write_snapshot()
         except Exception as exc:  # noqa: BLE001 - the session runs on; next snapshot retries
             log.warning("session %s: snapshot failed: %s", self.session_id, exc)
+        await asyncio.to_thread(
+            self.folder.update_meta,
+            phone=r.phone,
+            platform=r.platform,
+            linked=True,
+            workspace_id=self.workspace_id,
+            label=self.label,
+            connected_at=r.connected_at.isoformat(),
+            isolation=self.host.settings.isolation,
+        )
         self.move(S.CONNECTED, None, "restored from the saved login" if restored else "")
         self.host.emit(
             SessionReady(
@@ -289,16 +304,6 @@ class Session(SessionCore):
                 restored=restored,
                 instance_id=self.host.instance_id,
             )
-        )
-        await asyncio.to_thread(
-            self.folder.update_meta,
-            phone=r.phone,
-            platform=r.platform,
-            linked=True,
-            workspace_id=self.workspace_id,
-            label=self.label,
-            connected_at=r.connected_at.isoformat(),
-            isolation=self.host.settings.isolation,
         )
 
     async def _on_logged_out(self, reason: Reason, detail: str) -> None:
