@@ -19,6 +19,7 @@ import sys
 from app.cli import load_settings
 
 VIEWS = {"qr": 0, "grid": 1, "instances": 2, "onboarding": 3, "diagnostics": 4}
+TABS = {"timeline": 0, "sync": 1, "logs": 2, "doctor": 3, "bundle": 4}
 DEMO_CSV = """workspace_id,label,phone
 12,Toko Maju,+62 811 2233 4410
 40,Klinik Sehat,
@@ -34,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo", type=int, default=0, metavar="N",
                         help="add N sandbox accounts at start")  # fmt: skip
     parser.add_argument("--view", choices=sorted(VIEWS), default="qr", help="view to open")
+    parser.add_argument("--tab", choices=sorted(TABS), default="sync",
+                        help="diagnostics tab to open with --view diagnostics")  # fmt: skip
     parser.add_argument("--screenshot", metavar="PATH", help="render the view to PNG and exit")
     parser.add_argument("--after", type=float, default=2.0, metavar="SECONDS")
     parser.add_argument("--every", type=float, default=0.0, metavar="SECONDS")
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         ConsoleOptions(
             demo=args.demo,
             view=VIEWS[args.view],
+            tab=TABS[args.tab],
             screenshot=args.screenshot or "",
             after=args.after,
             every=args.every,

@@ -8,6 +8,7 @@ one, the console runs on the scripted `DemoEngine`.
 from __future__ import annotations
 
 import inspect
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from app.ui.qr_render import _module_image
 class ConsoleOptions:
     demo: int = 0
     view: int = 0
+    tab: int = 1  # diagnostics tab (Sync)
     screenshot: str = ""
     after: float = 2.0
     every: float = 0.0
@@ -87,6 +89,10 @@ def run_console(
             )
         )
     app.aboutToQuit.connect(host.close)
+    # Ctrl+C / SIGTERM in the terminal quit like closing the window: every instance and
+    # Chromium is stopped. Python runs the handler at the next slot (timers fire often).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: app.quit())
     host.start()
     window.show()
     window.show_view(options.view)
@@ -117,7 +123,8 @@ def _prepare_view(window: MainWindow, options: ConsoleOptions) -> None:
     if options.view == 4:
         d = window.diagnostics
         QTimer.singleShot(300, d.sig_doctor_requested.emit)
-        d.tabs.setCurrentIndex(3)
+        QTimer.singleShot(300, d.sig_outbox_requested.emit)
+        d.tabs.setCurrentIndex(options.tab)
 
 
 def _schedule_screenshots(app: QApplication, window: MainWindow, options: ConsoleOptions) -> None:

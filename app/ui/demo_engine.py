@@ -28,6 +28,7 @@ from app.domain.events import (
     utcnow,
 )
 from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
+from app.domain.outbox import OutboxState
 from app.domain.states import Reason, SessionState
 from app.ui.demo_data import LABELS, demo_doctor, demo_log, demo_outbox
 
@@ -113,7 +114,9 @@ class DemoEngine:
 
     # ------------------------------------------------------------- accounts
 
-    async def add_accounts(self, specs: Sequence[AccountSpec]) -> list[SessionInfo]:
+    async def add_accounts(
+        self, specs: Sequence[AccountSpec], *, start: bool = True
+    ) -> list[SessionInfo]:
         now = utcnow()
         out = []
         for k, spec in enumerate(specs):
@@ -124,11 +127,13 @@ class DemoEngine:
                 label=spec.label,
                 phone_number=spec.phone_number,
                 instance_id=self._place(),
-                state=S.STARTING,
+                state=S.STARTING if start else S.STOPPED,
                 created_at=now,
             )
             self._sessions[sid] = info
             out.append(info)
+            if not start:
+                continue
             self._move(sid, S.STARTING, now, detail="placed")
             # Stagger the refs as if the accounts had been waiting a while, so
             # the wall shows every countdown colour; the first two link quickly.
@@ -188,8 +193,11 @@ class DemoEngine:
         return [o for o in self._outbox if not state or o.state == state]
 
     async def retry_outbox(self, event_ids: Sequence[str] = ()) -> int:
-        dead = [o for o in self._outbox if o.state == "dead"]
-        self._outbox = [o for o in self._outbox if o.state != "dead"]
+        wanted = {str(i) for i in event_ids}
+        dead = [o for o in self._outbox
+                if o.state == "dead" and (not wanted or str(o.event_id) in wanted)]  # fmt: skip
+        self._outbox = [replace(o, state=OutboxState.PENDING, attempts=0) if o in dead else o
+                        for o in self._outbox]  # fmt: skip
         return len(dead)
 
     async def instance_log(self, instance_id: str, lines: int = 200) -> list[str]:

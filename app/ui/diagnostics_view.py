@@ -11,12 +11,14 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QTableView,
     QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.outbox import OutboxItem
 from app.ui import theme
+from app.ui.outbox_model import OutboxModel
 from app.ui.timeline import TimelineModel, TimelineView
 
 
@@ -35,7 +38,7 @@ class DiagnosticsView(QWidget):
     Signals:
         sig_timeline_requested(str): show this session's timeline.
         sig_outbox_requested(): refresh the outbox.
-        sig_retry_requested(): retry every dead outbox row.
+        sig_retry_requested(list): retry these dead outbox rows (event ids; [] = every dead row).
         sig_log_requested(str): fetch this instance's log.
         sig_doctor_requested(): run the doctor checks.
         sig_bundle_requested(): export a diagnostics bundle.
@@ -43,7 +46,7 @@ class DiagnosticsView(QWidget):
 
     sig_timeline_requested = Signal(str)
     sig_outbox_requested = Signal()
-    sig_retry_requested = Signal()
+    sig_retry_requested = Signal(list)
     sig_log_requested = Signal(str)
     sig_doctor_requested = Signal()
     sig_bundle_requested = Signal()
@@ -63,16 +66,34 @@ class DiagnosticsView(QWidget):
         tl_layout.addWidget(TimelineView(self.timeline_model), 1)
         self.tabs.addTab(tl, "Timeline")
 
-        self.outbox = QTreeWidget()
-        self.outbox.setRootIsDecorated(False)
-        self.outbox.setHeaderLabels(["State", "Event", "Session", "Attempts", "Central API answer"])
-        self.outbox.setColumnWidth(0, 90)
-        self.outbox.setColumnWidth(1, 190)
-        self.outbox.setColumnWidth(2, 300)
-        self.outbox.setColumnWidth(3, 80)
+        self.outbox_model = OutboxModel(self)
+        self.outbox = QTableView()
+        self.outbox.setModel(self.outbox_model)
+        self.outbox.verticalHeader().hide()
+        self.outbox.setShowGrid(False)
+        self.outbox.setAlternatingRowColors(True)
+        self.outbox.setWordWrap(False)
+        self.outbox.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.outbox.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.outbox.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.outbox.verticalHeader().setDefaultSectionSize(30)
+        for col, width in enumerate((80, 170, 270, 96, 60, 96)):
+            self.outbox.setColumnWidth(col, width)
+        self.outbox.horizontalHeader().setStretchLastSection(True)
+        self.outbox.selectionModel().selectionChanged.connect(self._on_outbox_selection_changed)
         self.outbox_summary = QLabel()
-        retry = QPushButton("Retry dead")
-        retry.clicked.connect(self.sig_retry_requested)
+        self.outbox_detail = QLabel("Select a row to see the central API's full answer.")
+        self.outbox_detail.setWordWrap(True)
+        self.outbox_detail.setProperty("muted", True)
+        self.outbox_detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.retry_selected = QPushButton("Retry selected")
+        self.retry_selected.setToolTip("Send the selected dead events again")
+        self.retry_selected.setEnabled(False)
+        self.retry_selected.clicked.connect(self._on_retry_selected_clicked)
+        self.retry_all = QPushButton("Retry all dead")
+        self.retry_all.setToolTip("Send every dead event again (fix the cause first)")
+        self.retry_all.setEnabled(False)
+        self.retry_all.clicked.connect(lambda: self.sig_retry_requested.emit([]))
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.sig_outbox_requested)
         sync = QWidget()
@@ -80,9 +101,11 @@ class DiagnosticsView(QWidget):
         s_row = QHBoxLayout()
         s_row.addWidget(self.outbox_summary, 1)
         s_row.addWidget(refresh)
-        s_row.addWidget(retry)
+        s_row.addWidget(self.retry_selected)
+        s_row.addWidget(self.retry_all)
         s_layout.addLayout(s_row)
         s_layout.addWidget(self.outbox, 1)
+        s_layout.addWidget(self.outbox_detail)
         self.tabs.addTab(sync, "Sync")
 
         self.instance_pick = QComboBox()
@@ -138,15 +161,40 @@ class DiagnosticsView(QWidget):
         self.timeline_model.set_entries(session_id, entries)
 
     def show_outbox(self, items: Sequence[OutboxItem]) -> None:
-        self.outbox.clear()
-        dead = sum(1 for o in items if o.state == "dead")
-        self.outbox_summary.setText(f"{len(items) - dead} pending  ·  {dead} dead")
-        for o in items:
-            answer = f"HTTP {o.last_status}: {o.last_error}" if o.last_status else o.last_error
-            item = QTreeWidgetItem([str(o.state), o.name, o.session_id, str(o.attempts), answer])
-            item.setForeground(0, theme.state_color_for_text(str(o.state)))
-            item.setToolTip(4, answer)
-            self.outbox.addTopLevelItem(item)
+        self.outbox_model.set_items(items)
+        pending, dead = self.outbox_model.counts()
+        if not pending and not dead:
+            text = "Everything has been delivered to the central API."
+        else:
+            text = f"{pending} pending  ·  {dead} dead"
+            if dead:
+                text += "  — dead events were refused by the central API; fix the cause, then retry"
+        self.outbox_summary.setText(text)
+        self.retry_all.setEnabled(dead > 0)
+        self._on_outbox_selection_changed()
+
+    def selected_dead_ids(self) -> list[str]:
+        rows = self.outbox.selectionModel().selectedRows()
+        items = [self.outbox_model.item(r.row()) for r in rows]
+        return [str(o.event_id) for o in items if o.state == "dead"]
+
+    @Slot()
+    def _on_outbox_selection_changed(self, *args: object) -> None:
+        rows = self.outbox.selectionModel().selectedRows()
+        self.retry_selected.setEnabled(bool(self.selected_dead_ids()))
+        if len(rows) == 1:
+            o = self.outbox_model.item(rows[0].row())
+            status = f"HTTP {o.last_status}: " if o.last_status else ""
+            self.outbox_detail.setText(
+                f"{o.name} for {o.session_id} ({o.attempts} attempts): "
+                f"{status}{o.last_error or 'no answer yet'}"
+            )
+
+    @Slot()
+    def _on_retry_selected_clicked(self) -> None:
+        ids = self.selected_dead_ids()
+        if ids:
+            self.sig_retry_requested.emit(ids)
 
     def set_instances(self, ids: Sequence[str]) -> None:
         current = self.instance_pick.currentText()

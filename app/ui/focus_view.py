@@ -1,10 +1,13 @@
 """Focus mode: one QR large in the middle, the next three listed beside it.
 
 Keyboard driven: Space skips (sends the account to the back of the queue),
-R asks for a new QR, Esc leaves. When the current account connects, the
-view shows "connected" for `ADVANCE_MS` and moves on by itself. During
-onboarding a progress line shows n of N connected, skipped, average time
-and ETA (`set_progress`).
+R asks for a new QR, Esc leaves. As soon as the current QR is scanned
+(`pairing`) the view moves on to the next account whose QR is already on
+screen, so staff never wait for a link to finish; the account just scanned
+stays in a line under the QR ("scanned, linking…", then "connected" with the
+phone). During onboarding the queue order comes from the run (`set_order`)
+and a progress line shows n of N connected, skipped, average time and ETA
+(`set_progress`).
 """
 
 from __future__ import annotations
@@ -27,8 +30,6 @@ from app.ui.qr_render import QrView
 from app.ui.qr_wall import CountdownBar, countdown_color
 from app.ui.qr_wall_model import Phase, QrWallModel
 
-ADVANCE_MS = 1500
-
 
 class FocusView(QWidget):
     """One account at a time.
@@ -49,7 +50,8 @@ class FocusView(QWidget):
         super().__init__(parent)
         self._model = model
         self.current_id = ""
-        self._advancing = False
+        self.last_id = ""
+        self._order: list[str] | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.qr = QrView(460)
         self.title = QLabel()
@@ -58,6 +60,9 @@ class FocusView(QWidget):
         self.state_line = QLabel()
         self.state_line.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._scale(self.state_line, 1.9, bold=True)
+        self.last_line = QLabel()
+        self.last_line.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._scale(self.last_line, 1.2)
         self.bar = CountdownBar()
         self.bar.setFixedWidth(460)
         self.next_list = QLabel()
@@ -82,6 +87,7 @@ class FocusView(QWidget):
         center.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignHCenter)
         center.addWidget(self.bar, 0, Qt.AlignmentFlag.AlignHCenter)
         center.addWidget(self.state_line)
+        center.addWidget(self.last_line)
         center.addStretch(1)
         center.addWidget(hint)
         side = QVBoxLayout()
@@ -133,6 +139,9 @@ class FocusView(QWidget):
             sid = self.current_id
             self.current_id = ""
             self._model.move_to_end(sid)
+            if self._order is not None and sid in self._order:
+                self._order.remove(sid)
+                self._order.append(sid)
             self.sig_skipped.emit(sid)
             self.refresh()
         elif key == Qt.Key.Key_R and self.current_id:
@@ -148,24 +157,48 @@ class FocusView(QWidget):
     def _on_model_changed(self, *args: object) -> None:
         self.refresh()
 
-    def _pick(self) -> None:
-        if self.current_id and self._model.entry_for(self.current_id) is not None:
-            return  # a connected account stays until the advance timer fires
-        candidates = [e for e in self._model.entries() if e.phase != Phase.CONNECTED]
-        self.current_id = candidates[0].session_id if candidates else ""
-
-    @Slot()
-    def _on_advance_timeout(self) -> None:
-        self._advancing = False
-        self.current_id = ""
+    def set_order(self, session_ids: list[str] | None) -> None:
+        """Follow this queue (onboarding) instead of the wall's order; None: the wall's."""
+        self._order = list(session_ids) if session_ids is not None else None
         self.refresh()
+
+    def _queue(self) -> list[str]:
+        if self._order is not None:
+            return self._order
+        return [e.session_id for e in self._model.entries()]
+
+    def _open(self, session_id: str) -> bool:
+        """Still to be scanned: not linking, not connected."""
+        entry = self._model.entry_for(session_id)
+        if entry is None:
+            return self._order is not None and not self._model.finished(session_id)
+        return entry.phase in (Phase.WAITING, Phase.EXPIRED)
+
+    def _pick(self) -> None:
+        if self.current_id and self._open(self.current_id):
+            return
+        if self.current_id:
+            self.last_id = self.current_id
+        queue = [s for s in self._queue() if self._open(s)]
+        ready = [s for s in queue if self._ready(s)]
+        self.current_id = (ready or queue or [""])[0]
+
+    def _ready(self, session_id: str) -> bool:
+        entry = self._model.entry_for(session_id)
+        return entry is not None and bool(entry.qr) and entry.phase == Phase.WAITING
 
     @Slot()
     def refresh(self) -> None:
         self._pick()
         entry = self._model.entry_for(self.current_id) if self.current_id else None
         at = fmt.now()
-        if entry is None:
+        if entry is None and self.current_id:
+            self.title.setText(self._name(self.current_id))
+            self.qr.set_qr("")
+            self.qr.set_overlay("starting…")
+            self._state("opening the login page…", theme.GREY)
+            self.bar.set_value(0, theme.GREY)
+        elif entry is None:
             self.title.setText("All caught up")
             self.qr.set_qr("")
             self.qr.set_overlay("nothing to scan")
@@ -176,15 +209,9 @@ class FocusView(QWidget):
             self.qr.set_qr(entry.qr)
             remaining = entry.remaining(at)
             if entry.phase == Phase.CONNECTED:
-                took = entry.took()
                 self.qr.set_overlay(f"✓ connected\n{fmt.phone(entry.phone)}")
-                self._state(f"connected  {fmt.phone(entry.phone)}"
-                            + (f"  in {fmt.duration(took)}" if took is not None else ""),
-                            theme.GREEN)  # fmt: skip
+                self._state(f"connected  {fmt.phone(entry.phone)}", theme.GREEN)
                 self.bar.set_value(1, theme.GREEN)
-                if not self._advancing:
-                    self._advancing = True
-                    QTimer.singleShot(ADVANCE_MS, self._on_advance_timeout)
             elif entry.phase == Phase.LINKING:
                 self.qr.set_overlay("scanned\nlinking…")
                 self._state("scanned, linking…", theme.STATE_COLORS[SessionState.PAIRING])
@@ -198,27 +225,45 @@ class FocusView(QWidget):
                 color = countdown_color(remaining)
                 self._state(f"waiting for scan  ·  {fmt.countdown(remaining)}", color)
                 self.bar.set_value(remaining / entry.lifetime(), color)
+        self._show_last()
         self._show_next()
+
+    def _name(self, session_id: str) -> str:
+        return self._model.label_of(session_id) or session_id
+
+    def _show_last(self) -> None:
+        entry = self._model.entry_for(self.last_id) if self.last_id else None
+        if entry is None or self.last_id == self.current_id:
+            self.last_line.setText("")
+            return
+        name = self._name(self.last_id)
+        if entry.phase == Phase.CONNECTED:
+            took = entry.took()
+            when = f"  in {fmt.duration(took)}" if took is not None else ""
+            text, color = f"✓ {name} connected  {fmt.phone(entry.phone)}{when}", theme.GREEN
+        elif entry.phase == Phase.LINKING:
+            text, color = f"{name}: scanned, linking…", theme.STATE_COLORS[SessionState.PAIRING]
+        else:
+            text, color = "", theme.GREY
+        self.last_line.setText(text)
+        self.last_line.setStyleSheet(f"color: {color};")
 
     def _state(self, text: str, color: str) -> None:
         self.state_line.setText(text)
         self.state_line.setStyleSheet(f"color: {color};")
 
     def _show_next(self) -> None:
-        upcoming = [
-            e
-            for e in self._model.entries()
-            if e.session_id != self.current_id and e.phase != Phase.CONNECTED
-        ][:3]
+        queue = [s for s in self._queue() if s != self.current_id and self._open(s)]
+        upcoming = queue[:3]
         if not upcoming:
             self.next_list.setText("<p>nobody else waiting</p>")
             return
         items = "".join(
-            f"<p><b>{_esc(e.label or e.session_id)}</b><br>ws {e.workspace_id}"
-            f" · {'ready' if e.qr else 'starting'}</p>"
-            for e in upcoming
+            f"<p><b>{_esc(self._name(s))}</b><br>"
+            f"{'QR ready' if self._ready(s) else 'starting…'}</p>"
+            for s in upcoming
         )
-        more = self._model.waiting_count() - len(upcoming) - (1 if self.current_id else 0)
+        more = len(queue) - len(upcoming)
         self.next_list.setText(items + (f"<p>and {more} more</p>" if more > 0 else ""))
 
 

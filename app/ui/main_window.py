@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.config import Settings
-from app.domain.events import EngineEvent, SessionReady, SessionStateChanged, SyncStatus
-from app.domain.models import AccountSpec, SessionInfo
+from app.domain.events import EngineEvent, SyncStatus
+from app.domain.models import SessionInfo
 from app.domain.states import SessionState
 from app.ui import test_phone
 from app.ui.bundle import write_bundle
@@ -37,6 +37,7 @@ from app.ui.health_grid import HealthGrid
 from app.ui.instances_model import InstancesModel
 from app.ui.instances_view import InstancesView
 from app.ui.notifier import Notifier
+from app.ui.onboarding_flow import OnboardingFlow
 from app.ui.onboarding_view import OnboardingView
 from app.ui.qr_wall import QrWallView
 from app.ui.qr_wall_model import QrWallModel
@@ -114,6 +115,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.overlay = ShortcutOverlay(central)
         self.notifier = Notifier(self, app_icon())
+        self.onboarding_flow = OnboardingFlow(
+            host, sessions=self.sessions, view=self.onboarding, focus=self.focus, parent=self
+        )
+        self._fetching_labels = False
         self._connect()
         self._shortcuts()
         self._tick = QTimer(self)
@@ -144,12 +149,13 @@ class MainWindow(QMainWindow):
         self.wall.sig_scan_requested.connect(self._on_wall_scan_requested)
         self.focus.sig_regenerate_requested.connect(lambda sid: self.act("regenerate", [sid]))
         self.focus.sig_leave_requested.connect(self.leave_focus)
-        self.focus.sig_pause_toggled.connect(self._on_focus_pause_toggled)
         self.grid.sig_action_requested.connect(self.act)
         self.grid.sig_timeline_requested.connect(self._on_grid_timeline_requested)
         self.instances_view.sig_restart_requested.connect(self._on_restart_instance_requested)
         self.instances_view.sig_add_requested.connect(self._on_add_instance_requested)
-        self.onboarding.sig_create_requested.connect(self._on_onboarding_create_requested)
+        self.onboarding_flow.sig_focus_requested.connect(self.enter_focus)
+        self.onboarding_flow.sig_message.connect(lambda t: self.statusBar().showMessage(t, 6000))
+        self.sessions.sig_unknown_sessions.connect(self._on_sessions_unknown_sessions)
         d = self.diagnostics
         d.sig_timeline_requested.connect(self._on_diagnostics_timeline_requested)
         d.sig_outbox_requested.connect(self.refresh_outbox)
@@ -231,14 +237,25 @@ class MainWindow(QMainWindow):
         self.wall_model.apply(events)
         self._update_nav()
         self.notifier.note(events, self.sessions)
-        run = self.onboarding.run
-        if run is not None:
-            for ev in events:
-                if isinstance(ev, SessionReady | SessionStateChanged) and (
-                    isinstance(ev, SessionReady) or ev.state is SessionState.CONNECTED
-                ):
-                    run.note_connected(ev.session_id, ev.at, getattr(ev, "phone_number", ""))
-            self._update_onboarding_progress()
+        self.onboarding_flow.on_events(events)
+
+    @Slot(list)
+    def _on_sessions_unknown_sessions(self, _ids: list) -> None:
+        # Rows first seen in events (e.g. QRs published before `add_accounts` returned)
+        # have no label yet: ask the engine, which owns labels. One fetch at a time.
+        if self._fetching_labels:
+            return
+        self._fetching_labels = True
+
+        def done(infos: list[SessionInfo]) -> None:
+            self._fetching_labels = False
+            known = [i for i in infos if self.sessions.row_for(i.session_id) is not None]
+            self.sessions.upsert(known)
+
+        def failed(_exc: BaseException) -> None:
+            self._fetching_labels = False
+
+        self.host.op(lambda e: e.list_sessions(), "labels").success(done).failure(failed).run()
 
     @Slot(list)
     def _on_host_instance_loads(self, loads: list) -> None:
@@ -272,7 +289,7 @@ class MainWindow(QMainWindow):
         self.sessions.tick()
         self.totals.set_load(*self.instances.total_load(), self.instances.rowCount())
         self._update_nav()
-        self._update_onboarding_progress()
+        self.onboarding_flow.update_progress()
 
     @Slot(str)
     def _on_header_search_changed(self, text: str) -> None:
@@ -341,34 +358,13 @@ class MainWindow(QMainWindow):
         ).run()
 
     @Slot(list)
-    def _on_onboarding_create_requested(self, specs: list[AccountSpec]) -> None:
-        def created(sessions: list[SessionInfo]) -> None:
-            self.sessions.upsert(sessions)
-            self.onboarding.begin(sessions)
-            self.enter_focus()
+    def _on_diagnostics_retry_requested(self, event_ids: list) -> None:
+        def done(n: int) -> None:
+            self.statusBar().showMessage(f"Requeued {n} dead event(s) for delivery", 6000)
+            self.refresh_outbox()
 
-        self.host.op(lambda e: e.add_accounts(specs), "add accounts").success(created).run()
-
-    @Slot()
-    def _on_focus_pause_toggled(self) -> None:
-        run = self.onboarding.run
-        if run is None:
-            return
-        run.paused = not run.paused
-        waiting = [s for s in run.session_ids if s not in run.connected]
-        self.act("stop" if run.paused else "start", waiting)
-        self._update_onboarding_progress()
-
-    def _update_onboarding_progress(self) -> None:
-        run = self.onboarding.run
-        if run is not None:
-            self.onboarding.update_progress()
-            self.focus.set_progress(len(run.connected), len(run.session_ids), run.summary(),
-                                    run.paused)  # fmt: skip
-
-    @Slot()
-    def _on_diagnostics_retry_requested(self) -> None:
-        self._diag(lambda e: e.retry_outbox(), "retry", lambda n: self.refresh_outbox())
+        ids = [str(i) for i in event_ids]
+        self._diag(lambda e: e.retry_outbox(ids), "retry", done)
 
     @Slot(str)
     def _on_diagnostics_log_requested(self, instance_id: str) -> None:

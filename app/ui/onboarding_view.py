@@ -10,7 +10,6 @@ row with its result and phone number.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,8 @@ from PySide6.QtWidgets import (
 
 from app.domain.import_rows import ImportFileError, ImportRow, parse_bytes, parse_text, results_csv
 from app.domain.models import AccountSpec, SessionInfo
-from app.ui import fmt, theme
+from app.ui import theme
+from app.ui.onboarding_run import OnboardingRun
 
 _Index = QModelIndex | QPersistentModelIndex
 HEADERS = ("Row", "Workspace", "Label", "Phone", "Check")
@@ -78,48 +78,11 @@ class ImportRowsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             check = "✓ ready" if r.ok else r.error.split(": ", 1)[-1]
             return (str(r.line), r.workspace_raw, r.label, r.phone_raw, check)[index.column()]
+        if role == Qt.ItemDataRole.ToolTipRole and not r.ok:
+            return r.error
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 4:
             return QColor(theme.GREEN if r.ok else theme.RED)
         return None
-
-
-class OnboardingRun:
-    """Progress of one onboarding batch (no Qt): connected, skipped, timing, ETA."""
-
-    def __init__(self, rows: Sequence[ImportRow], sessions: Sequence[SessionInfo]) -> None:
-        self.started = fmt.now()
-        self.rows = [r for r in rows if r.ok]
-        self.session_ids = [s.session_id for s in sessions]
-        self.connected: dict[str, tuple[datetime, str]] = {}
-        self.skipped: set[str] = set()
-        self.paused = False
-
-    def note_connected(self, session_id: str, at: datetime, phone: str) -> None:
-        if session_id in self.session_ids and session_id not in self.connected:
-            self.connected[session_id] = (at, phone)
-            self.skipped.discard(session_id)
-
-    def summary(self) -> str:
-        n, total = len(self.connected), len(self.session_ids)
-        elapsed = (fmt.now() - self.started).total_seconds()
-        avg = elapsed / n if n else 0.0
-        left = total - n
-        eta = f"eta {fmt.duration(avg * left)}" if n and left else ""
-        parts = [f"{n} / {total} connected", f"{len(self.skipped)} skipped"]
-        if n:
-            parts.append(f"avg {fmt.duration(avg)} per account")
-        return "  ·  ".join(p for p in [*parts, eta] if p)
-
-    def results(self) -> list[dict[str, str]]:
-        out = []
-        for row, sid in zip(self.rows, self.session_ids, strict=False):
-            at, phone = self.connected.get(sid, (None, ""))
-            secs = f"{(at - self.started).total_seconds():.0f}" if at else ""
-            result = "connected" if at else "skipped" if sid in self.skipped else "not connected"
-            out.append({"row": str(row.line), "workspace_id": row.workspace_raw,
-                        "label": row.label, "phone": phone or row.phone_raw,
-                        "session_id": sid, "result": result, "seconds": secs})  # fmt: skip
-        return out
 
 
 class OnboardingView(QWidget):
@@ -156,9 +119,14 @@ class OnboardingView(QWidget):
         self.table.setModel(self.model)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        # A rejected row's reason is the point of this table: wrap it, never elide it.
+        self.table.setWordWrap(True)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.start = QPushButton("Start scanning")
+        self.start.setObjectName("Primary")
         self.start.setEnabled(False)
         self.start.clicked.connect(self._on_start_clicked)
         self.export = QPushButton("Export results…")
@@ -239,6 +207,12 @@ class OnboardingView(QWidget):
         self.export.setEnabled(True)
         self.update_progress()
         return self.run
+
+    def creation_failed(self, message: str) -> None:
+        """`add_accounts` refused the batch: nothing was created; say so, allow a retry."""
+        self.message.setText(f"Nothing was created: {message}")
+        self.message.setStyleSheet(f"color: {theme.RED};")
+        self.start.setEnabled(any(r.ok for r in self.model.rows()))
 
     def update_progress(self) -> None:
         if self.run is not None:

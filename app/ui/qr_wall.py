@@ -275,7 +275,11 @@ class QrWallView(QWidget):
         while self._grid.count():
             self._grid.takeAt(0)
         for k, entry in enumerate(self._model.entries()):
-            self._grid.addWidget(self._tiles[entry.session_id], k // columns, k % columns)
+            tile = self._tiles[entry.session_id]
+            self._grid.addWidget(tile, k // columns, k % columns)
+            # A widget added to a visible layout is shown only on the next event loop pass;
+            # show it now so a screenshot (or a scan) right after the QR arrives sees it.
+            tile.show()
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001
         super().resizeEvent(event)

@@ -4,7 +4,9 @@ One row per session: its current QR string and expiry, and a phase the tile
 shows — waiting, expired ("refreshing"), linking (scanned), connected (with
 the phone and how long it took), which then leaves the wall after
 `LINGER_S`. Fed by the same `EngineHost` batches as the grid; labels come
-from the `SessionsModel`, which owns them.
+from the `SessionsModel`, which owns them: a tile whose account the grid
+learns the label of later (a QR that arrived before `add_accounts`
+returned) is updated the moment the grid's label cell changes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Slot,
+)
 
 from app.domain.events import (
     EngineEvent,
@@ -25,6 +34,7 @@ from app.domain.events import (
 from app.domain.models import SessionInfo
 from app.domain.states import SessionState
 from app.ui import fmt
+from app.ui.session_row import Col
 from app.ui.sessions_model import SessionsModel
 
 LINGER_S = 5.0
@@ -79,6 +89,7 @@ class QrWallModel(QAbstractListModel):
         self._sessions = sessions
         self._rows: list[WallEntry] = []
         self._index: dict[str, int] = {}
+        sessions.dataChanged.connect(self._on_sessions_data_changed)
 
     # -------------------------------------------------------------- access
 
@@ -91,6 +102,18 @@ class QrWallModel(QAbstractListModel):
 
     def entries(self) -> list[WallEntry]:
         return list(self._rows)
+
+    def label_of(self, session_id: str) -> str:
+        entry = self.entry_for(session_id)
+        if entry is not None and entry.label:
+            return entry.label
+        row = self._sessions.row_for(session_id)
+        return row.label if row is not None else ""
+
+    def finished(self, session_id: str) -> bool:
+        """Scanned already (linking or connected), per the grid, whether on the wall or not."""
+        row = self._sessions.row_for(session_id)
+        return row is not None and row.state in (SessionState.PAIRING, SessionState.CONNECTED)
 
     def waiting_count(self) -> int:
         return sum(1 for e in self._rows if e.phase in (Phase.WAITING, Phase.EXPIRED))
@@ -172,6 +195,17 @@ class QrWallModel(QAbstractListModel):
         self._rows.append(self._rows.pop(i))
         self._reindex()
         self.endMoveRows()
+
+    @Slot(QModelIndex, QModelIndex, list)
+    def _on_sessions_data_changed(self, top: QModelIndex, bottom: QModelIndex, *_: Any) -> None:
+        if not self._rows or not top.column() <= Col.LABEL <= bottom.column():
+            return
+        for r in range(top.row(), bottom.row() + 1):
+            row = self._sessions.row_at(r)
+            entry = self.entry_for(row.session_id)
+            if entry is not None and row.label and entry.label != row.label:
+                entry.label = row.label
+                self._changed(row.session_id)
 
     # ------------------------------------------------------------- private
 

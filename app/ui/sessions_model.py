@@ -1,11 +1,20 @@
 """The health grid's data: `SessionsModel` owns one row per session, keyed by id.
 
-Rows are mutable records fed by `EngineHost` batches; the model emits
-`dataChanged` on exactly the rows and columns a batch touched (merged into
-contiguous runs), inserts new sessions in one block, and never resets except
-for the first load. Static display strings are cached per row (Anki's row
-cache) so painting 3,000 rows never re-formats them; ages are computed at
-paint time and refreshed by `tick()` once a second.
+Rows (`app.ui.session_row.Row`) are mutable records fed by `EngineHost`
+batches; the model emits `dataChanged` on exactly the rows and columns a
+batch touched (merged into contiguous runs), inserts new sessions in one
+block, and never resets except for the first load.
+
+Ages (connected for, last heartbeat, QR age) are computed when a cell is
+painted, so the once-a-second `tick()` does not touch the rows at all: it
+only tells the views to repaint the age cells they show (`sig_ages_due`).
+A `dataChanged` over every row would make the sort/filter proxy walk all of
+them, and at 3,000 rows that is the stall the grid must not have.
+
+A row first seen in an event (the engine published it before `add_accounts`
+returned, or the console started mid-way) has no label yet: the model
+reports it with `sig_unknown_sessions`, and the window fetches the engine's
+`list_sessions()` and hands it to `upsert`.
 """
 
 from __future__ import annotations
@@ -13,18 +22,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    Signal,
-)
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 
 from app.domain.events import (
     EngineEvent,
@@ -35,114 +35,34 @@ from app.domain.events import (
     SessionStateChanged,
 )
 from app.domain.models import SessionInfo
-from app.domain.states import Reason, SessionState
+from app.domain.states import SessionState
 from app.ui import fmt
-
-SORT_ROLE = Qt.ItemDataRole.UserRole
-STATE_ROLE = Qt.ItemDataRole.UserRole + 1
-ID_ROLE = Qt.ItemDataRole.UserRole + 2
-_Index = QModelIndex | QPersistentModelIndex
-
-
-class Col(IntEnum):
-    STATE = 0
-    WORKSPACE = 1
-    LABEL = 2
-    PHONE = 3
-    INSTANCE = 4
-    CONNECTED_FOR = 5
-    HEARTBEAT = 6
-    QR_AGE = 7
-    RESTARTS = 8
-    MEMORY = 9
-
-
-HEADERS = (
-    "State",
-    "Workspace",
-    "Label",
-    "Phone",
-    "Instance",
-    "Connected for",
-    "Last heartbeat",
-    "QR age",
-    "Restarts",
-    "Memory",
+from app.ui.session_row import (
+    AGE_COLS,
+    HEADERS,
+    ID_ROLE,
+    RIGHT_COLS,
+    SORT_ROLE,
+    STATE_ROLE,
+    Col,
+    Index,
+    Row,
 )
-_AGE_COLS = (Col.CONNECTED_FOR, Col.HEARTBEAT, Col.QR_AGE)
-_RIGHT = {Col.WORKSPACE, Col.CONNECTED_FOR, Col.HEARTBEAT, Col.QR_AGE, Col.RESTARTS, Col.MEMORY}
+from app.ui.sessions_proxy import SessionsProxy
+
+__all__ = ["ID_ROLE", "SORT_ROLE", "STATE_ROLE", "Col", "Row", "SessionsModel", "SessionsProxy"]
+
 TIMELINE_LENGTH = 50
-
-
-class Row:
-    """One session as the grid shows it; mutated only by `SessionsModel`."""
-
-    __slots__ = (
-        "session_id",
-        "workspace_id",
-        "label",
-        "state",
-        "reason",
-        "phone",
-        "instance",
-        "connected_at",
-        "heartbeat_at",
-        "qr_issued_at",
-        "restarts",
-        "memory",
-        "last_error",
-        "cache",
-    )
-
-    def __init__(self, info: SessionInfo) -> None:
-        self.session_id = info.session_id
-        self.workspace_id = info.workspace_id
-        self.label = info.label
-        self.state = info.state
-        self.reason: Reason | str | None = info.reason
-        self.phone = info.phone_number
-        self.instance = info.instance_id
-        self.connected_at = info.connected_at
-        self.heartbeat_at = info.last_heartbeat_at
-        self.qr_issued_at = info.qr_issued_at
-        self.restarts = info.restarts
-        self.memory = info.memory_bytes
-        self.last_error = ""
-        self.cache: dict[int, str] = {}
-
-    def text(self, col: int) -> str:
-        cached = self.cache.get(col)
-        if cached is None:
-            cached = self.cache[col] = self._format(col)
-        return cached
-
-    def _format(self, col: int) -> str:
-        if col == Col.STATE:
-            return fmt.STATE_LABELS.get(self.state, str(self.state))
-        if col == Col.WORKSPACE:
-            return str(self.workspace_id)
-        if col == Col.LABEL:
-            return self.label
-        if col == Col.PHONE:
-            return fmt.phone(self.phone)
-        if col == Col.INSTANCE:
-            return self.instance
-        if col == Col.RESTARTS:
-            return str(self.restarts) if self.restarts else ""
-        if col == Col.MEMORY:
-            return fmt.size(self.memory)
-        return ""
-
-    def age(self, col: int, at: datetime | None = None) -> float | None:
-        if col == Col.CONNECTED_FOR:
-            if self.state is not SessionState.CONNECTED:
-                return None
-            return fmt.age_seconds(self.connected_at, at)
-        if col == Col.HEARTBEAT:
-            return fmt.age_seconds(self.heartbeat_at, at)
-        if self.state.waiting_for_scan:
-            return fmt.age_seconds(self.qr_issued_at, at)
-        return None
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_SORT, _STATE, _ID = int(SORT_ROLE), int(STATE_ROLE), int(ID_ROLE)
+# The delegate asks for about ten roles per cell and paint; answer the unused ones at once.
+_ROLES = frozenset({_DISPLAY, _ALIGN, _TOOLTIP, _SORT, _STATE, _ID})
+_V = Qt.AlignmentFlag.AlignVCenter
+_ALIGN_RIGHT = int(Qt.AlignmentFlag.AlignRight | _V)
+_ALIGN_LEFT = int(Qt.AlignmentFlag.AlignLeft | _V)
+_CHANGED_ROLES = [Qt.ItemDataRole.DisplayRole, SORT_ROLE, STATE_ROLE, Qt.ItemDataRole.ToolTipRole]
 
 
 class SessionsModel(QAbstractTableModel):
@@ -150,9 +70,13 @@ class SessionsModel(QAbstractTableModel):
 
     Signals:
         sig_counts_changed(dict): {SessionState: count} after a batch changed any state.
+        sig_ages_due(): a second has passed; views repaint the age cells they show.
+        sig_unknown_sessions(list): session ids first seen in events (no label yet).
     """
 
     sig_counts_changed = Signal(dict)
+    sig_ages_due = Signal()
+    sig_unknown_sessions = Signal(list)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -174,14 +98,14 @@ class SessionsModel(QAbstractTableModel):
         return self._index.get(session_id, -1)
 
     def counts(self) -> dict[SessionState, int]:
-        return dict(self._counts)
+        return {state: n for state, n in self._counts.items() if n}
 
     # ------------------------------------------------------------- Qt model
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(HEADERS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
@@ -189,39 +113,35 @@ class SessionsModel(QAbstractTableModel):
             return HEADERS[section] if 0 <= section < len(HEADERS) else None
         return None
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        role = int(role)
+        if role not in _ROLES or not index.isValid():
             return None
         row = self._rows[index.row()]
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col in _AGE_COLS:
+        if role == _DISPLAY:
+            if col in AGE_COLS:
                 return fmt.duration(row.age(col))
             return row.text(col)
-        if role == SORT_ROLE:
+        if role == _SORT:
             return self._sort_key(row, col)
-        if role == STATE_ROLE:
+        if role == _STATE:
             return row.state.value
-        if role == ID_ROLE:
+        if role == _ID:
             return row.session_id
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            horizontal = (
-                Qt.AlignmentFlag.AlignRight if col in _RIGHT else Qt.AlignmentFlag.AlignLeft
-            )
-            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if col == Col.STATE:
-                why = f" ({row.reason})" if row.reason else ""
-                return f"{row.text(Col.STATE)}{why}\n{row.last_error}".strip()
-            return row.session_id
-        return None
+        if role == _ALIGN:
+            return _ALIGN_RIGHT if col in RIGHT_COLS else _ALIGN_LEFT
+        if col == Col.STATE:
+            why = f" ({row.reason})" if row.reason else ""
+            return f"{row.text(Col.STATE)}{why}\n{row.last_error}".strip()
+        return row.session_id
 
     def _sort_key(self, row: Row, col: int) -> Any:
         if col == Col.STATE:
             return fmt.STATE_SORT.get(row.state, 99)
         if col == Col.WORKSPACE:
             return row.workspace_id
-        if col in _AGE_COLS:
+        if col in AGE_COLS:
             age = row.age(col)
             return -1.0 if age is None else age
         if col == Col.RESTARTS:
@@ -241,17 +161,27 @@ class SessionsModel(QAbstractTableModel):
         self._recount()
 
     def upsert(self, infos: Iterable[SessionInfo]) -> None:
-        """Add sessions the engine just created (e.g. `add_accounts`), update known ones."""
+        """Add sessions the engine just created (e.g. `add_accounts`), fill in known ones.
+
+        The engine's label wins (it owns it); the phone and instance fill gaps
+        only, since events may already have brought newer values.
+        """
         infos = list(infos)
         self._insert([Row(i) for i in infos if i.session_id not in self._index])
+        changed: dict[int, tuple[int, int]] = {}
         for info in infos:
             i = self._index[info.session_id]
             row = self._rows[i]
-            if (info.label and not row.label) or (info.phone_number and not row.phone):
-                row.label = row.label or info.label
-                row.phone = row.phone or info.phone_number
+            fresh = (
+                (info.label or row.label),
+                (row.phone or info.phone_number),
+                (row.instance or info.instance_id),
+            )
+            if fresh != (row.label, row.phone, row.instance):
+                row.label, row.phone, row.instance = fresh
                 row.cache.clear()
-                self._emit_changed({i: (Col.LABEL, Col.PHONE)})
+                changed[i] = (Col.LABEL, Col.INSTANCE)
+        self._emit_changed(changed)
         self._recount()
 
     def apply(self, events: Sequence[EngineEvent]) -> None:
@@ -264,7 +194,8 @@ class SessionsModel(QAbstractTableModel):
                 fresh[sid] = Row(SessionInfo(session_id=sid, workspace_id=ws))
         self._insert(list(fresh.values()))
         changed: dict[int, tuple[int, int]] = {}
-        state_changed = bool(fresh)
+        counts = self._counts
+        counts_changed = False
         for ev in events:
             i = self._index.get(getattr(ev, "session_id", ""), -1)
             if i < 0:
@@ -275,19 +206,21 @@ class SessionsModel(QAbstractTableModel):
             if cols:
                 lo, hi = changed.get(i, (cols[0], cols[0]))
                 changed[i] = (min(lo, *cols), max(hi, *cols))
-            state_changed |= row.state is not before
+            if row.state is not before:
+                counts[before] = counts.get(before, 0) - 1
+                counts[row.state] = counts.get(row.state, 0) + 1
+                counts_changed = True
         self._emit_changed(changed)
-        if state_changed:
+        if fresh:
             self._recount()
+            self.sig_unknown_sessions.emit(list(fresh))
+        elif counts_changed:
+            self.sig_counts_changed.emit({s: n for s, n in counts.items() if n})
 
     def tick(self) -> None:
-        """Refresh the age columns (once a second)."""
+        """A second passed: views repaint the age cells they show (no row is touched)."""
         if self._rows:
-            self.dataChanged.emit(
-                self.index(0, Col.CONNECTED_FOR),
-                self.index(len(self._rows) - 1, Col.QR_AGE),
-                [Qt.ItemDataRole.DisplayRole, SORT_ROLE],
-            )
+            self.sig_ages_due.emit()
 
     def _insert(self, rows: list[Row]) -> None:
         if not rows:
@@ -350,7 +283,6 @@ class SessionsModel(QAbstractTableModel):
         line.append((at, what, str(reason), detail))
 
     def _emit_changed(self, changed: dict[int, tuple[int, int]]) -> None:
-        roles = [Qt.ItemDataRole.DisplayRole, SORT_ROLE, STATE_ROLE, Qt.ItemDataRole.ToolTipRole]
         run_start = run_end = -1
         lo = hi = 0
         for i in sorted(changed):
@@ -359,53 +291,21 @@ class SessionsModel(QAbstractTableModel):
                 run_end, lo, hi = i, min(lo, c_lo), max(hi, c_hi)
                 continue
             if run_start >= 0:
-                self.dataChanged.emit(self.index(run_start, lo), self.index(run_end, hi), roles)
+                self._changed_run(run_start, run_end, lo, hi)
             run_start = run_end = i
             lo, hi = c_lo, c_hi
         if run_start >= 0:
-            self.dataChanged.emit(self.index(run_start, lo), self.index(run_end, hi), roles)
+            self._changed_run(run_start, run_end, lo, hi)
+
+    def _changed_run(self, first: int, last: int, lo: int, hi: int) -> None:
+        self.dataChanged.emit(self.index(first, lo), self.index(last, hi), _CHANGED_ROLES)
 
     def _recount(self) -> None:
         counts: dict[SessionState, int] = {}
         for row in self._rows:
             counts[row.state] = counts.get(row.state, 0) + 1
-        if counts != self._counts:
+        if counts != {s: n for s, n in self._counts.items() if n}:
             self._counts = counts
             self.sig_counts_changed.emit(dict(counts))
-
-
-class SessionsProxy(QSortFilterProxyModel):
-    """Filters by state group and free text; sorts by `SORT_ROLE`.
-
-    `dynamicSortFilter` stays on: the source only reports the columns that
-    really changed, so a heartbeat re-sorts only when sorting by heartbeat.
-    """
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._states: frozenset[SessionState] | None = None
-        self._text = ""
-        self.setSortRole(SORT_ROLE)
-        self.setDynamicSortFilter(True)
-
-    def set_states(self, states: frozenset[SessionState] | None) -> None:
-        self.beginFilterChange()
-        self._states = states
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def set_text(self, text: str) -> None:
-        self.beginFilterChange()
-        self._text = text.strip().casefold()
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
-        model = self.sourceModel()
-        if not isinstance(model, SessionsModel):
-            return True
-        row = model.row_at(source_row)
-        if self._states is not None and row.state not in self._states:
-            return False
-        if not self._text:
-            return True
-        hay = f"{row.label} {row.phone} {row.workspace_id} {row.session_id} {row.instance}"
-        return self._text in hay.casefold()
+        else:
+            self._counts = counts

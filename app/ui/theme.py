@@ -100,6 +100,9 @@ QListWidget#Nav::item:selected {{ background: {nav_sel}; color: palette(text); }
 QPushButton#Chip {{ border: 1px solid {border}; border-radius: 14px; padding: 4px 12px;
     background: {card}; }}
 QPushButton#Chip:checked {{ background: {chip_on}; color: white; border-color: {chip_on}; }}
+QPushButton#Primary {{ background: {chip_on}; color: white; border: none; border-radius: 6px;
+    padding: 8px 18px; font-weight: 600; }}
+QPushButton#Primary:disabled {{ background: {border}; color: {muted}; }}
 QFrame#BulkBar {{ background: {nav_sel}; border-radius: 8px; }}
 QToolButton#Sync {{ border: 1px solid {border}; border-radius: 12px; padding: 4px 10px; }}
 QTableView {{ gridline-color: {border}; }}

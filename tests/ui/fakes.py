@@ -24,6 +24,7 @@ class FakeEngine:
         self.sessions = {s.session_id: s for s in sessions}
         self.instances = list(instances) or [InstanceInfo(instance_id="i-1", index=1, capacity=50)]
         self.calls: list[tuple[str, object]] = []
+        self.outbox: list = []
         self.closed = False
         self._queues: list[asyncio.Queue[object]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -56,7 +57,9 @@ class FakeEngine:
 
         return gen()
 
-    async def add_accounts(self, specs: Sequence[AccountSpec]) -> list[SessionInfo]:
+    async def add_accounts(
+        self, specs: Sequence[AccountSpec], *, start: bool = True
+    ) -> list[SessionInfo]:
         out = []
         for k, spec in enumerate(specs):
             info = SessionInfo(session_id=f"s-{spec.workspace_id}-{k}",
@@ -64,6 +67,7 @@ class FakeEngine:
             self.sessions[info.session_id] = info
             out.append(info)
         self.calls.append(("add_accounts", list(specs)))
+        self.add_started = start
         return out
 
     async def _record(self, name: str, arg: object) -> None:
@@ -107,10 +111,11 @@ class FakeEngine:
                               reason=None, at=at)]  # fmt: skip
 
     async def list_outbox(self, state: str = "") -> list:  # type: ignore[type-arg]
-        return []
+        return [o for o in self.outbox if not state or o.state == state]
 
     async def retry_outbox(self, event_ids: Sequence[str] = ()) -> int:
-        return 0
+        self.calls.append(("retry_outbox", list(event_ids)))
+        return len(event_ids)
 
     async def instance_log(self, instance_id: str, lines: int = 200) -> list[str]:
         return [f"[{instance_id}] token=SECRET-TOKEN-123 started"]

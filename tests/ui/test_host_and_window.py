@@ -63,7 +63,9 @@ def test_onboarding_view_creates_nothing_until_confirmed(qtbot, host, fake_engin
     assert not any(c[0] == "add_accounts" for c in fake_engine.calls)
     window.onboarding.start.click()
     qtbot.waitUntil(lambda: window.onboarding.run is not None)
-    assert [s.workspace_id for s in fake_engine.calls[-1][1]] == [1, 2]
+    created = next(c for c in fake_engine.calls if c[0] == "add_accounts")
+    assert [s.workspace_id for s in created[1]] == [1, 2]
+    assert fake_engine.add_started is False  # QRs open only as staff get to them
     assert "0 / 2 connected" in window.onboarding.run.summary()
 
 
@@ -84,3 +86,23 @@ def test_diagnostics_bundle_has_no_secret(qtbot, host, fake_engine, settings, tm
     assert b"sessions.json" not in blob and b'"x"' in blob
     for secret in (b"SUPER-SECRET-VALUE", b"SECRET-TOKEN-123", b"QRSECRETREF"):
         assert secret not in blob
+
+
+def test_sync_tab_retries_selected_dead_rows_and_all(qtbot, host, fake_engine, settings):
+    from app.ui.demo_data import demo_outbox
+
+    fake_engine.outbox = demo_outbox()
+    window = MainWindow(host, settings=settings)
+    qtbot.addWidget(window)
+    window.show_view(4, tab=1)
+    d = window.diagnostics
+    qtbot.waitUntil(lambda: d.outbox_model.rowCount() == 4)
+    assert "2 pending" in d.outbox_summary.text() and "2 dead" in d.outbox_summary.text()
+    assert not d.retry_selected.isEnabled() and d.retry_all.isEnabled()
+    d.outbox.selectRow(2)  # a dead row
+    assert d.retry_selected.isEnabled() and "HTTP 422" in d.outbox_detail.text()
+    d.retry_selected.click()
+    dead_id = str(fake_engine.outbox[2].event_id)
+    qtbot.waitUntil(lambda: ("retry_outbox", [dead_id]) in fake_engine.calls)
+    d.retry_all.click()
+    qtbot.waitUntil(lambda: ("retry_outbox", []) in fake_engine.calls)

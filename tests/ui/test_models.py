@@ -86,3 +86,51 @@ def test_counts_signal_after_state_change(qtbot):
     with qtbot.waitSignal(model.sig_counts_changed) as blocker:
         model.apply([state_event("s1", S.LOGGED_OUT, 2)])
     assert blocker.args[0][S.LOGGED_OUT] == 1
+
+
+def test_age_tick_touches_no_row_and_repaints_only_the_view(qtbot):
+    from app.ui.health_grid import HealthGrid
+
+    model = SessionsModel()
+    model.load(_fleet(3000))
+    grid = HealthGrid(model)
+    qtbot.addWidget(grid)
+    grid.show()
+    changed: list[object] = []
+    model.dataChanged.connect(lambda *a: changed.append(a))
+    grid.proxy.layoutChanged.connect(lambda *a: changed.append(a))
+    with qtbot.waitSignal(model.sig_ages_due):
+        model.tick()
+    assert not changed  # no dataChanged over 3,000 rows, no re-sort
+    grid.table.sortByColumn(Col.HEARTBEAT, grid.proxy.sortOrder())
+    for _ in range(5):
+        model.tick()
+    assert changed  # sorted by an age column: re-sorted on the timer instead
+
+
+def test_upsert_fills_labels_without_reset(qtbot):
+    model = SessionsModel()
+    model.apply([qr_event("x", 5)])
+    assert model.row_for("x").label == ""
+    with qtbot.waitSignal(model.dataChanged):
+        model.upsert([SessionInfo(session_id="x", workspace_id=5, label="Toko")])
+    assert model.data(model.index(0, Col.LABEL)) == "Toko"
+
+
+def test_outbox_model_merges_refreshes_without_reset(qtmodeltester, qtbot):
+    from dataclasses import replace
+
+    from app.ui.demo_data import demo_outbox
+    from app.ui.outbox_model import OutboxModel
+
+    items = demo_outbox()
+    model = OutboxModel()
+    model.set_items(items)
+    qtmodeltester.check(model)
+    assert model.counts() == (2, 2)
+    assert model.data(model.index(2, 4)) == "422"
+    assert "workspace id field must exist" in model.data(model.index(2, 6))
+    resets: list[int] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.set_items([replace(items[0], attempts=3), *items[2:]])
+    assert model.rowCount() == 3 and model.item(0).attempts == 3 and not resets

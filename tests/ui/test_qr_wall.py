@@ -111,9 +111,13 @@ def test_focus_mode_keys_and_advance(qtbot):
     with qtbot.waitSignal(focus.sig_regenerate_requested) as blocker:
         qtbot.keyClick(focus, Qt.Key.Key_R)
     assert blocker.args == ["b"]
+    # Scanned: focus moves on at once to the next QR on screen; "b" stays in the last line.
+    model.apply([state_event("b", S.PAIRING, 2)])
+    assert focus.current_id == "c"
+    assert "linking" in focus.last_line.text()
     model.apply([SessionReady(session_id="b", workspace_id=2, phone_number="6281200000001")])
     focus.refresh()
-    assert "connected" in focus.state_line.text()
-    qtbot.waitUntil(lambda: focus.current_id == "c", timeout=4000)
+    assert "connected" in focus.last_line.text() and "+62 812" in focus.last_line.text()
+    assert focus.current_id == "c"
     with qtbot.waitSignal(focus.sig_leave_requested):
         qtbot.keyClick(focus, Qt.Key.Key_Escape)

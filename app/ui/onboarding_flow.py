@@ -1,0 +1,147 @@
+"""`OnboardingFlow`: runs one onboarding batch against the engine, for the Onboard view.
+
+The valid rows become accounts created *stopped* (`add_accounts(start=False)`),
+so no QR opens before staff get to it. The flow then starts sessions so
+that exactly the run's warm window is open (`OnboardingRun.plan`: the current
+account and the next two), and moves the window on as soon as an account is
+scanned, while focus mode (which follows the run's order) has already moved
+to the next QR on screen. Pause stops the warm QRs that nobody scanned;
+resume opens them again. Skip sends an account to the back of the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from functools import partial
+
+from PySide6.QtCore import QObject, Signal
+
+from app.domain.events import EngineEvent, SessionReady, SessionStateChanged
+from app.domain.models import AccountSpec, SessionInfo
+from app.domain.states import SessionState
+from app.engine.api import Engine
+from app.ui.engine_host import EngineHost
+from app.ui.focus_view import FocusView
+from app.ui.onboarding_run import OnboardingRun
+from app.ui.onboarding_view import OnboardingView
+from app.ui.sessions_model import SessionsModel
+
+
+def _call(method: str, session_id: str, engine: Engine) -> Awaitable[None]:
+    result: Awaitable[None] = getattr(engine, method)(session_id)
+    return result
+
+
+_STOPPED = (SessionState.STOPPED, SessionState.FAILED, SessionState.LOGGED_OUT)
+
+
+class OnboardingFlow(QObject):
+    """Creates a batch and keeps its next QRs warm.
+
+    Signals:
+        sig_focus_requested(): the accounts exist; show focus mode.
+        sig_message(str): something for the status bar.
+    """
+
+    sig_focus_requested = Signal()
+    sig_message = Signal(str)
+
+    def __init__(
+        self,
+        host: EngineHost,
+        *,
+        sessions: SessionsModel,
+        view: OnboardingView,
+        focus: FocusView,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._host = host
+        self._sessions = sessions
+        self._view = view
+        self._focus = focus
+        view.sig_create_requested.connect(self.begin)
+        focus.sig_pause_toggled.connect(self.toggle_pause)
+        focus.sig_skipped.connect(self.skip)
+
+    @property
+    def run(self) -> OnboardingRun | None:
+        return self._view.run
+
+    def begin(self, specs: Sequence[AccountSpec]) -> None:
+        specs = list(specs)
+        self.sig_message.emit(f"Creating {len(specs)} accounts…")
+        self._host.op(lambda e: e.add_accounts(specs, start=False), "add accounts").success(
+            self._on_created
+        ).failure(self._on_failed).run()
+
+    def _on_created(self, infos: list[SessionInfo]) -> None:
+        self._sessions.upsert(infos)
+        run = self._view.begin(infos)
+        self._focus.set_order(run.order)
+        self._warm()
+        self.update_progress()
+        self.sig_focus_requested.emit()
+
+    def _on_failed(self, error: BaseException) -> None:
+        self._view.creation_failed(str(error) or type(error).__name__)
+        self.sig_message.emit(f"Nothing was created: {error}")
+
+    def on_events(self, events: Sequence[EngineEvent]) -> None:
+        run = self.run
+        if run is None:
+            return
+        for ev in events:
+            sid = getattr(ev, "session_id", "")
+            if sid not in run.running and sid not in run.linked:
+                continue
+            if isinstance(ev, SessionReady):
+                run.note_connected(sid, ev.at, ev.phone_number)
+            elif isinstance(ev, SessionStateChanged):
+                if ev.state is SessionState.PAIRING:
+                    run.note_linking(sid)
+                elif ev.state is SessionState.CONNECTED:
+                    run.note_connected(sid, ev.at, ev.phone_number)
+                elif ev.state in _STOPPED and sid not in run.linked:
+                    run.mark_stopped([sid])
+        self._warm()
+        self.update_progress()
+
+    def toggle_pause(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        run.set_paused(not run.paused)
+        self._warm()
+        self.update_progress()
+        self.sig_message.emit("Onboarding paused" if run.paused else "Onboarding resumed")
+
+    def skip(self, session_id: str) -> None:
+        run = self.run
+        if run is None or session_id not in run.session_ids:
+            return
+        run.skip(session_id)
+        self._focus.set_order(run.order)
+        self._warm()
+        self.update_progress()
+
+    def _warm(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        start, stop = run.plan()
+        for sid in stop:
+            self._host.op(partial(_call, "stop_session", sid), f"stop {sid}").run()
+        run.mark_stopped(stop)
+        for sid in start:
+            self._host.op(partial(_call, "start_session", sid), f"start {sid}").run()
+        run.mark_started(start)
+
+    def update_progress(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        self._view.update_progress()
+        self._focus.set_progress(
+            len(run.connected), len(run.session_ids), run.summary(), run.paused
+        )

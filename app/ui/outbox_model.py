@@ -1,0 +1,116 @@
+"""`OutboxModel`: the sync outbox rows the Diagnostics "Sync" tab shows.
+
+One row per event not yet delivered (pending) or refused for good (dead):
+state, event, session, attempts, the central API's HTTP status, when it was
+last tried, and the central API's answer. Each refresh is merged into the rows by
+event id (removed rows removed, new ones inserted at the top, the rest
+updated with `dataChanged`), so a selection survives a refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+
+from app.domain.outbox import OutboxItem
+from app.ui import fmt, theme
+
+_Index = QModelIndex | QPersistentModelIndex
+HEADERS = ("State", "Event", "Session", "Attempts", "HTTP", "Last try", "Central API answer")
+ID_ROLE = Qt.ItemDataRole.UserRole
+_RIGHT = {3, 4}
+
+
+def answer_text(item: OutboxItem) -> str:
+    """The central API's answer on one line (or the connection error)."""
+    text = " ".join((item.last_error or "").split())
+    if not text and item.state == "pending" and not item.attempts:
+        return "not sent yet"
+    return text
+
+
+class OutboxModel(QAbstractTableModel):
+    """Pending and dead outbox rows, newest first."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[OutboxItem] = []
+
+    def item(self, row: int) -> OutboxItem:
+        return self._rows[row]
+
+    def items(self) -> list[OutboxItem]:
+        return list(self._rows)
+
+    def counts(self) -> tuple[int, int]:
+        """(pending, dead)."""
+        dead = sum(1 for o in self._rows if o.state == "dead")
+        return len(self._rows) - dead, dead
+
+    def set_items(self, items: Sequence[OutboxItem]) -> None:
+        """Merge a fresh `list_outbox()` result into the rows (no reset)."""
+        fresh = {str(o.event_id): o for o in items}
+        for i in range(len(self._rows) - 1, -1, -1):
+            if str(self._rows[i].event_id) not in fresh:
+                self.beginRemoveRows(QModelIndex(), i, i)
+                del self._rows[i]
+                self.endRemoveRows()
+        known = {str(o.event_id): i for i, o in enumerate(self._rows)}
+        for key, i in known.items():
+            self._rows[i] = fresh[key]
+        if self._rows:
+            last = self.index(len(self._rows) - 1, len(HEADERS) - 1)
+            self.dataChanged.emit(self.index(0, 0), last)
+        new = [o for key, o in fresh.items() if key not in known]
+        if new:
+            self.beginInsertRows(QModelIndex(), 0, len(new) - 1)
+            self._rows[:0] = new
+            self.endInsertRows()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section] if 0 <= section < len(HEADERS) else None
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        o = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(o, col)
+        if role == ID_ROLE:
+            return str(o.event_id)
+        if role == Qt.ItemDataRole.ForegroundRole and col == 0:
+            return theme.state_color_for_text(str(o.state))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{o.name} for {o.session_id}\nevent id {o.event_id}\n{o.last_error}".strip()
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            h = Qt.AlignmentFlag.AlignRight if col in _RIGHT else Qt.AlignmentFlag.AlignLeft
+            return int(h | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def _text(o: OutboxItem, col: int) -> str:
+        if col == 0:
+            return str(o.state)
+        if col == 1:
+            return o.name
+        if col == 2:
+            return o.session_id
+        if col == 3:
+            return str(o.attempts)
+        if col == 4:
+            return str(o.last_status) if o.last_status else ""
+        if col == 5:
+            at = o.last_attempt_at
+            return f"{fmt.duration(fmt.age_seconds(at))} ago" if at else ""
+        return answer_text(o)

@@ -1,0 +1,122 @@
+"""One health-grid row (`Row`), its columns (`Col`) and the item roles the grid uses.
+
+`Row` is the grid's row cache (Anki's pattern): static display strings are
+formatted once per change and kept, so painting 3,000 rows never re-formats
+them; ages are computed when painted, from the stored timestamps.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+
+from app.domain.models import SessionInfo
+from app.domain.states import Reason, SessionState
+from app.ui import fmt
+
+SORT_ROLE = Qt.ItemDataRole.UserRole
+STATE_ROLE = Qt.ItemDataRole.UserRole + 1
+ID_ROLE = Qt.ItemDataRole.UserRole + 2
+Index = QModelIndex | QPersistentModelIndex
+
+
+class Col(IntEnum):
+    STATE = 0
+    WORKSPACE = 1
+    LABEL = 2
+    PHONE = 3
+    INSTANCE = 4
+    CONNECTED_FOR = 5
+    HEARTBEAT = 6
+    QR_AGE = 7
+    RESTARTS = 8
+    MEMORY = 9
+
+
+HEADERS = (
+    "State",
+    "Workspace",
+    "Label",
+    "Phone",
+    "Instance",
+    "Connected for",
+    "Last heartbeat",
+    "QR age",
+    "Restarts",
+    "Memory",
+)
+AGE_COLS = (Col.CONNECTED_FOR, Col.HEARTBEAT, Col.QR_AGE)
+RIGHT_COLS = {Col.WORKSPACE, Col.CONNECTED_FOR, Col.HEARTBEAT, Col.QR_AGE, Col.RESTARTS, Col.MEMORY}
+
+
+class Row:
+    """One session as the grid shows it; mutated only by `SessionsModel`."""
+
+    __slots__ = (
+        "session_id",
+        "workspace_id",
+        "label",
+        "state",
+        "reason",
+        "phone",
+        "instance",
+        "connected_at",
+        "heartbeat_at",
+        "qr_issued_at",
+        "restarts",
+        "memory",
+        "last_error",
+        "cache",
+    )
+
+    def __init__(self, info: SessionInfo) -> None:
+        self.session_id = info.session_id
+        self.workspace_id = info.workspace_id
+        self.label = info.label
+        self.state = info.state
+        self.reason: Reason | str | None = info.reason
+        self.phone = info.phone_number
+        self.instance = info.instance_id
+        self.connected_at = info.connected_at
+        self.heartbeat_at = info.last_heartbeat_at
+        self.qr_issued_at = info.qr_issued_at
+        self.restarts = info.restarts
+        self.memory = info.memory_bytes
+        self.last_error = ""
+        self.cache: dict[int, str] = {}
+
+    def text(self, col: int) -> str:
+        cached = self.cache.get(col)
+        if cached is None:
+            cached = self.cache[col] = self._format(col)
+        return cached
+
+    def _format(self, col: int) -> str:
+        if col == Col.STATE:
+            return fmt.STATE_LABELS.get(self.state, str(self.state))
+        if col == Col.WORKSPACE:
+            return str(self.workspace_id)
+        if col == Col.LABEL:
+            return self.label
+        if col == Col.PHONE:
+            return fmt.phone(self.phone)
+        if col == Col.INSTANCE:
+            return self.instance
+        if col == Col.RESTARTS:
+            return str(self.restarts) if self.restarts else ""
+        if col == Col.MEMORY:
+            return fmt.size(self.memory)
+        return ""
+
+    def age(self, col: int, at: datetime | None = None) -> float | None:
+        if col == Col.CONNECTED_FOR:
+            if self.state is not SessionState.CONNECTED:
+                return None
+            return fmt.age_seconds(self.connected_at, at)
+        if col == Col.HEARTBEAT:
+            return fmt.age_seconds(self.heartbeat_at, at)
+        if self.state.waiting_for_scan:
+            return fmt.age_seconds(self.qr_issued_at, at)
+        return None

@@ -1,0 +1,95 @@
+"""Onboarding: warm-up window, advance on scan, pause, skip, labels, results export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from app.domain.events import SessionReady
+from app.domain.import_rows import parse_text, results_csv
+from app.domain.models import SessionInfo
+from app.domain.states import SessionState
+from app.ui.main_window import MainWindow
+from app.ui.onboarding_run import WARM, OnboardingRun
+from tests.ui.fakes import qr_event, state_event
+
+S = SessionState
+SHEET = "workspace_id,label,phone\n1,A,\n2,B,\nx,Bad,\n3,C,\n4,D,\n5,E,\n"
+
+
+def _infos(n: int) -> list[SessionInfo]:
+    return [SessionInfo(session_id=f"s{k}", workspace_id=k + 1) for k in range(n)]
+
+
+def test_run_keeps_exactly_the_warm_window_started():
+    run = OnboardingRun(parse_text(SHEET), _infos(5))
+    start, stop = run.plan()
+    assert start == ["s0", "s1", "s2"] and not stop and WARM == 3
+    run.mark_started(start)
+    run.note_linking("s0")  # scanned: the next account opens at once
+    assert run.plan() == (["s3"], [])
+    run.mark_started(["s3"])
+    run.skip("s1")  # to the back of the queue, stopped until it comes round
+    assert run.order[-1] == "s1"
+    assert run.plan() == (["s4"], ["s1"])
+    run.mark_started(["s4"])
+    run.mark_stopped(["s1"])
+    run.set_paused(True)
+    assert run.plan() == ([], ["s2", "s3", "s4"])
+    assert "paused" in run.summary()
+
+
+def test_results_have_every_row_with_result_and_phone():
+    rows = parse_text(SHEET)
+    run = OnboardingRun(rows, _infos(5))
+    run.mark_started(["s0"])
+    run.note_connected("s0", run.started, "6281100000001")
+    run.skip("s1")
+    out = list(csv.DictReader(io.StringIO(results_csv(run.results()))))
+    assert [r["row"] for r in out] == ["2", "3", "4", "5", "6", "7"]
+    assert out[0]["result"] == "connected" and out[0]["phone"] == "6281100000001"
+    assert out[1]["result"] == "skipped"
+    assert out[2]["result"].startswith("rejected: workspace_id 'x'")
+    assert out[3]["result"] == "not connected"
+    assert "1 / 5 connected" in run.summary() and "1 skipped" in run.summary()
+
+
+def test_focus_advances_on_scan_to_a_qr_already_on_screen(qtbot, host, fake_engine, settings):
+    window = MainWindow(host, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.onboarding.load_text(SHEET)
+    window.onboarding.start.click()
+    qtbot.waitUntil(lambda: window.onboarding.run is not None)
+    run = window.onboarding.run
+    ids = run.session_ids
+    started = lambda: [c[1] for c in fake_engine.calls if c[0] == "start_session"]  # noqa: E731
+    qtbot.waitUntil(lambda: started() == ids[:3])
+    assert window.qr_stack.currentWidget() is window.focus
+    # The engine shows the three warm QRs.
+    fake_engine.push(*[qr_event(sid, k + 1) for k, sid in enumerate(ids[:3])])
+    qtbot.waitUntil(lambda: window.wall_model.rowCount() == 3)
+    focus = window.focus
+    assert focus.current_id == ids[0]
+    assert "A" in focus.title.text()  # the label shows at once
+    fake_engine.push(state_event(ids[0], S.PAIRING, 1))
+    qtbot.waitUntil(lambda: focus.current_id == ids[1])
+    assert "QR ready" in focus.next_list.text()
+    qtbot.waitUntil(lambda: started() == ids[:4])  # the next account is warmed meanwhile
+    fake_engine.push(SessionReady(session_id=ids[0], workspace_id=1, phone_number="6281100000001"))
+    qtbot.waitUntil(lambda: "1 / 5 connected" in focus.progress_line.text())
+    focus.pause_button.click()
+    qtbot.waitUntil(lambda: ("stop_session", ids[3]) in fake_engine.calls)
+    assert "paused" in focus.progress_line.text()
+
+
+def test_labels_arrive_for_rows_first_seen_in_events(qtbot, host, fake_engine, settings):
+    # The real engine publishes a QR before add_accounts returns: the row starts without
+    # a label, and the window fills it in from list_sessions at once.
+    fake_engine.sessions["early"] = SessionInfo(session_id="early", workspace_id=9, label="Kopi")
+    window = MainWindow(host, settings=settings)
+    qtbot.addWidget(window)
+    fake_engine.push(qr_event("early", 9))
+    qtbot.waitUntil(lambda: window.wall_model.entry_for("early") is not None)
+    qtbot.waitUntil(lambda: window.wall_model.entry_for("early").label == "Kopi")
+    assert window.sessions.row_for("early").label == "Kopi"
