@@ -69,7 +69,7 @@ def run_console(
 
         demo = DemoEngine(fleet=48, instances=3)
 
-        def factory() -> Any:  # type: ignore[misc]
+        def factory() -> Any:
             return demo
 
         scan_poster = demo.demo_scan
@@ -143,9 +143,14 @@ def _schedule_screenshots(app: QApplication, window: MainWindow, options: Consol
     if options.every > 0:
         timer = QTimer(window)
         timer.timeout.connect(shoot)
-        QTimer.singleShot(int(options.after * 1000), lambda: (shoot(), timer.start()))
+        QTimer.singleShot(int(options.after * 1000), lambda: _both(shoot, timer.start))
         timer.setInterval(int(options.every * 1000))
         end = options.exit_after or options.after + options.every * 3
         QTimer.singleShot(int(end * 1000) + 50, window.close)
     else:
-        QTimer.singleShot(int(options.after * 1000), lambda: (shoot(), window.close()))
+        QTimer.singleShot(int(options.after * 1000), lambda: _both(shoot, window.close))
+
+
+def _both(first: Callable[[], object], second: Callable[[], object]) -> None:
+    first()
+    second()

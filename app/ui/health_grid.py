@@ -12,7 +12,7 @@ rows are re-sorted every `RESORT_TICKS` seconds instead of continuously).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, QRectF, Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QColor, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -59,9 +59,14 @@ class StatePillDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self._sizes: dict[tuple[str, str], tuple[int, int]] = {}
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         opt = QStyleOptionViewItem(option)
-        opt.index = index
+        opt.index = index  # type: ignore[assignment]  # the stub is narrower than Qt
         opt.text = ""
         style = opt.widget.style()
         style.drawControl(style.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
@@ -196,7 +201,7 @@ class HealthGrid(QWidget):
         self.proxy.set_text(text)
 
     @Slot(dict)
-    def _on_model_counts_changed(self, counts: dict) -> None:
+    def _on_model_counts_changed(self, counts: dict[SessionState, int]) -> None:
         total = sum(counts.values())
         self.chips["all"].setText(f"all  {total}")
         for name, states in fmt.STATE_GROUPS.items():

@@ -195,7 +195,7 @@ class MainWindow(QMainWindow):
     def act(self, action: str, ids: list[str]) -> None:
         method = _ACTIONS[action]
         for sid in ids:
-            self.host.op(lambda e, sid=sid: getattr(e, method)(sid), f"{action} {sid}").run()
+            self.host.op(_engine_call(method, sid), f"{action} {sid}").run()
         self.statusBar().showMessage(f"{action}: sent for {len(ids)} session(s)", 4000)
 
     def open_settings(self) -> None:
@@ -227,7 +227,7 @@ class MainWindow(QMainWindow):
         self.wall_model.load(sessions)
 
     @Slot(list)
-    def _on_host_instances_loaded(self, instances: list) -> None:
+    def _on_host_instances_loaded(self, instances: list[Any]) -> None:
         self.instances.load(instances)
         self.diagnostics.set_instances([i.instance_id for i in instances])
 
@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
         self.onboarding_flow.on_events(events)
 
     @Slot(list)
-    def _on_sessions_unknown_sessions(self, _ids: list) -> None:
+    def _on_sessions_unknown_sessions(self, _ids: list[Any]) -> None:
         # Rows first seen in events (e.g. QRs published before `add_accounts` returned)
         # have no label yet: ask the engine, which owns labels. One fetch at a time.
         if self._fetching_labels:
@@ -258,7 +258,7 @@ class MainWindow(QMainWindow):
         self.host.op(lambda e: e.list_sessions(), "labels").success(done).failure(failed).run()
 
     @Slot(list)
-    def _on_host_instance_loads(self, loads: list) -> None:
+    def _on_host_instance_loads(self, loads: list[Any]) -> None:
         self.instances.apply(loads)
 
     @Slot(object)
@@ -275,7 +275,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{label} failed: {message}", 10000)
 
     @Slot(dict)
-    def _on_sessions_counts_changed(self, counts: dict) -> None:
+    def _on_sessions_counts_changed(self, counts: dict[Any, int]) -> None:
         self.totals.set_counts(counts)
         self._update_nav()
 
@@ -343,7 +343,7 @@ class MainWindow(QMainWindow):
             session_id, lambda entries: self.diagnostics.show_timeline(session_id, entries)
         )
 
-    def _load_timeline(self, session_id: str, done: Callable[[list], None]) -> None:
+    def _load_timeline(self, session_id: str, done: Callable[[list[Any]], None]) -> None:
         self._diag(lambda e: e.session_timeline(session_id), "timeline", done)
 
     @Slot(str)
@@ -358,7 +358,7 @@ class MainWindow(QMainWindow):
         ).run()
 
     @Slot(list)
-    def _on_diagnostics_retry_requested(self, event_ids: list) -> None:
+    def _on_diagnostics_retry_requested(self, event_ids: list[Any]) -> None:
         def done(n: int) -> None:
             self.statusBar().showMessage(f"Requeued {n} dead event(s) for delivery", 6000)
             self.refresh_outbox()
@@ -387,10 +387,9 @@ class MainWindow(QMainWindow):
 
         async def gather(engine: Any) -> dict[str, Any]:
             out: dict[str, Any] = {"sessions": await engine.list_sessions()}
-            for key, call in (("outbox", lambda: engine.list_outbox()),
-                              ("doctor", lambda: engine.doctor())):  # fmt: skip
+            for key in ("outbox", "doctor"):
                 try:
-                    out[key] = await call()
+                    out[key] = await (engine.list_outbox() if key == "outbox" else engine.doctor())
                 except AttributeError:
                     out[key] = []
             logs = {}
@@ -418,3 +417,12 @@ class MainWindow(QMainWindow):
         if self.overlay.isVisible():
             self.overlay.hide()
             self.overlay.toggle()
+
+
+def _engine_call(method: str, session_id: str) -> Callable[[Any], Any]:
+    """An operation calling `engine.<method>(session_id)` (bound now, not at call time)."""
+
+    def call(engine: Any) -> Any:
+        return getattr(engine, method)(session_id)
+
+    return call

@@ -27,7 +27,7 @@ class Notifier:
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(icon, window)
             self.tray.setToolTip("pairdesk")
-            self.tray.activated.connect(lambda _reason: (window.showNormal(), window.raise_()))
+            self.tray.activated.connect(lambda _reason: _bring_to_front(window))
             self.tray.show()
 
     def note(self, events: Sequence[EngineEvent], sessions: SessionsModel) -> None:
@@ -51,3 +51,8 @@ class Notifier:
         self.sent.append((title, body))
         if self.tray is not None:
             self.tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Warning, 8000)
+
+
+def _bring_to_front(window: QWidget) -> None:
+    window.showNormal()
+    window.raise_()

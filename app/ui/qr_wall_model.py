@@ -146,10 +146,10 @@ class QrWallModel(QAbstractListModel):
         for ev in events:
             sid = getattr(ev, "session_id", "")
             if isinstance(ev, QrIssued):
-                entry = self.entry_for(sid) or self._add(sid, ev.workspace_id)
-                entry.qr, entry.issued_at, entry.expires_at = ev.qr, ev.at, ev.expires_at
-                entry.first_qr_at = entry.first_qr_at or ev.at
-                entry.phase = Phase.WAITING
+                fresh = self.entry_for(sid) or self._add(sid, ev.workspace_id)
+                fresh.qr, fresh.issued_at, fresh.expires_at = ev.qr, ev.at, ev.expires_at
+                fresh.first_qr_at = fresh.first_qr_at or ev.at
+                fresh.phase = Phase.WAITING
                 touched.add(sid)
             elif (entry := self.entry_for(sid)) is None:
                 continue

@@ -30,7 +30,7 @@ def image_to_pil(image: QImage) -> Image.Image:
 
 def decode_image(image: QImage) -> str:
     """The text of the QR code in `image`; raises `ScanError` when there is none."""
-    results = zxingcpp.read_barcodes(image_to_pil(image), formats=zxingcpp.BarcodeFormat.QRCode)
+    results = zxingcpp.read_barcodes(image_to_pil(image), formats=zxingcpp.BarcodeFormat.QRCode)  # type: ignore[arg-type]
     if not results:
         raise ScanError("No QR code could be read from the tile; wait for the next QR.")
     return results[0].text
