@@ -32,6 +32,7 @@ from app.engine._instance_client import InstanceClient, InstanceClientError, Ins
 from app.engine._live_view import RUNNING_STATES, LiveView
 from app.engine._placement import choose
 from app.engine._supervisor import Launcher, Supervisor, SupervisorConfig
+from app.engine._sync_monitor import sync_monitor
 
 __all__ = ["Runtime", "SupervisedEngine"]
 
@@ -96,6 +97,13 @@ class SupervisedEngine:
             await self._supervisor.start()
             await self._adopt_orphans()
             await self._start_reconciler()
+            await self._stack.enter_async_context(
+                sync_monitor(
+                    read_metrics=runtime.store.delivery_metrics,
+                    publish=self._fanout.publish,
+                    enabled=bool(runtime.central_url),
+                )
+            )
         except BaseException:
             await self.aclose()
             raise

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.domain.events import utcnow
 from app.domain.ids import InvalidIdentifier
 from app.domain.models import AccountSpec, SessionInfo, TimelineEntry
-from app.domain.outbox import OutboxItem, OutboxState
+from app.domain.outbox import DeliveryMetrics, OutboxItem, OutboxState
 from app.engine._errors import EngineError
 from app.store import DuplicateSessionId, StoreError, accounts, outbox, timeline
 
@@ -94,6 +94,10 @@ class EngineStore:
             return sorted(items, key=lambda item: item.id, reverse=True)
 
         return await self._run(work)
+
+    async def delivery_metrics(self) -> DeliveryMetrics:
+        now = self._clock()
+        return await self._run(lambda s: outbox.metrics(s, now))
 
     async def retry_outbox(self, event_ids: Sequence[str]) -> int:
         now = self._clock()

@@ -32,7 +32,7 @@ from app.ui.qr_wall_model import Phase, QrWallModel, WallEntry
 
 AMBER_S = 10.0
 RED_S = 5.0
-QR_SIDE = 272
+QR_SIDE = 320  # room for a 4-px module at the real site's QR version (about 77 modules with the quiet zone)
 
 
 def countdown_color(remaining: float) -> str:

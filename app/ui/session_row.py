@@ -45,7 +45,7 @@ HEADERS = (
     "Last heartbeat",
     "QR age",
     "Restarts",
-    "Memory",
+    "JS heap",  # the page's JavaScript heap, from the heartbeat (process memory is per instance)
 )
 AGE_COLS = (Col.CONNECTED_FOR, Col.HEARTBEAT, Col.QR_AGE)
 RIGHT_COLS = {Col.WORKSPACE, Col.CONNECTED_FOR, Col.HEARTBEAT, Col.QR_AGE, Col.RESTARTS, Col.MEMORY}
