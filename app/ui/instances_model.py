@@ -12,24 +12,25 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt
 
 from app.domain.events import InstanceLoad
 from app.domain.models import InstanceInfo
 from app.ui import fmt
+from app.ui.table_model import RowTableModel
 
 HISTORY = timedelta(minutes=10)
 HEADERS = ("Instance", "Alive", "CPU", "Memory", "Sessions", "Capacity", "Restarts", "Uptime")
 ID_ROLE = Qt.ItemDataRole.UserRole
-_Index = QModelIndex | QPersistentModelIndex
 
 
-class InstancesModel(QAbstractTableModel):
+class InstancesModel(RowTableModel[InstanceInfo]):
     """Instances and their recent load."""
+
+    headers = HEADERS
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[InstanceInfo] = []
         self._index: dict[str, int] = {}
         self.history: dict[str, deque[tuple[datetime, float, int]]] = {}
 
@@ -45,25 +46,8 @@ class InstancesModel(QAbstractTableModel):
         live = [r for r in self._rows if r.alive]
         return sum(r.cpu_percent for r in live), sum(r.memory_bytes for r in live)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section] if 0 <= section < len(HEADERS) else None
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        r = self._rows[index.row()]
-        if role == ID_ROLE:
-            return r.instance_id
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
+    def display(self, row: int, col: int) -> str:
+        r = self._rows[row]
         return (
             r.instance_id,
             "yes" if r.alive else "no",
@@ -73,7 +57,10 @@ class InstancesModel(QAbstractTableModel):
             str(r.capacity),
             str(r.restarts),
             fmt.duration(fmt.age_seconds(r.started_at)),
-        )[index.column()]
+        )[col]
+
+    def role_data(self, row: int, col: int, role: int) -> Any:
+        return self._rows[row].instance_id if role == ID_ROLE else None
 
     def load(self, instances: Sequence[InstanceInfo]) -> None:
         """First load (the only reset), or add instances not seen yet."""
@@ -110,11 +97,11 @@ class InstancesModel(QAbstractTableModel):
                 line.popleft()
             changed.add(i)
         for i in sorted(changed):
-            self.dataChanged.emit(self.index(i, 0), self.index(i, len(HEADERS) - 1))
+            self._rows_changed(i, i)
 
     def _set(self, i: int, info: InstanceInfo) -> None:
         self._rows[i] = info
-        self.dataChanged.emit(self.index(i, 0), self.index(i, len(HEADERS) - 1))
+        self._rows_changed(i, i)
 
     def _append(self, info: InstanceInfo) -> None:
         n = len(self._rows)

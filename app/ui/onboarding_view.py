@@ -13,15 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-    Slot,
-)
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,17 +32,15 @@ from app.domain.import_rows import ImportFileError, ImportRow, parse_bytes, pars
 from app.domain.models import AccountSpec, SessionInfo
 from app.ui import theme
 from app.ui.onboarding_run import OnboardingRun
+from app.ui.table_model import RowTableModel
 
-_Index = QModelIndex | QPersistentModelIndex
 HEADERS = ("Row", "Workspace", "Label", "Phone", "Check")
 
 
-class ImportRowsModel(QAbstractTableModel):
+class ImportRowsModel(RowTableModel[ImportRow]):
     """The parsed rows with their verdicts (replaced as a whole for each new file)."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[ImportRow] = []
+    headers = HEADERS
 
     def set_rows(self, rows: Sequence[ImportRow]) -> None:
         self.beginResetModel()  # a new file is a new table
@@ -60,27 +50,16 @@ class ImportRowsModel(QAbstractTableModel):
     def rows(self) -> list[ImportRow]:
         return list(self._rows)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+    def display(self, row: int, col: int) -> str:
+        r = self._rows[row]
+        check = "✓ ready" if r.ok else r.error.split(": ", 1)[-1]
+        return (str(r.line), r.workspace_raw, r.label, r.phone_raw, check)[col]
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section] if 0 <= section < len(HEADERS) else None
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        r = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            check = "✓ ready" if r.ok else r.error.split(": ", 1)[-1]
-            return (str(r.line), r.workspace_raw, r.label, r.phone_raw, check)[index.column()]
+    def role_data(self, row: int, col: int, role: int) -> Any:
+        r = self._rows[row]
         if role == Qt.ItemDataRole.ToolTipRole and not r.ok:
             return r.error
-        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 4:
+        if role == Qt.ItemDataRole.ForegroundRole and col == 4:
             return QColor(theme.GREEN if r.ok else theme.RED)
         return None
 

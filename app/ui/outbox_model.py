@@ -12,15 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt
 
 from app.domain.outbox import OutboxItem
 from app.ui import fmt, theme
+from app.ui.table_model import RowTableModel
 
-_Index = QModelIndex | QPersistentModelIndex
 HEADERS = ("State", "Event", "Session", "Attempts", "HTTP", "Last try", "Central API answer")
 ID_ROLE = Qt.ItemDataRole.UserRole
-_RIGHT = {3, 4}
 
 
 def answer_text(item: OutboxItem) -> str:
@@ -31,12 +30,11 @@ def answer_text(item: OutboxItem) -> str:
     return text
 
 
-class OutboxModel(QAbstractTableModel):
+class OutboxModel(RowTableModel[OutboxItem]):
     """Pending and dead outbox rows, newest first."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[OutboxItem] = []
+    headers = HEADERS
+    right_columns = frozenset({3, 4})
 
     def item(self, row: int) -> OutboxItem:
         return self._rows[row]
@@ -61,45 +59,25 @@ class OutboxModel(QAbstractTableModel):
         for key, i in known.items():
             self._rows[i] = fresh[key]
         if self._rows:
-            last = self.index(len(self._rows) - 1, len(HEADERS) - 1)
-            self.dataChanged.emit(self.index(0, 0), last)
+            self._rows_changed(0, len(self._rows) - 1)
         new = [o for key, o in fresh.items() if key not in known]
         if new:
             self.beginInsertRows(QModelIndex(), 0, len(new) - 1)
             self._rows[:0] = new
             self.endInsertRows()
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section] if 0 <= section < len(HEADERS) else None
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        o = self._rows[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(o, col)
+    def role_data(self, row: int, col: int, role: int) -> Any:
+        o = self._rows[row]
         if role == ID_ROLE:
             return str(o.event_id)
         if role == Qt.ItemDataRole.ForegroundRole and col == 0:
             return theme.state_color_for_text(str(o.state))
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{o.name} for {o.session_id}\nevent id {o.event_id}\n{o.last_error}".strip()
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            h = Qt.AlignmentFlag.AlignRight if col in _RIGHT else Qt.AlignmentFlag.AlignLeft
-            return int(h | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    @staticmethod
-    def _text(o: OutboxItem, col: int) -> str:
+    def display(self, row: int, col: int) -> str:
+        o = self._rows[row]
         if col == 0:
             return str(o.state)
         if col == 1:

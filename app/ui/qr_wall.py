@@ -32,7 +32,8 @@ from app.ui.qr_wall_model import Phase, QrWallModel, WallEntry
 
 AMBER_S = 10.0
 RED_S = 5.0
-QR_SIDE = 320  # room for a 4-px module at the real site's QR version (about 77 modules with the quiet zone)
+# Room for a 4-px module at the real site's QR version (about 77 modules with the quiet zone).
+QR_SIDE = 320
 
 
 def countdown_color(remaining: float) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
 
 from app.domain.events import (
     EngineEvent,
@@ -49,6 +49,7 @@ from app.ui.session_row import (
     Row,
 )
 from app.ui.sessions_proxy import SessionsProxy
+from app.ui.table_model import ALIGN_LEFT, ALIGN_RIGHT, RowTableModel
 
 __all__ = ["ID_ROLE", "SORT_ROLE", "STATE_ROLE", "Col", "Row", "SessionsModel", "SessionsProxy"]
 
@@ -59,13 +60,10 @@ _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _SORT, _STATE, _ID = int(SORT_ROLE), int(STATE_ROLE), int(ID_ROLE)
 # The delegate asks for about ten roles per cell and paint; answer the unused ones at once.
 _ROLES = frozenset({_DISPLAY, _ALIGN, _TOOLTIP, _SORT, _STATE, _ID})
-_V = Qt.AlignmentFlag.AlignVCenter
-_ALIGN_RIGHT = int(Qt.AlignmentFlag.AlignRight | _V)
-_ALIGN_LEFT = int(Qt.AlignmentFlag.AlignLeft | _V)
 _CHANGED_ROLES = [Qt.ItemDataRole.DisplayRole, SORT_ROLE, STATE_ROLE, Qt.ItemDataRole.ToolTipRole]
 
 
-class SessionsModel(QAbstractTableModel):
+class SessionsModel(RowTableModel[Row]):
     """All sessions, one row each.
 
     Signals:
@@ -77,10 +75,10 @@ class SessionsModel(QAbstractTableModel):
     sig_counts_changed = Signal(dict)
     sig_ages_due = Signal()
     sig_unknown_sessions = Signal(list)
+    headers = HEADERS
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[Row] = []
         self._index: dict[str, int] = {}
         self._counts: dict[SessionState, int] = {}
         self.timelines: dict[str, deque[tuple[datetime, str, str, str]]] = {}
@@ -102,17 +100,7 @@ class SessionsModel(QAbstractTableModel):
 
     # ------------------------------------------------------------- Qt model
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section] if 0 <= section < len(HEADERS) else None
-        return None
-
+    # Not the base's display/role_data: the unused roles are turned away before any lookup.
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         role = int(role)
         if role not in _ROLES or not index.isValid():
@@ -130,7 +118,7 @@ class SessionsModel(QAbstractTableModel):
         if role == _ID:
             return row.session_id
         if role == _ALIGN:
-            return _ALIGN_RIGHT if col in RIGHT_COLS else _ALIGN_LEFT
+            return ALIGN_RIGHT if col in RIGHT_COLS else ALIGN_LEFT
         if col == Col.STATE:
             why = f" ({row.reason})" if row.reason else ""
             return f"{row.text(Col.STATE)}{why}\n{row.last_error}".strip()

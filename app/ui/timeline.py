@@ -10,22 +10,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from app.domain.models import TimelineEntry
 from app.ui import fmt, theme
+from app.ui.table_model import RowTableModel
 
-_Index = QModelIndex | QPersistentModelIndex
 HEADERS = ("Time", "State", "Reason", "Detail", "After")
 
 
-class TimelineModel(QAbstractTableModel):
+class TimelineModel(RowTableModel[TimelineEntry]):
     """One session's steps, oldest first; replaced wholesale when another session is shown."""
+
+    headers = HEADERS
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[TimelineEntry] = []
         self.session_id = ""
 
     def set_entries(self, session_id: str, entries: Sequence[TimelineEntry]) -> None:
@@ -38,37 +39,24 @@ class TimelineModel(QAbstractTableModel):
     def entries(self) -> list[TimelineEntry]:
         return list(self._rows)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+    def display(self, row: int, col: int) -> str:
+        entry = self._rows[row]
+        if col == 0:
+            return fmt.clock(entry.at)
+        if col == 1:
+            return fmt.STATE_LABELS.get(entry.state, str(entry.state))
+        if col == 2:
+            return str(entry.reason or "")
+        if col == 3:
+            return entry.detail
+        if col == 4 and row > 0:
+            gap = (entry.at - self._rows[row - 1].at).total_seconds()
+            return f"{gap:.2f} s" if gap < 10 else fmt.duration(gap)
+        return ""
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section] if 0 <= section < len(HEADERS) else None
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        entry = self._rows[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return fmt.clock(entry.at)
-            if col == 1:
-                return fmt.STATE_LABELS.get(entry.state, str(entry.state))
-            if col == 2:
-                return str(entry.reason or "")
-            if col == 3:
-                return entry.detail
-            if col == 4 and index.row() > 0:
-                gap = (entry.at - self._rows[index.row() - 1].at).total_seconds()
-                return f"{gap:.2f} s" if gap < 10 else fmt.duration(gap)
-            return ""
+    def role_data(self, row: int, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.ForegroundRole and col == 1:
-            return theme.state_color(entry.state)
+            return theme.state_color(self._rows[row].state)
         return None
 
 

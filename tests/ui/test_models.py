@@ -134,3 +134,50 @@ def test_outbox_model_merges_refreshes_without_reset(qtmodeltester, qtbot):
     model.modelReset.connect(lambda: resets.append(1))
     model.set_items([replace(items[0], attempts=3), *items[2:]])
     assert model.rowCount() == 3 and model.item(0).attempts == 3 and not resets
+
+
+def test_table_models_keep_their_roles_and_headers(qtmodeltester):
+    from datetime import timedelta
+
+    from PySide6.QtCore import Qt
+
+    from app.domain.events import utcnow
+    from app.domain.import_rows import parse_text
+    from app.domain.models import TimelineEntry
+    from app.ui.demo_data import demo_outbox
+    from app.ui.onboarding_view import ImportRowsModel
+    from app.ui.outbox_model import OutboxModel
+
+    align, tip = Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole
+    at = utcnow()
+    timeline = TimelineModel()
+    timeline.set_entries("s1", [
+        TimelineEntry(session_id="s1", state=S.QR, previous=S.STARTING, reason=None,
+                      at=at + timedelta(seconds=2.5)),
+        TimelineEntry(session_id="s1", state=S.STARTING, previous=None, reason=None, at=at),
+    ])  # fmt: skip
+    qtmodeltester.check(timeline)
+    assert timeline.headerData(4, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole) == "After"
+    assert (
+        timeline.data(timeline.index(0, 4)) == ""
+        and timeline.data(timeline.index(1, 4)) == "2.50 s"
+    )
+    assert timeline.data(timeline.index(1, 1), align) is None
+
+    rows = ImportRowsModel()
+    rows.set_rows(parse_text("workspace_id,label,phone\n12,Toko Maju,\nx,Bad,\n"))
+    qtmodeltester.check(rows)
+    assert rows.data(rows.index(0, 4)) == "✓ ready" and rows.data(rows.index(0, 4), tip) is None
+    assert rows.data(rows.index(1, 4), tip)
+
+    outbox = OutboxModel()
+    outbox.set_items(demo_outbox())
+    right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    left = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    assert outbox.data(outbox.index(0, 3), align) == right
+    assert outbox.data(outbox.index(0, 0), align) == left
+
+    inst = InstancesModel()
+    inst.load([InstanceInfo(instance_id="i-1", index=1)])
+    assert inst.data(inst.index(0, 0), Qt.ItemDataRole.UserRole) == "i-1"
+    assert inst.data(inst.index(0, 2), align) is None and inst.data(inst.index(0, 1)) == "no"
