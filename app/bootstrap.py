@@ -66,8 +66,12 @@ async def _prepare(settings: Settings, stack: contextlib.AsyncExitStack) -> Runt
     if settings.sandbox_mode:
         from app.sandbox import SandboxOptions, SandboxServer
 
+        # Linked devices survive a restart (as the real servers remember them), so
+        # saved logins come back without a QR after the console is started again.
         options = SandboxOptions(
-            time_scale=settings.time_scale, boot_delay=settings.sandbox_boot_delay
+            time_scale=settings.time_scale,
+            boot_delay=settings.sandbox_boot_delay,
+            state_file=str(settings.data_dir / "sandbox-state.json"),
         )
         # Same port as last time when free: saved logins are stored per origin
         # (scheme, host and port), so a new port would make every session ask for a QR.

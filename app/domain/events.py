@@ -106,6 +106,8 @@ class InstanceLoad(EngineEvent):
     sessions_connected: int = 0
     capacity: int = 0
     restarts: int = 0
+    warm_ready: int = 0  # warm-pool login pages showing a QR right now
+    warm_target: int = 0  # pages the warm pool keeps (0: pool off)
 
 
 @dataclass(frozen=True, kw_only=True)

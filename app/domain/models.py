@@ -80,6 +80,8 @@ class InstanceInfo:
     memory_bytes: int = 0
     restart_history: tuple[datetime, ...] = field(default=())
     last_error: str = ""  # why it last stopped or failed to start, for the operator
+    warm_ready: int = 0  # warm-pool login pages showing a QR right now
+    warm_target: int = 0  # pages the warm pool keeps (0: pool off)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,7 +21,12 @@ on the thread that runs the engine's loop for its whole life (EngineHost).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import importlib.metadata
+import json
+import logging
 import os
 import stat
 import sys
@@ -29,10 +34,19 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+import psutil
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
 
 from app.config import Settings
-from app.engine._chromium import CHROMIUM_FLAGS, find_chromium
+from app.engine._chromium import (
+    CHROMIUM_FLAGS,
+    DISABLED_FEATURES,
+    disabled_features_of,
+    find_chromium,
+    merged_disable_features,
+)
+
+log = logging.getLogger(__name__)
 
 _WRAPPER = """#!{python} -IS
 # pairdesk: run {target} so that the kernel kills it when its parent dies.
@@ -102,13 +116,15 @@ def _wrap_driver() -> None:
 
 
 class ChromiumLauncher:
-    """The real launcher: one Playwright driver, Chromium with `CHROMIUM_FLAGS`."""
+    """The real launcher: one Playwright driver, Chromium with `CHROMIUM_FLAGS` and
+    Playwright's disabled features plus `DISABLED_FEATURES` in one flag."""
 
     def __init__(self, settings: Settings, *, tie_to_parent: bool = True) -> None:
         self._settings = settings
         self._tie = tie_to_parent and sys.platform.startswith("linux")
         self._playwright: Playwright | None = None
         self._executable: str | None = None
+        self._args: list[str] = list(CHROMIUM_FLAGS)
 
     async def start(self) -> None:
         if self._playwright is not None:
@@ -119,6 +135,9 @@ class ChromiumLauncher:
         self._playwright = await async_playwright().start()
         path = choice.path or self._playwright.chromium.executable_path
         self._executable = deathsig_wrapper(path) if self._tie else path
+        defaults = await self._playwright_disabled_features(path)
+        if defaults is not None:
+            self._args = [*CHROMIUM_FLAGS, merged_disable_features(defaults, DISABLED_FEATURES)]
 
     @property
     def playwright(self) -> Playwright:
@@ -126,16 +145,21 @@ class ChromiumLauncher:
             raise RuntimeError("ChromiumLauncher.start() was not awaited")
         return self._playwright
 
+    @property
+    def args(self) -> list[str]:
+        """The extra command-line flags every browser of this launcher gets."""
+        return list(self._args)
+
     async def launch(self) -> Browser:
         return await self.playwright.chromium.launch(
-            executable_path=self._executable, args=list(CHROMIUM_FLAGS), headless=True
+            executable_path=self._executable, args=self.args, headless=True
         )
 
     async def launch_persistent(self, user_data_dir: Path) -> BrowserContext:
         return await self.playwright.chromium.launch_persistent_context(
             str(user_data_dir),
             executable_path=self._executable,
-            args=list(CHROMIUM_FLAGS),
+            args=self.args,
             headless=True,
         )
 
@@ -143,3 +167,54 @@ class ChromiumLauncher:
         if self._playwright is not None:
             playwright, self._playwright = self._playwright, None
             await playwright.stop()
+
+    async def _playwright_disabled_features(self, path: str) -> list[str] | None:
+        """The features Playwright disables for this browser (None: unknown).
+
+        Playwright does not publish its list, so a browser is launched once and its
+        command line read; the answer is kept per Playwright version and browser.
+        """
+        try:
+            version = importlib.metadata.version("playwright")
+        except importlib.metadata.PackageNotFoundError:
+            version = "unknown"
+        key = hashlib.sha256(f"{version}\0{path}".encode()).hexdigest()[:16]
+        cache = _wrapper_dir() / f"playwright-features-{key}.json"
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            names = json.loads(cache.read_text(encoding="utf-8"))
+            if isinstance(names, list) and all(isinstance(n, str) for n in names):
+                return names
+        try:
+            browser = await self.playwright.chromium.launch(
+                executable_path=self._executable, args=list(CHROMIUM_FLAGS), headless=True
+            )
+            try:
+                argv = await asyncio.to_thread(_newest_browser_argv)
+            finally:
+                await browser.close()
+        except Exception as exc:  # noqa: BLE001 - only an optimisation is lost
+            log.warning("could not read Playwright's Chromium flags (%s); using its defaults", exc)
+            return None
+        if argv is None:
+            return None
+        names = disabled_features_of(argv)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps(names), encoding="utf-8")
+            os.replace(tmp, cache)
+        return names
+
+
+def _newest_browser_argv() -> list[str] | None:
+    """Command line of the newest Chromium browser process (not a renderer or helper)
+    among this process's descendants."""
+    newest: tuple[float, list[str]] | None = None
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            argv = proc.cmdline()
+            if "--remote-debugging-pipe" not in argv or any(a.startswith("--type=") for a in argv):
+                continue
+            created = proc.create_time()
+            if newest is None or created > newest[0]:
+                newest = (created, argv)
+    return newest[1] if newest is not None else None

@@ -401,15 +401,45 @@ class SupervisedEngine:
         except EngineError as exc:
             if strict:
                 raise
+            message = f"could not start {info.session_id}: {exc}"
             self._fanout.publish(
                 SessionError(
                     session_id=info.session_id,
                     workspace_id=info.workspace_id,
                     error=Reason.ERROR.value,
-                    message=f"could not start {info.session_id}: {exc}",
+                    message=message,
                     instance_id=instance_id or "",
                 )
             )
+            await self._record_refused_start(info.session_id, message)
+
+    async def _record_refused_start(self, session_id: str, message: str) -> None:
+        """A session the engine meant to start stays stopped: say why, on its row and
+        in its timeline, so nobody finds it `stopped` with no reason."""
+        current = self._view.get(session_id)
+        if current is None or current.state is not SessionState.STOPPED:
+            return  # it runs somewhere after all: its instance reports the truth
+        now = utcnow()
+        try:
+            await self._running()[1].record_stop(session_id, Reason.ERROR, message, at=now)
+        except EngineError as exc:
+            log.warning("could not record why %s did not start: %s", session_id, exc)
+        after = self._view.set_state(session_id, SessionState.STOPPED, Reason.ERROR, now)
+        if after is None:
+            return
+        self._fanout.publish(
+            SessionStateChanged(
+                session_id=session_id,
+                workspace_id=after.workspace_id,
+                state=SessionState.STOPPED,
+                previous=current.state,
+                reason=Reason.ERROR,
+                detail=message,
+                phone_number=after.phone_number,
+                instance_id=after.instance_id,
+                at=now,
+            )
+        )
 
     def _mark_lost(self, instance_id: str) -> None:
         """The instance's process ended: its running sessions are disconnected for now."""

@@ -18,6 +18,7 @@ from app.domain.events import utcnow
 from app.domain.ids import InvalidIdentifier
 from app.domain.models import AccountSpec, SessionInfo, TimelineEntry
 from app.domain.outbox import DeliveryMetrics, OutboxItem, OutboxState
+from app.domain.states import Reason, SessionState
 from app.engine._errors import EngineError
 from app.store import DuplicateSessionId, StoreError, accounts, outbox, timeline
 
@@ -73,6 +74,17 @@ class EngineStore:
     async def assign(self, assignments: Mapping[str, str | None]) -> None:
         if assignments:
             await self._run(lambda s: accounts.assign_instances(s, dict(assignments)), write=True)
+
+    async def record_stop(
+        self, session_id: str, reason: Reason, detail: str, *, at: datetime
+    ) -> None:
+        """Record `stopped(reason)` with `detail` in the account's row and timeline."""
+        await self._run(
+            lambda s: accounts.record_transition(
+                s, session_id, SessionState.STOPPED, at=at, reason=reason, detail=detail
+            ),
+            write=True,
+        )
 
     async def delete(self, session_id: str) -> bool:
         return await self._run(lambda s: accounts.delete_account(s, session_id), write=True)

@@ -303,6 +303,7 @@ class Instance:
         load = self._load()
         connected = sum(1 for i in live if i.state is SessionState.CONNECTED)
         waiting = sum(1 for i in live if i.state.waiting_for_scan)
+        warm_ready, warm_target = self._host.warm_status()
         return {
             "status": self._status,
             "instance_id": self.instance_id,
@@ -325,6 +326,8 @@ class Instance:
             "cpu_percent": load.cpu_percent,
             "processes": load.processes,
             "listeners": self._hub.listener_count,
+            "warm_ready": warm_ready,
+            "warm_target": warm_target,
         }
 
     async def metrics(self) -> str:

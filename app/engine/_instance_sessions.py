@@ -64,6 +64,8 @@ class SessionHostLike(Protocol):
 
     def sessions(self) -> list[SessionInfo]: ...
 
+    def warm_status(self) -> tuple[int, int]: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -178,12 +180,13 @@ class SessionOperations:
             # A disconnected session may be parked (e.g. CONFLICT): let the host decide.
             if running is not None and running.state is not SessionState.DISCONNECTED:
                 return running
-            busy = sum(
-                1
-                for i in self._host.sessions()
-                if i.state not in _IDLE and i.session_id != session_id
-            )
-            if busy + len(self._reserved) >= self._capacity:
+            # A session being opened is both reserved and (once its page is being
+            # made) in the host: count each session once, or the last places of an
+            # instance are refused while its first sessions boot.
+            busy = {i.session_id for i in self._host.sessions() if i.state not in _IDLE}
+            busy |= self._reserved
+            busy.discard(session_id)
+            if len(busy) >= self._capacity:
                 raise CapacityFull(
                     f"{self.instance_id} is full ({self._capacity} sessions, max_sessions); "
                     "place the session on another instance or raise max_sessions"

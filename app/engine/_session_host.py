@@ -319,6 +319,12 @@ class SessionHost:
     def pool(self) -> WarmPool | None:
         return self._pool
 
+    def warm_status(self) -> tuple[int, int]:
+        """(pages ready with a QR, pages the pool keeps): 0/0 with the pool off."""
+        if self._pool is None:
+            return 0, 0
+        return self._pool.ready_count, self.settings.warm_pool
+
     # ------------------------------------------------------------ shutdown
 
     async def aclose(self, *, reason: Reason = Reason.INSTANCE_RESTART) -> None:

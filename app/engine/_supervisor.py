@@ -348,6 +348,8 @@ class Supervisor:
                 sessions_connected=int(sessions.get("connected", 0) or 0),
                 capacity=self._config.capacity,
                 restarts=slot.restarts,
+                warm_ready=_count(slot.health, "warm_ready") if slot.alive else 0,
+                warm_target=_count(slot.health, "warm_target") if slot.alive else 0,
             )
         )
 
@@ -369,11 +371,19 @@ class Supervisor:
             memory_bytes=slot.memory_bytes if slot.alive else 0,
             restart_history=tuple(slot.restart_history),
             last_error=slot.last_error,
+            warm_ready=_count(slot.health, "warm_ready") if slot.alive else 0,
+            warm_target=_count(slot.health, "warm_target") if slot.alive else 0,
         )
 
 
 class _StreamEnded(Exception):
     """The instance closed its event stream (it is stopping); reconnect after a pause."""
+
+
+def _count(health: dict[str, Any], key: str) -> int:
+    """A whole number from an instance's `/health` body (0 when absent or not a number)."""
+    value = health.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def _tag(event: EngineEvent, instance_id: str) -> EngineEvent:

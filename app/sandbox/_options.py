@@ -43,6 +43,8 @@ class SandboxOptions:
     """`window.Debug.VERSION`; 2.3000+ is what whatsapp-web.js calls "Comet"."""
     platform: str = "WEB"
     """Last field of the QR string (the page's DEVICE_PLATFORM)."""
+    state_file: str = ""
+    """Where linked devices are kept across restarts (empty: forgotten on exit)."""
 
     def __post_init__(self) -> None:
         _positive("time_scale", self.time_scale, allow_zero=False)
@@ -58,6 +60,8 @@ class SandboxOptions:
         check_flavour(self.flavour)
         if not _TOKEN.match(self.version) or not _TOKEN.match(self.platform):
             raise ValueError("version and platform: expected 1-32 letters, digits, '_', '.', '-'")
+        if not isinstance(self.state_file, str):
+            raise ValueError(f"state_file: expected a file path or '', got {self.state_file!r}")
 
     def scaled(self, seconds: float) -> float:
         """A protocol duration in real seconds under this time scale."""

@@ -17,6 +17,7 @@ import logging
 import secrets
 import time
 from collections.abc import Coroutine, Iterable
+from pathlib import Path
 from typing import Any
 
 from app.sandbox._model import (
@@ -36,6 +37,7 @@ from app.sandbox._model import (
     Send,
 )
 from app.sandbox._options import SandboxOptions
+from app.sandbox._persist import SavedDevices, load_devices, save_devices
 from app.sandbox._qr import check_key, check_platform, new_ref, qr_matrix
 
 _log = logging.getLogger(__name__)
@@ -61,6 +63,27 @@ class SandboxWorld:
         self._next_device: dict[str, int] = {}
         self._ids = itertools.count(1)
         self._closed = False
+        self._state_file = Path(options.state_file) if options.state_file else None
+        if self._state_file is not None:
+            saved = load_devices(self._state_file)
+            self.devices.update(saved.devices)
+            self._next_device.update(saved.next_device)
+            self._by_identity.update({d.identity: d.account for d in saved.devices.values()})
+
+    def _save(self) -> None:
+        """Keep the linked devices on disk (when configured); small, so written in place."""
+        if self._state_file is None:
+            return
+        try:
+            saved = SavedDevices(dict(self.devices), dict(self._next_device))
+            save_devices(self._state_file, saved)
+        except OSError as exc:
+            _log.warning(
+                "sandbox: could not save linked devices to %s (%s); they are kept in "
+                "memory but a restart will ask for new QR codes",
+                self._state_file,
+                exc,
+            )
 
     @staticmethod
     def now() -> float:
@@ -188,6 +211,7 @@ class SandboxWorld:
         device = Device(phone, device_id, page.keys.identity, lid, time.time())
         self.devices[device.account] = device
         self._by_identity[device.identity] = device.account
+        self._save()
         page.cancel("timeline")
         self._retire_ref(page)
         page.pairing_code = page.pairing_phone = None
@@ -250,10 +274,14 @@ class SandboxWorld:
 
     async def unlink(self, devices: Iterable[Device], reason: str) -> None:
         """Remove devices; their pages get Cmd logout and clear their storage."""
-        for device in list(devices):
+        gone = list(devices)
+        for device in gone:
             self.devices.pop(device.account, None)
             self._by_identity.pop(device.identity, None)
             self.counters.logouts += 1
+        if gone:
+            self._save()
+        for device in gone:
             for page in list(self.pages.values()):
                 if page.account == device.account or (
                     page.keys is not None and page.keys.identity == device.identity

@@ -11,7 +11,8 @@ grandchild. With `PAIRDESK_DATABASE_URL` set it restores, at start, the linked
 sessions the store assigns to `instance-{index}`. Knobs, as environment
 variables: FAKE_FAIL_START=1 exits before ready, FAKE_IGNORE_TERM=1 ignores
 SIGTERM, FAKE_ACTION_DELAY=SECONDS slows every session action (and
-`GET /fake/overlaps` reports calls for one session that overlapped).
+`GET /fake/overlaps` reports calls for one session that overlapped),
+FAKE_REFUSE_CREATE=1 answers every new session with 503 (instance full).
 `POST /fake/scan/{id}` links a session, `POST /fake/hang` hangs /health.
 """
 
@@ -175,11 +176,18 @@ def build_app(fake: Fake) -> Starlette:
                 "status": "ok",
                 "uptime": (datetime.now(UTC) - fake.started).total_seconds(),
                 "sessions": {"total": len(states), "connected": connected},
+                "warm_ready": 1,
+                "warm_target": 2,
             }
         )
 
     async def create(request: Request) -> Response:
         body = await request.json()
+        if os.environ.get("FAKE_REFUSE_CREATE"):
+            message = f"instance-{fake.index} is full (FAKE_REFUSE_CREATE)"
+            return JSONResponse(
+                {"success": False, "error": message, "code": "capacity"}, status_code=503
+            )
         fake.open(body["session_id"], int(body["workspace_id"]))
         return JSONResponse({"success": True, "session_id": body["session_id"]})
 

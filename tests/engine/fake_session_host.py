@@ -4,6 +4,7 @@ one emits them (starting -> qr + QrIssued, or starting -> connected + ready when
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -34,6 +35,8 @@ class FakeSessionHost:
         self.snapshots = snapshots if snapshots is not None else set()
         self._sessions: dict[str, SessionInfo] = {}
         self.calls: list[tuple[str, str]] = []
+        self.warm: tuple[int, int] = (0, 0)  # what warm_status() reports
+        self.boot_gate: asyncio.Event | None = None  # when set: pages "boot" until it opens
         self.started = False
         self.closed = False
 
@@ -127,6 +130,8 @@ class FakeSessionHost:
             instance_id=self.instance_id,
         )
         self._move(session_id, SessionState.STARTING)
+        if self.boot_gate is not None:
+            await self.boot_gate.wait()
         if session_id in self.snapshots:
             self._connect(session_id, "6281234567890", restored=True)
         else:
@@ -164,6 +169,9 @@ class FakeSessionHost:
 
     def sessions(self) -> list[SessionInfo]:
         return list(self._sessions.values())
+
+    def warm_status(self) -> tuple[int, int]:
+        return self.warm
 
     async def aclose(self) -> None:
         for session_id in list(self._sessions):

@@ -99,6 +99,7 @@ class World:
     tmp_path: Path
     recorder: Recorder = field(default_factory=Recorder)
     hosts: list[SessionHost] = field(default_factory=list)
+    conflicts_expected: bool = False  # a test that provokes a conflict says so
 
     async def host(
         self,
@@ -162,6 +163,9 @@ async def world(tmp_path: Path, **options: Any) -> AsyncIterator[World]:
         w = World(sandbox=sandbox, phone=phone, tmp_path=tmp_path)
         try:
             yield w
+            if not w.conflicts_expected:
+                stats = await phone.stats()
+                assert stats["conflicts_total"] == 0, "two pages fought over an account"
         finally:
             for host in w.hosts:
                 await host.aclose()

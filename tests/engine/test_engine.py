@@ -17,6 +17,7 @@ from app.domain.events import (
     EngineEvent,
     InstanceLoad,
     QrIssued,
+    SessionError,
     SessionReady,
     SessionStateChanged,
     SyncStatus,
@@ -298,6 +299,26 @@ async def test_accounts_added_without_start_wait_for_an_operator(harness: Harnes
         assert lines and lines[0].startswith(f"--- {info.instance_id} started, pid ")
         with pytest.raises(EngineError, match="no instance called instance-7"):
             await engine.instance_log("instance-7")
+
+
+async def test_a_session_the_instance_refuses_stays_stopped_with_the_reason(
+    harness: Harness,
+) -> None:
+    for index in (0, 1):
+        harness.launcher.env_for[index] = {"FAKE_REFUSE_CREATE": "1"}
+    async with running_engine(harness) as (engine, events):
+        log: list[EngineEvent] = []
+        async with _collecting(events, log):
+            (info,) = await engine.add_accounts([AccountSpec(workspace_id=3)])
+            await eventually(seen(log, SessionError, session_id=info.session_id), what="error")
+            await eventually(
+                seen(log, SessionStateChanged, session_id=info.session_id, reason=Reason.ERROR),
+                what="the stop's reason",
+            )
+        (row,) = await engine.list_sessions()
+        assert row.state is SessionState.STOPPED and row.reason is Reason.ERROR
+        timeline = await engine.session_timeline(info.session_id)
+        assert timeline[-1].reason is Reason.ERROR and "is full" in timeline[-1].detail
 
 
 async def test_operations_on_one_session_never_overlap_but_sessions_run_in_parallel(

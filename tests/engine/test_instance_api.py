@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.domain.states import SessionState
@@ -127,6 +129,30 @@ async def test_capacity_is_refused_with_503(tmp_path: Path) -> None:
     assert full.status_code == 503
     assert full.json()["code"] == "capacity"
     assert "full" in full.json()["error"] and "max_sessions" in full.json()["error"]
+
+
+async def test_sessions_still_booting_count_once_against_capacity(tmp_path: Path) -> None:
+    # The onboarding bug: with max_sessions=3, the third of three accounts started
+    # at once was refused (a booting session was counted twice) and stayed stopped.
+    async with running_instance(tmp_path, max_sessions=3) as h, api_client(h.instance) as client:
+        host = h.host
+        host.boot_gate = asyncio.Event()
+        ids = [f"webjs_42_1700000000_bootin{n}0" for n in range(4)]
+
+        async def add(sid: str) -> httpx.Response:
+            return await client.post("/api/sessions", json={"workspace_id": WS, "session_id": sid})
+
+        first = [asyncio.create_task(add(sid)) for sid in ids[:2]]
+        while len(host.sessions()) < 2:  # both are in the host, still booting
+            await asyncio.sleep(0.01)
+        third = asyncio.create_task(add(ids[2]))
+        while len(host.sessions()) < 3 and not third.done():
+            await asyncio.sleep(0.01)
+        host.boot_gate.set()
+        answers = await asyncio.gather(*first, third)
+        assert [a.status_code for a in answers] == [201, 201, 201]
+        full = await add(ids[3])
+    assert full.status_code == 503 and full.json()["code"] == "capacity"
 
 
 async def test_list_and_status(tmp_path: Path) -> None:
@@ -254,6 +280,7 @@ async def test_health_and_metrics(tmp_path: Path) -> None:
         await client.post("/api/sessions", json={"workspace_id": WS, "session_id": SID2})
         h.host.scan(SID)
         h.host.heartbeat(SID, 20.0)
+        h.host.warm = (1, 2)
         health = (await client.get("/health")).json()
         metrics = await client.get("/metrics")
     assert health["status"] == "ok"
@@ -266,6 +293,7 @@ async def test_health_and_metrics(tmp_path: Path) -> None:
         "restoring": 0,
         "capacity": 3,
     }
+    assert (health["warm_ready"], health["warm_target"]) == (1, 2)
     assert health["memory"]["unit"] == "MB"
     assert health["memory"]["total"] > 0
     assert isinstance(health["cpu_percent"], float)

@@ -54,6 +54,29 @@ async def test_renderer_crash_is_recovered_from_the_snapshot(tmp_path: Path) -> 
         assert (await w.phone.stats())["conflicts_total"] == 0
 
 
+async def test_a_killed_renderer_process_is_recovered_from_the_snapshot(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        host = await w.host()
+        await w.connect(host, "s1", PHONE)
+        # The renderers of this test's Chromium (one page, plus maybe a spare one).
+        renderers = [
+            p
+            for pid in chromium_pids()
+            if "--type=renderer" in " ".join((p := psutil.Process(pid)).cmdline())
+        ]
+        assert renderers
+        mark = len(w.recorder.events)
+        for proc in renderers:
+            proc.kill()  # SIGKILL, as the kernel's OOM killer would
+        lost = await w.recorder.wait_state("s1", S.DISCONNECTED, start=mark)
+        assert lost.reason is Reason.BROWSER_CRASH
+        ready = await w.recorder.wait_for(SessionReady, lambda e: e.session_id == "s1", start=mark)
+        assert ready.restored and ready.phone_number == PHONE
+        assert not [e for e in w.recorder.events[mark:] if isinstance(e, QrIssued)]
+        assert host.browser_launches == 1, "only the renderer died, not the browser"
+        assert (await w.phone.stats())["conflicts_total"] == 0
+
+
 async def test_recovery_gives_up_after_the_retry_budget(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         host = await w.host(retry_budget=2, boot_timeout=3.0)

@@ -24,6 +24,7 @@ async def test_warm_pool_qr_is_emitted_on_open_and_the_pool_refills(tmp_path: Pa
         host = await w.host(warm_pool=2)
         assert host.pool is not None
         await host.pool.wait_ready(timeout=90)
+        assert host.warm_status() == (2, 2)
         started = time.perf_counter()
         await host.open_session(session_id="s1", workspace_id=1)
         elapsed = time.perf_counter() - started

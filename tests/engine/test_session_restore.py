@@ -122,6 +122,7 @@ async def test_operator_logout(tmp_path: Path) -> None:
 
 async def test_conflict_is_reported_and_not_fought(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
+        w.conflicts_expected = True
         host = await w.host()
         await w.connect(host, "s1", PHONE)
         await host.stop_session("s1")
@@ -221,6 +222,7 @@ async def test_a_page_that_cannot_reconnect_is_reopened(tmp_path: Path) -> None:
 @pytest.mark.parametrize("flavour", ["dom", "pixels"])
 async def test_fallback_flavours_see_logout_and_conflict(tmp_path: Path, flavour: str) -> None:
     async with world(tmp_path, flavour=flavour) as w:
+        w.conflicts_expected = True
         host = await w.host()
         await w.connect(host, "s1", PHONE)
         other_dir = tmp_path / "other"

@@ -81,6 +81,19 @@ async def test_starts_every_instance_and_reports_their_whole_process_tree(
         ),
         what="a load sample of the tree",
     )
+    # The warm pool's fill level from /health reaches the load events and the cards.
+    await eventually(
+        lambda: (
+            {
+                e.instance_id
+                for e in recorder.events
+                if isinstance(e, InstanceLoad) and (e.warm_ready, e.warm_target) == (1, 2)
+            }
+            == {"instance-0", "instance-1"}
+        ),
+        what="the warm pool's fill level in the load events",
+    )
+    assert all((i.warm_ready, i.warm_target) == (1, 2) for i in supervisor.instances())
 
 
 async def test_relays_instance_events_tagged_with_the_instance(
