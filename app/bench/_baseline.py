@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import psutil
 
 from app.bench._harness import pss_of
 
-__all__ = ["ProfileSession", "ReplacedDesign", "phone_number"]
+__all__ = ["ProfileSession", "ReplacedDesign", "ReplacedEngine", "phone_number"]
 
 # Subscribe to the login ref the way the replaced system does: build the QR
 # string from the page's modules and push it, and every later one, to the host.
@@ -62,10 +63,13 @@ class ProfileSession:
     last_qr: str = ""
     add_to_qr_ms: float = 0.0
     browser_pid: int = 0
+    listener: Callable[[ProfileSession, str], None] | None = None
 
     def on_qr(self, _source: Any, qr: object) -> None:
         self.last_qr = str(qr)
         self.qrs.put_nowait(self.last_qr)
+        if self.listener is not None:
+            self.listener(self, self.last_qr)
 
 
 class ReplacedDesign:
@@ -81,11 +85,19 @@ class ReplacedDesign:
         self._url = url
         self.sessions: list[ProfileSession] = []
 
-    async def add(self, client_id: str, *, timeout: float = 60.0) -> ProfileSession:
-        """Launch the account's browser and wait for its first QR; times add -> QR."""
+    async def add(
+        self,
+        client_id: str,
+        *,
+        timeout: float = 60.0,
+        listener: Callable[[ProfileSession, str], None] | None = None,
+    ) -> ProfileSession:
+        """Launch the account's browser and wait for its first QR; times add -> QR.
+
+        `listener(session, qr)` is called, in the host, with every QR as it arrives."""
         folder = self._root / f"session-{client_id}"
         folder.mkdir(parents=True, exist_ok=True)
-        session = ProfileSession(client_id=client_id, folder=folder)
+        session = ProfileSession(client_id=client_id, folder=folder, listener=listener)
         before = _browser_pids(folder)
         started = time.perf_counter()
         async with asyncio.timeout(timeout):
@@ -144,6 +156,88 @@ class ReplacedDesign:
         for session in list(self.sessions):
             await self.close(session)
         shutil.rmtree(self._root, ignore_errors=True)
+
+
+class ReplacedEngine:
+    """The replaced design behind the console's engine surface, so its QRs reach the
+    same QR wall through the same `EngineHost` as pairdesk's (qr-latency).
+
+    `add_accounts` launches one persistent profile per account and publishes a
+    `QrIssued` the moment the host has the QR; `stop_session` closes the browser.
+    """
+
+    sandbox_url = ""
+
+    def __init__(self, *, chromium_path: str | None, root: Path, url: str) -> None:
+        self._args = {"chromium_path": chromium_path, "root": root, "url": url}
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._pw_cm: Any = None
+        self._design: ReplacedDesign | None = None
+        self._sessions: dict[str, tuple[ProfileSession, int]] = {}
+
+    async def start(self) -> None:
+        from playwright.async_api import async_playwright
+
+        self._pw_cm = async_playwright()
+        playwright = await self._pw_cm.start()
+        self._design = ReplacedDesign(playwright=playwright, **self._args)  # type: ignore[arg-type]
+
+    async def aclose(self) -> None:
+        if self._design is not None:
+            await self._design.aclose()
+        if self._pw_cm is not None:
+            await self._pw_cm.__aexit__(None, None, None)
+        self._queue.put_nowait(None)
+
+    async def subscribe(self) -> AsyncIterator[Any]:
+        while (event := await self._queue.get()) is not None:
+            yield event
+
+    async def list_sessions(self) -> list[Any]:
+        return []
+
+    async def list_instances(self) -> list[Any]:
+        return []
+
+    async def add_accounts(self, specs: Sequence[Any], **_: Any) -> list[str]:
+        assert self._design is not None, "start() first"
+        out = []
+        for spec in specs:
+            sid = f"replaced_{spec.workspace_id}_{len(self._sessions)}"
+            publish = self._publisher(sid, spec.workspace_id)
+            session = await self._design.add(sid, listener=publish)
+            self._sessions[sid] = (session, spec.workspace_id)
+            out.append(sid)
+        return out
+
+    def _publisher(self, sid: str, workspace_id: int) -> Callable[[ProfileSession, str], None]:
+        from datetime import UTC, datetime, timedelta
+
+        from app.domain.events import QrIssued
+
+        count = 0
+
+        def publish(_session: ProfileSession, qr: str) -> None:
+            nonlocal count
+            count += 1
+            now = datetime.now(UTC)
+            self._queue.put_nowait(
+                QrIssued(session_id=sid, workspace_id=workspace_id, qr=qr, at=now,
+                         expires_at=now + timedelta(seconds=60), qr_count=count)
+            )  # fmt: skip
+
+        return publish
+
+    async def stop_session(self, session_id: str) -> None:
+        from app.domain.events import SessionStateChanged
+        from app.domain.states import SessionState
+
+        session, ws = self._sessions.pop(session_id)
+        assert self._design is not None
+        await self._design.close(session)
+        self._queue.put_nowait(
+            SessionStateChanged(session_id=session_id, workspace_id=ws, state=SessionState.STOPPED)
+        )
 
 
 def _browser_pids(folder: Path) -> set[int]:

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.bench._harness import ProcessTracker, Skip
 
@@ -26,10 +26,15 @@ class BenchOptions:
     """What the command line asked for."""
 
     quick: bool = False
-    sessions: int = 0  # 0: the scenario's own default for quick / full
+    sessions: int = 0  # capacity's cap and restore's N (memory's top step at most 50); 0: defaults
     boot_delay: float = 0.0
+    scenarios: tuple[str, ...] = ()  # the scenarios of this run, in order
     scratch: Path = Path("bench-scratch")
     base_settings: Settings | None = None
+
+    def restore_count(self) -> int:
+        """Sessions restore brings back: the target's 200, fewer when --sessions says so."""
+        return 2 if self.quick else min(200, self.sessions or 200)
 
     def count(self, full: int, quick: int) -> int:
         """How many sessions a scenario uses: --sessions wins, then quick/full defaults."""
@@ -44,6 +49,26 @@ class BenchContext:
     tracker: ProcessTracker
     chromium_path: str | None
     secret: str = dataclasses.field(default_factory=lambda: secrets.token_hex(16))
+    handoff: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """What one scenario leaves for a later one (capacity's connected store for restore)."""
+    _kept: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def kept_sandbox(self, key: str) -> str:
+        """A login simulator that outlives the scenario (its linked accounts are needed by a
+        later one); the same one for the same key; stopped by `close()`. Yields its URL."""
+        if key not in self._kept:
+            from app.sandbox import SandboxOptions, SandboxServer
+
+            server = SandboxServer(SandboxOptions(boot_delay=self.options.boot_delay))
+            server.start()
+            self._kept[key] = server
+        return str(self._kept[key].url)
+
+    def close(self) -> None:
+        """Stop what was kept across scenarios."""
+        while self._kept:
+            _, server = self._kept.popitem()
+            server.stop()
 
     def folder(self, name: str) -> Path:
         path = self.options.scratch / name

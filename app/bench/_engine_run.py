@@ -42,6 +42,7 @@ class EngineRun:
         self._sub = subscription
         self.tracks: dict[str, _Track] = defaultdict(_Track)
         self.qr_events: list[Any] = []
+        self.qr_arrived: dict[tuple[str, int], float] = {}  # (session, qr_count) -> unix time
         self.heartbeats: list[tuple[float, float]] = []  # (perf_counter, latency_ms)
         self.errors: list[str] = []
 
@@ -59,6 +60,7 @@ class EngineRun:
                 track.qr = event.qr
                 track.qr_events += 1
                 self.qr_events.append(event)
+                self.qr_arrived[(sid, event.qr_count)] = time.time()
             elif isinstance(event, SessionReady) or (
                 isinstance(event, Changed) and event.state is SessionState.CONNECTED
             ):

@@ -11,6 +11,7 @@ reports how many Chromium processes it had to end or could not end.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import platform
@@ -18,22 +19,28 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 
 __all__ = [
+    "MEMORY_FLOOR",
+    "MemoryFloor",
     "ProcessTracker",
     "ScenarioResult",
     "Skip",
     "machine_info",
     "percentile",
+    "guarded",
+    "memory_low",
     "render_table",
     "summary",
     "tree_pss",
 ]
+
+T = TypeVar("T")
 
 
 class Skip(Exception):
@@ -126,6 +133,53 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+# ----------------------------------------------------------- safety stop
+
+MEMORY_FLOOR = 0.15  # stop growing when less than this share of memory is available
+_SWAP_GROWTH = 256 * 2**20
+_swap_at_import = psutil.swap_memory().used
+
+
+class MemoryFloor(Exception):
+    """The machine is running out of memory: the ramp must stop here (never swap, never OOM)."""
+
+
+def memory_low(floor: float = MEMORY_FLOOR) -> str:
+    """Why the machine is too short of memory to go on, or '' when it is not."""
+    vm = psutil.virtual_memory()
+    if vm.available < floor * vm.total:
+        return (
+            f"available memory {vm.available / 2**30:.1f} GiB is under "
+            f"{floor:.0%} of {vm.total / 2**30:.1f} GiB"
+        )
+    swapped = psutil.swap_memory().used - _swap_at_import
+    if swapped > _SWAP_GROWTH:
+        return f"the machine started swapping ({swapped / 2**20:.0f} MiB more in swap)"
+    return ""
+
+
+async def _watch_memory(floor: float, interval: float) -> None:
+    while not (why := await asyncio.to_thread(memory_low, floor)):
+        await asyncio.sleep(interval)
+    raise MemoryFloor(why)
+
+
+async def guarded(work: Awaitable[T], *, floor: float = MEMORY_FLOOR, interval: float = 0.5) -> T:
+    """Await `work`, cancelling it and raising `MemoryFloor` if memory runs short meanwhile."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_watch_memory(floor, interval))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        watcher.result()  # raises MemoryFloor
+        raise AssertionError("unreachable")
+    finally:
+        for pending in (task, watcher):
+            pending.cancel()
+        await asyncio.gather(task, watcher, return_exceptions=True)
+
+
 # ---------------------------------------------------------------- processes
 
 _CHROMIUM_NAMES = ("chrom", "headless_shell")
@@ -213,12 +267,9 @@ class ProcessTracker:
                 continue
         return alive
 
-    def cleanup(self, grace: float = 5.0) -> dict[str, int]:
-        """End every remembered process still alive; say what was left and what survived."""
-        self.sample()
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
+    def end_alive(self, grace: float = 5.0) -> dict[str, int]:
+        """End every remembered process still alive (TERM, then KILL after `grace`);
+        keep watching. Between scenarios: nothing one left may weigh on the next."""
         self.sample()
         leftover = self._alive()
         left_chromium = sum(1 for p in leftover if _is_chromium(p))
@@ -231,12 +282,20 @@ class ProcessTracker:
         time.sleep(0.1)
         survivors = self._alive()
         return {
-            "processes_started": self.known_count(),
             "left_at_end": len(leftover),
             "chromium_left_at_end": left_chromium,
             "chromium_surviving_cleanup": sum(1 for p in survivors if _is_chromium(p)),
             "surviving_cleanup": len(survivors),
         }
+
+    def cleanup(self, grace: float = 5.0) -> dict[str, int]:
+        """Stop watching; end every remembered process still alive; say what was left and
+        what survived."""
+        self.sample()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+        return {"processes_started": self.known_count(), **self.end_alive(grace)}
 
 
 def _signal(proc: psutil.Process, sig: signal.Signals) -> None:

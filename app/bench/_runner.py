@@ -14,8 +14,10 @@ import importlib
 import json
 import logging
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -55,21 +57,35 @@ def run_bench(
     tracker = ProcessTracker()
     tracker.start()
     scratch = Path(tempfile.mkdtemp(prefix="pairdesk-bench-"))
-    options = _with_scratch(options, scratch)
+    options = _with_scratch(options, scratch, tuple(names))
     ctx = BenchContext(options=options, tracker=tracker, chromium_path=_chromium(options))
     report: dict[str, Any] = {"machine": machine_info(), "quick": options.quick}
     report["pairdesk_version"] = report["machine"]["pairdesk_version"]
     started = time.perf_counter()
     results: list[ScenarioResult] = []
+    interrupted = ""
+    previous = _terminate_as_interrupt()
     try:
         for name in names:
             result = _run_one(ctx, name)
             results.append(result)
             what = result.status if result.status == "ok" else f"{result.status}: {result.reason}"
             echo(f"bench: {name} {what} ({result.duration_s:.1f} s)")
+            left = tracker.end_alive()  # nothing one scenario left may weigh on the next
+            if left["left_at_end"]:
+                result.figures["processes_ended_after"] = left["left_at_end"]
+    except KeyboardInterrupt as exc:
+        interrupted = str(exc) or "interrupted (Ctrl+C)"
+        echo(f"bench: {interrupted}; ending every process it started")
     finally:
-        cleanup = tracker.cleanup()
-        shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            ctx.close()
+        finally:
+            cleanup = tracker.cleanup()
+            _restore_signals(previous)
+            shutil.rmtree(scratch, ignore_errors=True)
+    if interrupted:
+        report["interrupted"] = interrupted
     report["duration_s"] = round(time.perf_counter() - started, 1)
     report["cleanup"] = cleanup
     report["scenarios"] = [r.to_json() for r in results]
@@ -86,7 +102,25 @@ def run_bench(
         json_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
         echo(f"bench: report written to {json_path}")
     failed = any(r.status == "failed" for r in results) or cleanup["surviving_cleanup"] > 0
+    if interrupted:
+        return 130
     return 1 if failed else 0
+
+
+def _terminate_as_interrupt() -> dict[int, Any]:
+    """SIGTERM and SIGHUP end the run like Ctrl+C does: through the cleanup, not past it."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    return {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def _run_one(ctx: BenchContext, name: str) -> ScenarioResult:
@@ -132,7 +166,7 @@ def _chromium(options: BenchOptions) -> str | None:
         return ""
 
 
-def _with_scratch(options: BenchOptions, scratch: Path) -> BenchOptions:
+def _with_scratch(options: BenchOptions, scratch: Path, names: tuple[str, ...]) -> BenchOptions:
     from dataclasses import replace
 
-    return replace(options, scratch=scratch)
+    return replace(options, scratch=scratch, scenarios=names)

@@ -32,7 +32,7 @@ import httpx
 
 from app.sync._latency import measure_webhook_latency as _measure
 
-__all__ = ["measure_webhook_latency"]
+__all__ = ["central_document", "central_process", "measure_webhook_latency"]
 
 QR_EVENT = "qr_code_generated"
 START_TIMEOUT = 60.0
@@ -78,7 +78,9 @@ async def _thread_receiver(secret: str) -> AsyncIterator[Receiver]:
 
 
 @contextlib.asynccontextmanager
-async def _process_receiver(secret: str) -> AsyncIterator[Receiver]:
+async def central_process(secret: str) -> AsyncIterator[str]:
+    """The reference central API in its own process (`pairdesk sandbox --central-only`),
+    verifying `secret`; yields its base URL, ends the process on exit (by its pid)."""
     env = dict(os.environ, PAIRDESK_WEBHOOK_SECRET=secret, PAIRDESK_LOG_LEVEL="WARNING")
     env.pop("PAIRDESK_CENTRAL_URL", None)
     process = subprocess.Popen(
@@ -89,19 +91,7 @@ async def _process_receiver(secret: str) -> AsyncIterator[Receiver]:
         text=True,
     )
     try:
-        url = await asyncio.wait_for(asyncio.to_thread(_read_url, process), START_TIMEOUT)
-        events_url = url.rstrip("/") + f"/central/events?event={QR_EVENT}"
-        with httpx.Client(timeout=10) as http:
-
-            def document() -> dict[str, Any]:
-                answer: dict[str, Any] = http.get(events_url).json()
-                return answer
-
-            yield (
-                url,
-                lambda: _first_arrivals(document()["data"]),
-                lambda: len(document()["rejected"]),
-            )
+        yield await asyncio.wait_for(asyncio.to_thread(_read_url, process), START_TIMEOUT)
     finally:
         process.terminate()
         try:
@@ -109,6 +99,23 @@ async def _process_receiver(secret: str) -> AsyncIterator[Receiver]:
         except subprocess.TimeoutExpired:
             process.kill()
             await asyncio.to_thread(process.wait)
+
+
+def central_document(http: httpx.Client, url: str, event: str = QR_EVENT) -> dict[str, Any]:
+    """`GET /central/events`: the deliveries the API accepted (`data`) and `rejected`."""
+    answer: dict[str, Any] = http.get(url.rstrip("/") + f"/central/events?event={event}").json()
+    return answer
+
+
+@contextlib.asynccontextmanager
+async def _process_receiver(secret: str) -> AsyncIterator[Receiver]:
+    async with central_process(secret) as url:
+        with httpx.Client(timeout=10) as http:
+            yield (
+                url,
+                lambda: _first_arrivals(central_document(http, url)["data"]),
+                lambda: len(central_document(http, url)["rejected"]),
+            )
 
 
 def _read_url(process: subprocess.Popen[str]) -> str:

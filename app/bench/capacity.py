@@ -6,15 +6,24 @@ run idles for a window and samples: the instances' trees' CPU% (100 = one
 core; this is "CPU at idle", the cost of keeping sessions alive), each
 session's heartbeat round trip (page evaluate, p95), PSS, and the machine's
 available memory. The ramp stops at the first limit:
-- memory: less than 10% of the machine's memory available;
+- memory: less than 15% of the machine's memory available, checked twice a
+  second *during* each step too (a safety stop: the machine is shared, and
+  it must never swap or meet the OOM killer; the step in progress is
+  abandoned and its unfinished sessions stopped);
 - cpu: the trees use more than 80% of all cores while idle;
-- heartbeat: heartbeat p95 over 1 s;
+- heartbeat: heartbeat p95 over 1 s over the idle window after a step;
 - cap: the target count (300, or `--sessions`) reached with no limit hit.
+
+When `restore` runs after it, capacity stops every session beyond restore's
+N and every one not connected, closes gracefully and hands its store over
+(`ctx.handoff["restore"]`), so the restore measures these sessions instead of
+connecting its own 200 again (several minutes saved on a full run).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from typing import Any
@@ -23,7 +32,15 @@ import psutil
 
 from app.bench._context import BenchContext
 from app.bench._engine_run import EngineRun, running_engine, tree_cpu_percent
-from app.bench._harness import ScenarioResult, mib, percentile
+from app.bench._harness import (
+    MEMORY_FLOOR,
+    MemoryFloor,
+    ScenarioResult,
+    guarded,
+    memory_low,
+    mib,
+    percentile,
+)
 
 NAME = "capacity"
 HEARTBEAT_S = 2.0
@@ -39,7 +56,8 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
     cores = os.cpu_count() or 1
     window = 3.0 if ctx.options.quick else WINDOW_S
     instances = 2
-    with ctx.sandbox() as url:
+    kept = "restore" in ctx.options.scenarios  # restore logs these accounts in again
+    with contextlib.nullcontext(ctx.kept_sandbox("capacity")) if kept else ctx.sandbox() as url:
         settings = ctx.engine_settings(
             "capacity",
             provider_url=url,
@@ -54,23 +72,38 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
             idle = await _sample(run, window)  # the empty instances, for reference
             connected = 0
             while connected < cap:
+                if why := memory_low():
+                    limit, stop_reason = "memory", why
+                    break
                 add = min(step, cap - connected)
                 started = time.perf_counter()
                 sids = await run.add(add, workspace_id=700)
-                await run.connect(sids, phone, 60_000 + connected)
+                try:
+                    await guarded(run.connect(sids, phone, 60_000 + connected))
+                except MemoryFloor as exc:
+                    limit, stop_reason = "memory", str(exc)
+                    break
                 connected += add
                 sample = await _sample(run, window)
                 sample.update(sessions=connected, ramp_s=round(time.perf_counter() - started, 1))
                 steps.append(sample)
                 hit = _limit(sample, cores)
                 if hit:
-                    limit = hit
+                    limit, stop_reason = hit, f"{hit} limit after {connected} sessions"
                     break
+            else:
+                stop_reason = f"reached the cap of {cap}"
+            held = [sid for sid, t in run.tracks.items() if t.ready_at]
+            await _hand_over(ctx, run, settings, held)
             stats = await phone.stats()
+    if not steps:
+        raise RuntimeError(f"not one step completed: {stop_reason}")
     last: dict[str, Any] = steps[-1]
     result.figures.update(
         sessions_connected=last["sessions"],
         limit=limit,
+        stop_reason=stop_reason,
+        memory_floor=MEMORY_FLOOR,
         cap=cap,
         instances=instances,
         empty=idle,
@@ -102,8 +135,21 @@ async def _sample(run: EngineRun, window: float) -> dict[str, object]:
     }
 
 
+async def _hand_over(ctx: BenchContext, run: EngineRun, settings: Any, held: list[str]) -> None:
+    """Stop what is not connected (a step cut short); leave restore exactly its N
+    connected sessions, the rest stopped (they stay stopped across the restart)."""
+    restore_next = "restore" in ctx.options.scenarios
+    keep = set(held[: ctx.options.restore_count()] if restore_next else held)
+    async with asyncio.TaskGroup() as group:
+        for sid in list(run.tracks):
+            if sid and sid not in keep:
+                group.create_task(run.engine.stop_session(sid))
+    if restore_next:
+        ctx.handoff["restore"] = {"settings": settings, "sids": [s for s in held if s in keep]}
+
+
 def _limit(sample: dict[str, object], cores: int) -> str:
-    if int(sample["available_memory_bytes"]) < 0.10 * psutil.virtual_memory().total:  # type: ignore[call-overload]
+    if int(sample["available_memory_bytes"]) < MEMORY_FLOOR * psutil.virtual_memory().total:  # type: ignore[call-overload]
         return "memory"
     if float(sample["cpu_percent_idle"]) > 80.0 * cores:  # type: ignore[arg-type]
         return "cpu"

@@ -16,6 +16,12 @@ a full run), each session scanned by the test phone and logged in:
 
 Per session = tree PSS / sessions; marginal = (PSS at the top step - PSS at
 the first) / the sessions added between, which leaves out fixed costs.
+
+Safety stop: a design's ramp stops (and says so in `stopped_by`) when the
+machine's available memory falls under 15% (`_harness.guarded`); its
+figures are then those of the last complete step. The replaced design's
+browsers are launched two at a time (about one per core, as pairdesk's
+admission limit does).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 from app.bench._baseline import ReplacedDesign, phone_number
 from app.bench._context import BenchContext
 from app.bench._engine_run import running_engine
-from app.bench._harness import ScenarioResult, mib
+from app.bench._harness import MemoryFloor, ScenarioResult, guarded, memory_low, mib
 
 NAME = "memory"
 SETTLE_S = 3.0  # after the last login of a step, before sampling
@@ -35,11 +41,11 @@ SETTLE_S = 3.0  # after the last login of a step, before sampling
 async def run(ctx: BenchContext, result: ScenarioResult) -> None:
     from app.sandbox import AsyncTestPhone
 
-    if ctx.options.sessions:
-        highest = ctx.options.sessions
-        steps = (min(10, highest), highest) if highest > 10 else (highest,)
+    if ctx.options.quick:
+        steps: tuple[int, ...] = (1, 2)
     else:
-        steps = (1, 2) if ctx.options.quick else (10, 50)
+        highest = min(50, ctx.options.sessions or 50)  # --sessions only lowers the top step
+        steps = (10, highest) if highest > 10 else (highest,)
     figures: dict[str, Any] = result.figures
     figures["steps"] = list(steps)
     with ctx.sandbox() as url:
@@ -49,27 +55,43 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
                 figures["profile"] = await _engine(ctx, url, phone, steps, "profile", 10_000)
             figures["replaced"] = await _replaced(ctx, url, phone, steps, 20_000)
     context = figures["context"]
-    profile = figures.get("profile") or figures["replaced"]
-    figures["ratio_basis"] = "profile" if "profile" in figures else "replaced"
-    top = str(steps[-1])
+    basis = "profile" if "profile" in figures else "replaced"
+    profile = figures[basis]
+    figures["ratio_basis"] = basis
+    done = [s for s in steps if str(s) in context and str(s) in profile]
+    if not done:
+        raise RuntimeError(f"no step completed for both designs: {figures}")
+    top = str(done[-1])
     ratio = context[top]["per_session_bytes"] / max(1, profile[top]["per_session_bytes"])
     figures["ratio_context_to_profile"] = round(ratio, 3)
-    if len(steps) > 1:
+    replaced = figures["replaced"]
+    if top in replaced:
+        figures["ratio_context_to_replaced"] = round(
+            context[top]["per_session_bytes"] / max(1, replaced[top]["per_session_bytes"]), 3
+        )
+    if "marginal_bytes" in context and "marginal_bytes" in profile:
         figures["marginal_ratio"] = round(
             context["marginal_bytes"] / max(1, profile["marginal_bytes"]), 3
         )
     for name in ("context", "profile", "replaced"):
         if name in figures:
             data = figures[name]
-            cells = " / ".join(mib(data[str(s)]["per_session_bytes"]) for s in steps)
-            extra = f"; marginal {mib(data['marginal_bytes'])}" if len(steps) > 1 else ""
+            cells = " / ".join(
+                mib(data[str(s)]["per_session_bytes"]) if str(s) in data else "stopped"
+                for s in steps
+            )
+            extra = f"; marginal {mib(data['marginal_bytes'])}" if "marginal_bytes" in data else ""
+            if data.get("stopped_by"):
+                extra += " (memory floor)"
             label = f"PSS per session at {' / '.join(map(str, steps))}, {name}"
             result.row(label, cells + extra, "")
-    result.row(
-        f"context / {figures['ratio_basis']} at {top}",
-        f"{ratio:.0%}",
-        "at most 40%",
-    )
+    result.row(f"context / {basis} per session at {top}", f"{ratio:.0%}", "at most 40%")
+    if "marginal_ratio" in figures:
+        result.row(
+            f"context / {basis} marginal ({steps[0]} -> {steps[-1]})",
+            f"{figures['marginal_ratio']:.0%}",
+            "at most 40%",
+        )
 
 
 async def _engine(
@@ -87,8 +109,15 @@ async def _engine(
     async with running_engine(settings) as run:
         done = 0
         for step in steps:
-            sids = await run.add(step - done, workspace_id=300)
-            await run.connect(sids, phone, first + done)
+            if why := memory_low():
+                out["stopped_by"] = why
+                break
+            try:
+                sids = await run.add(step - done, workspace_id=300)
+                await guarded(run.connect(sids, phone, first + done))
+            except MemoryFloor as exc:
+                out["stopped_by"] = str(exc)
+                break
             done = step
             await asyncio.sleep(SETTLE_S)
             sample = await run.pss()
@@ -107,12 +136,29 @@ async def _replaced(
         design = ReplacedDesign(
             playwright=pw, chromium_path=ctx.chromium_path, root=ctx.folder("mem-replaced"), url=url
         )
+        limit = asyncio.Semaphore(2)
+
+        async def one(i: int) -> None:
+            async with limit:
+                session = await design.add(f"m{i}")
+                await design.connect(session, phone, phone_number(first + i))
+
+        async def ramp(start: int, stop: int) -> None:
+            async with asyncio.TaskGroup() as group:
+                for i in range(start, stop):
+                    group.create_task(one(i))
+
         try:
             done = 0
             for step in steps:
-                for i in range(done, step):
-                    session = await design.add(f"m{i}")
-                    await design.connect(session, phone, phone_number(first + i))
+                if why := memory_low():
+                    out["stopped_by"] = why
+                    break
+                try:
+                    await guarded(ramp(done, step))
+                except MemoryFloor as exc:
+                    out["stopped_by"] = str(exc)
+                    break
                 done = step
                 await asyncio.sleep(SETTLE_S)
                 sample = await asyncio.to_thread(design.memory)
@@ -124,6 +170,6 @@ async def _replaced(
 
 
 def _marginal(out: dict[str, Any], steps: tuple[int, ...]) -> None:
-    if len(steps) > 1:
+    if len(steps) > 1 and all(str(s) in out for s in (steps[0], steps[-1])):
         grown = out[str(steps[-1])]["pss_bytes"] - out[str(steps[0])]["pss_bytes"]
         out["marginal_bytes"] = grown // (steps[-1] - steps[0])

@@ -1,7 +1,9 @@
-"""qr-latency: from "add account" to a QR the operator can scan.
+"""qr-latency: from "add account" to a QR the operator can scan, on screen.
 
 Three designs, each over the same number of accounts added one after the
-other (as an operator adds them), against one sandbox with boot delay 0:
+other (as an operator adds them), against one sandbox with boot delay 0,
+each shown in the console's own QR wall (`SessionsModel` -> `QrWallModel`
+-> `QrWallView`, offscreen) fed through the console's `EngineHost`:
 
 - warm: pairdesk in `context` mode with its warm pool (2 pages), waiting
   between adds until the pool has refilled, as it would between two humans'
@@ -9,96 +11,171 @@ other (as an operator adds them), against one sandbox with boot delay 0:
 - cold: pairdesk in `context` mode with the warm pool off: a new context and
   page per account;
 - replaced: one persistent Chromium profile launched per account when it is
-  added (whatsapp-web.js LocalAuth), see `_baseline.py`.
+  added (whatsapp-web.js LocalAuth, `_baseline.ReplacedEngine`), its QR
+  published into the same wall.
 
-pairdesk's figure is add call -> `QrIssued` at the supervisor (the console
-sees events from there); the replaced design's is add -> QR string in the
-host process. The QR's paint in the console is measured by `onboarding`.
+Two figures per design, both from the add call on the GUI thread:
+`to_event` (the QR event reached the supervisor's subscriber; for the
+replaced design, the host process has the QR string) and `to_painted` (a
+paint event carrying that QR was delivered to the tile's `QrView`). Each
+account is stopped after its QR is painted, so every add meets the same
+engine.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import httpx
 
-from app.bench._baseline import ReplacedDesign
+from app.bench._console import PaintWatch, StampedEngine, qt_app, spin
 from app.bench._context import BenchContext
-from app.bench._engine_run import running_engine
 from app.bench._harness import ScenarioResult, ms, summary
 
 NAME = "qr-latency"
 SEED_QR_MS = 8000.0  # the seed system: 8.0 s from add to QR (reference review)
+WARM_POOL = 2
 
 
-async def run(ctx: BenchContext, result: ScenarioResult) -> None:
-    n = ctx.options.count(30, 3)
+def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
+    from app.bench._baseline import ReplacedEngine
+    from app.bootstrap import open_engine
+
+    n = 3 if ctx.options.quick else 30
     figures = result.figures
     figures["accounts_per_design"] = n
-    with ctx.sandbox() as url:
-        figures["warm"] = summary(await _pairdesk(ctx, url, n, warm_pool=2))
-        figures["cold"] = summary(await _pairdesk(ctx, url, n, warm_pool=0))
-        figures["replaced"] = summary(await _replaced(ctx, url, n))
+    app = qt_app()
+    deadline = time.monotonic() + limit - 10
+    with ctx.sandbox() as url, httpx.Client(base_url=url, timeout=10) as sandbox:
+
+        def pairdesk(warm_pool: int) -> Callable[[], Any]:
+            name = "qr-warm" if warm_pool else "qr-cold"
+            settings = ctx.engine_settings(name, provider_url=url, warm_pool=warm_pool)
+            return lambda: open_engine(settings)
+
+        def pool_ready() -> None:
+            spin(app, lambda: _pool_size(sandbox) >= WARM_POOL, timeout=30, what="warm pool")
+
+        def settle() -> None:
+            until = time.monotonic() + 0.3  # let the previous page close; not counted
+            spin(app, lambda: time.monotonic() > until, timeout=5, what="settle")
+
+        root = ctx.folder("qr-replaced")
+        designs: list[tuple[str, Callable[[], Any], Callable[[], None]]] = [
+            ("warm", pairdesk(WARM_POOL), pool_ready),
+            ("cold", pairdesk(0), settle),
+            ("replaced", lambda: ReplacedEngine(chromium_path=ctx.chromium_path, root=root,
+                                                url=url), settle),
+        ]  # fmt: skip
+        for name, factory, before in designs:
+            figures[name] = _design(app, factory, n, before, deadline)
     figures["seed_system_ms"] = SEED_QR_MS
-    warm, cold, replaced = figures["warm"], figures["cold"], figures["replaced"]
+    warm, cold, replaced = (figures[d]["to_painted_ms"] for d in ("warm", "cold", "replaced"))
     if replaced.get("p50"):
         figures["speedup_p50_warm_vs_replaced"] = round(replaced["p50"] / max(warm["p50"], 0.1), 1)
         figures["speedup_p50_cold_vs_replaced"] = round(replaced["p50"] / max(cold["p50"], 0.1), 1)
-    result.row("add -> QR, warm pool p50 / p95", f"{ms(warm)} / {ms(warm, 'p95')}", "p50 < 150 ms")
-    result.row("add -> QR, cold context p50 / p95", f"{ms(cold)} / {ms(cold, 'p95')}", "p50 < 1 s")
-    result.row(
-        "add -> QR, replaced design p50 / p95",
-        f"{ms(replaced)} / {ms(replaced, 'p95')}",
-        "seed system 8.0 s (real site)",
-    )
-
-
-async def _pairdesk(ctx: BenchContext, url: str, n: int, *, warm_pool: int) -> list[float]:
-    name = "qr-warm" if warm_pool else "qr-cold"
-    settings = ctx.engine_settings(name, provider_url=url, warm_pool=warm_pool, instances=1)
-    samples: list[float] = []
-    async with (
-        httpx.AsyncClient(base_url=url, timeout=10) as sandbox,
-        running_engine(settings) as run,
+    for name, label, target in (
+        ("warm", "warm pool", "p50 < 150 ms"),
+        ("cold", "cold context", "p50 < 1 s"),
+        ("replaced", "replaced design", "seed system 8.0 s (real site)"),
     ):
-        for i in range(n):
-            if warm_pool:
-                await _pool_ready(sandbox, warm_pool)
-            else:
-                await asyncio.sleep(0.3)  # let the previous page settle; not counted
-            started = time.perf_counter()
-            (sid,) = await run.add(1, workspace_id=100 + i)
-            qr_at = await run.wait_qr(sid)
-            samples.append((qr_at - started) * 1000)
-            # Nobody scans: close it so the next add meets the same instance as this one.
-            await run.engine.stop_session(sid)
-    return samples
-
-
-async def _pool_ready(sandbox: httpx.AsyncClient, size: int, timeout: float = 30.0) -> None:
-    """Wait until the sandbox shows `size` pages waiting with a QR (the pool, refilled)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            stats = (await sandbox.get("sandbox/stats")).json()
-            if stats["pages"]["by_state"].get("UNPAIRED", 0) >= size:
-                return
-            await asyncio.sleep(0.05)
-
-
-async def _replaced(ctx: BenchContext, url: str, n: int) -> list[float]:
-    from playwright.async_api import async_playwright
-
-    samples: list[float] = []
-    async with async_playwright() as pw:
-        design = ReplacedDesign(
-            playwright=pw, chromium_path=ctx.chromium_path, root=ctx.folder("qr-replaced"), url=url
+        event, painted = figures[name]["to_event_ms"], figures[name]["to_painted_ms"]
+        result.row(
+            f"add -> QR painted, {label} p50 / p95",
+            f"{ms(painted)} / {ms(painted, 'p95')} (event {ms(event)})",
+            target,
         )
-        try:
-            for i in range(n):
-                session = await design.add(f"bench{i}")
-                samples.append(session.add_to_qr_ms)
-                await design.close(session)  # as pairdesk's are stopped: same load for each add
-        finally:
-            await design.aclose()
-    return samples
+
+
+def _design(
+    app: Any, factory: Callable[[], Any], n: int, before: Callable[[], None], deadline: float
+) -> dict[str, Any]:
+    """Add `n` accounts one at a time through a console wall; the two latencies of each."""
+    from app.domain.models import AccountSpec
+    from app.ui.engine_host import EngineHost
+    from app.ui.qr_wall import QrWallView
+    from app.ui.qr_wall_model import QrWallModel
+    from app.ui.sessions_model import SessionsModel
+
+    stamped: list[StampedEngine] = []
+
+    def build() -> Any:
+        stamped.append(StampedEngine(factory()))
+        return stamped[0]
+
+    host = EngineHost(build)
+    sessions = SessionsModel()
+    wall_model = QrWallModel(sessions)
+    wall = QrWallView(wall_model, sandbox=False)
+    wall.resize(1400, 900)
+    wall.show()
+    watch = PaintWatch()
+
+    def on_rows(*_: object) -> None:  # after the view made its tiles (connected later)
+        for entry in wall_model.entries():
+            tile = wall.tile(entry.session_id)
+            if tile is not None:
+                watch.watch(tile.qr, str(entry.workspace_id))
+
+    def on_events(events: list[Any]) -> None:
+        sessions.apply(events)
+        wall_model.apply(events)
+
+    wall_model.rowsInserted.connect(on_rows)
+    host.sig_session_events.connect(on_events)
+    loaded: list[bool] = []
+    host.sig_sessions_loaded.connect(lambda _rows: loaded.append(True))
+    to_event: list[float] = []
+    to_painted: list[float] = []
+    failures: list[BaseException] = []
+    try:
+        host.start()
+        spin(app, lambda: bool(loaded), timeout=max(1.0, deadline - time.monotonic()),
+             what="the engine did not start")  # fmt: skip
+        for i in range(n):
+            ws = 100 + i
+            before()
+            spec = AccountSpec(workspace_id=ws, label=f"bench-{i}")
+            started = time.perf_counter()
+            host.op(partial(_add, spec), "add").failure(failures.append).run()
+            engine = stamped[0]
+
+            def painted(ws: int = ws) -> bool:
+                if failures:
+                    raise RuntimeError(f"add failed: {failures[-1]!s}")
+                return any(p.key == str(ws) for p in watch.paints)
+
+            spin(app, painted, timeout=max(1.0, deadline - time.monotonic()),
+                 what=f"no QR painted for account {i + 1} of {n}")  # fmt: skip
+            paint_at = next(p.at for p in watch.paints if p.key == str(ws))
+            to_painted.append((paint_at - started) * 1000)
+            to_event.append((engine.first_qr[ws] - started) * 1000)
+            sid = engine.sid_of[ws]
+            host.op(partial(_stop, sid), "stop").run()
+            spin(app, partial(_gone, wall_model, sid), timeout=30,
+                 what="the account did not leave the wall after stop")  # fmt: skip
+    finally:
+        host.close(timeout=60)
+        wall.close()
+    return {"to_event_ms": summary(to_event), "to_painted_ms": summary(to_painted)}
+
+
+async def _add(spec: Any, engine: Any) -> Any:
+    return await engine.add_accounts([spec])
+
+
+async def _stop(sid: str, engine: Any) -> None:
+    await engine.stop_session(sid)
+
+
+def _gone(wall_model: Any, sid: str) -> bool:
+    return wall_model.entry_for(sid) is None
+
+
+def _pool_size(sandbox: httpx.Client) -> int:
+    """Pages the sandbox shows waiting with a QR and bound to nobody: the warm pool."""
+    stats = sandbox.get("sandbox/stats").json()
+    return int(stats["pages"]["by_state"].get("UNPAIRED", 0))

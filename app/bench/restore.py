@@ -7,53 +7,61 @@ database and sessions folder is then started, and the clock runs from that
 `start()` call until every session is `connected` again. During the
 restore no QR may be issued (a QR would mean a lost login) and the sandbox
 must count no conflict (two live connections for one account).
+
+After `capacity` in the same run, its connected sessions (N of them, the rest
+stopped) and its login simulator are reused instead of connecting N new
+ones (`setup` says which); the measured part is the same.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from app.bench._context import BenchContext
 from app.bench._engine_run import EngineRun, running_engine
-from app.bench._harness import ScenarioResult
+from app.bench._harness import ScenarioResult, guarded, summary
+from app.sandbox import AsyncTestPhone
 
 NAME = "restore"
 
 
 async def run(ctx: BenchContext, result: ScenarioResult) -> None:
-    from app.sandbox import AsyncTestPhone
-
-    n = ctx.options.count(200, 2)
-    instances = 2
-    with ctx.sandbox() as url:
-        settings = ctx.engine_settings(
-            "restore",
-            provider_url=url,
-            instances=instances,
-            warm_pool=0,
-            max_sessions=n // instances + 10,
+    handoff = ctx.handoff.pop("restore", None)
+    if handoff is not None and handoff["sids"]:
+        url = ctx.kept_sandbox("capacity")
+        settings, sids = handoff["settings"], list(handoff["sids"])
+        setup, setup_s = "capacity's connected sessions", 0.0
+        stats, started, up, done, qrs, restored_flag, conflicts_before = await _restore(
+            url, settings, sids
         )
-        async with AsyncTestPhone(url) as phone:
+    else:
+        n = ctx.options.restore_count()
+        with ctx.sandbox() as url:
+            settings = ctx.engine_settings(
+                "restore",
+                provider_url=url,
+                instances=2,
+                warm_pool=0,
+                max_sessions=n // 2 + 10,
+            )
             setup_started = time.perf_counter()
-            async with running_engine(settings) as run:
+            async with AsyncTestPhone(url) as phone, running_engine(settings) as run:
                 sids = await run.add(n, workspace_id=500)
                 await run.connect(sids, phone, 40_000)
-            setup_s = time.perf_counter() - setup_started
-            conflicts_before = (await phone.stats())["conflicts_total"]
-            started = time.perf_counter()
-            async with running_engine(settings, start_timeout=300) as run:
-                up = time.perf_counter()
-                await _all_connected(run, sids, timeout=600)
-                done = time.perf_counter()
-                qrs = len(run.qr_events)
-                restored_flag = sum(1 for sid in sids if run.tracks[sid].restored)
-            stats = await phone.stats()
+            setup, setup_s = "own", time.perf_counter() - setup_started
+            stats, started, up, done, qrs, restored_flag, conflicts_before = await _restore(
+                url, settings, sids
+            )
+    n = len(sids)
+    instances = settings.instances
     conflicts = stats["conflicts_total"] - conflicts_before
     total_s = done - started
     result.figures.update(
         sessions=n,
         instances=instances,
+        setup=setup,
         setup_s=round(setup_s, 1),
         restore_s=round(total_s, 2),
         restore_after_engine_up_s=round(done - up, 2),
@@ -62,10 +70,34 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
         conflicts=conflicts,
         reported_restored=restored_flag,
         sandbox_restores=stats.get("restores", 0),
+        each_connected_after_start_ms=stats["each_back_ms"],
+        sessions_per_second_after_engine_up=round(n / max(0.001, done - up), 2),
     )
     result.row(f"{n} sessions restored (from start)", f"{total_s:.1f} s", "200 in < 60 s")
+    result.row(
+        "engine up / then all back",
+        f"{up - started:.1f} s / {done - up:.1f} s ({n / max(0.001, done - up):.1f} per s)",
+        "",
+    )
     result.row("QR codes during restore", str(qrs), "0")
     result.row("conflicts", str(conflicts), "0")
+
+
+async def _restore(url: str, settings: Any, sids: list[str]) -> tuple[Any, ...]:
+    """Start the engine again on the stopped store; time until every one of `sids` is back."""
+    async with AsyncTestPhone(url) as phone:
+        conflicts_before = (await phone.stats())["conflicts_total"]
+        started = time.perf_counter()
+        async with running_engine(settings, start_timeout=300) as run:
+            up = time.perf_counter()
+            await guarded(_all_connected(run, sids, timeout=600))
+            done = time.perf_counter()
+            qrs = len(run.qr_events)
+            restored_flag = sum(1 for sid in sids if run.tracks[sid].restored)
+            back = [(run.tracks[sid].ready_at - started) * 1000 for sid in sids]
+        stats = await phone.stats()
+    stats["each_back_ms"] = summary(back, 0)
+    return stats, started, up, done, qrs, restored_flag, conflicts_before
 
 
 async def _all_connected(run: EngineRun, sids: list[str], *, timeout: float) -> None:

@@ -83,13 +83,15 @@ def test_latency_scenarios_have_their_figures(report: dict) -> None:
     qr = _figures(report, "qr-latency")
     if qr is not None:
         for design in ("warm", "cold", "replaced"):
-            _latency(qr[design])
+            _latency(qr[design]["to_event_ms"])
+            _latency(qr[design]["to_painted_ms"])  # painted in the console's QR wall
         assert _number(qr["seed_system_ms"])
     hook = _figures(report, "webhook-latency")
     if hook is not None:
         _latency(hook["latency_ms"])
         for key in ("qr_issued", "webhooks_received", "webhooks_matched", "rejected_by_central"):
             assert isinstance(hook[key], int), key
+        _latency(hook["sync_only"]["event_to_received_ms"])  # the sync path alone
 
 
 def test_memory_restore_capacity_have_their_figures(report: dict) -> None:
@@ -110,6 +112,7 @@ def test_memory_restore_capacity_have_their_figures(report: dict) -> None:
     if capacity is not None:
         assert isinstance(capacity["sessions_connected"], int)
         assert capacity["limit"] in ("cap", "memory", "cpu", "heartbeat")
+        assert isinstance(capacity["stop_reason"], str) and capacity["stop_reason"]
         for step in capacity["steps"]:
             for key in ("cpu_percent_idle", "heartbeat_p95_ms", "pss_bytes"):
                 assert _number(step[key]), key
@@ -119,10 +122,13 @@ def test_console_scenarios_have_their_figures(report: dict) -> None:
     grid = _figures(report, "grid")
     if grid is not None:
         assert grid["rows"] == 3000
-        assert _number(grid["longest_stall_ms"])
+        for key in ("longest_stall_ms", "longest_stall_gui_cpu_ms", "longest_cpu_stall_ms"):
+            assert _number(grid[key]), key
         _latency(grid["frame_ms"])
+        _latency(grid["frame_gui_cpu_ms"])
     onboarding = _figures(report, "onboarding")
     if onboarding is not None:
         assert _number(onboarding["accounts_per_minute"])
         _latency(onboarding["operator_wait_ms"])
         _latency(onboarding["create_to_first_qr_painted_ms"])
+        _latency(onboarding["painted_to_scan_posted_ms"])

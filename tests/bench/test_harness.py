@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -9,8 +10,11 @@ import psutil
 import pytest
 
 from app.bench._harness import (
+    MemoryFloor,
     ProcessTracker,
     ScenarioResult,
+    guarded,
+    memory_low,
     percentile,
     render_table,
     summary,
@@ -61,3 +65,25 @@ def test_tracker_ends_the_processes_it_saw_and_only_those() -> None:
         if child.poll() is None:
             child.kill()
     assert psutil.Process().is_running()
+
+
+def test_guarded_returns_the_work_while_memory_is_fine() -> None:
+    async def work() -> int:
+        return 7
+
+    assert asyncio.run(guarded(work(), floor=0.0)) == 7
+
+
+def test_guarded_stops_the_work_when_memory_runs_short() -> None:
+    stopped: list[bool] = []
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            stopped.append(True)
+
+    with pytest.raises(MemoryFloor, match="available memory"):
+        asyncio.run(guarded(forever(), floor=1.01, interval=0.01))  # never enough
+    assert stopped == [True]
+    assert memory_low(1.01) and not memory_low(0.0)
