@@ -31,9 +31,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from app.bench._console import qt_app
 from app.bench._context import BenchContext
 from app.bench._harness import ScenarioResult, percentile, summary
+from app.ui.bench_probes import qt_app
 
 NAME = "grid"
 NEEDS_BROWSER = False
@@ -121,8 +121,7 @@ class SyntheticEngine:
 def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
     seconds = 3.0 if ctx.options.quick else 30.0
     app = qt_app()
-    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
-
+    from app.ui.bench_probes import QElapsedTimer, Qt, QTimer
     from app.ui.engine_host import EngineHost
     from app.ui.health_grid import HealthGrid
     from app.ui.sessions_model import SessionsModel

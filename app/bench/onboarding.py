@@ -10,7 +10,7 @@ the widget's own pixels (zxing-cpp) and posts the scan, from its own thread.
 Figures: accounts per minute (create -> last one connected), create -> first
 QR painted, and the operator's wait from one scan succeeding (the test
 phone's OK) to the next account's QR painted in focus mode (a paint event
-delivered to the focus `QrView`, `_console.PaintWatch`), 0 when it was
+delivered to the focus `QrView`, `app.ui.bench_probes.PaintWatch`), 0 when it was
 already painted before the OK (target 0: the next QR is already there). The
 camera's own time (QR painted -> scan posted: grab, decode) and the phone's
 answer time are reported too: they bound the accounts per minute.
@@ -32,7 +32,7 @@ NAME = "onboarding"
 
 
 def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
-    from app.bench._console import PaintWatch, qt_app
+    from app.ui.bench_probes import PaintWatch, qt_app
 
     n = 3 if ctx.options.quick else 50
     app = qt_app()

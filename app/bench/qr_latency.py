@@ -31,9 +31,9 @@ from typing import Any
 
 import httpx
 
-from app.bench._console import PaintWatch, StampedEngine, qt_app, spin
 from app.bench._context import BenchContext
 from app.bench._harness import ScenarioResult, ms, summary
+from app.ui.bench_probes import PaintWatch, StampedEngine, qt_app, spin
 
 NAME = "qr-latency"
 SEED_QR_MS = 8000.0  # the seed system: 8.0 s from add to QR (reference review)

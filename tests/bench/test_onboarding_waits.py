@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.bench._console import Paint
 from app.bench.onboarding import _waits
+from app.ui.bench_probes import Paint
 
 
 def test_wait_runs_from_the_ok_to_the_next_accounts_first_paint() -> None:

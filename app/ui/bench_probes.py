@@ -1,6 +1,8 @@
-"""What the console scenarios share: an offscreen QApplication, a watch on the
-moment a QR is actually painted, and an engine wrapper that stamps when each
-event reached the supervisor's subscriber.
+"""Probes the benchmark (`app/bench`) puts into the console; they live here
+because nothing outside `app/ui` imports Qt. What the console scenarios
+share: an offscreen QApplication, a watch on the moment a QR is actually
+painted, and an engine wrapper that stamps when each event reached the
+supervisor's subscriber.
 
 `PaintWatch` is an event filter on `QrView` widgets: it records the first
 `Paint` event that carries a given QR string (the widget's own `qr_text()`),
@@ -19,9 +21,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, QTimer
 
-__all__ = ["PaintWatch", "StampedEngine", "qt_app", "spin"]
+__all__ = ["PaintWatch", "QElapsedTimer", "Qt", "QTimer", "StampedEngine", "qt_app", "spin"]
 
 
 def qt_app() -> Any:
