@@ -26,13 +26,20 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from app.config import Settings
-from app.engine._engine import Runtime, SupervisedEngine
-from app.engine._engine_store import EngineStore
-from app.engine._errors import EngineError
-from app.engine._launcher import InstanceLauncher
-from app.engine._supervisor import SupervisorConfig
+from app.engine.control.engine import Runtime, SupervisedEngine
+from app.engine.control.store import EngineStore
+from app.engine.errors import EngineError
+from app.engine.instance.runner import InstanceOptions, run_instance
+from app.engine.supervisor.launcher import InstanceLauncher
+from app.engine.supervisor.supervisor import SupervisorConfig
 
-__all__ = ["build_engine", "open_engine", "supervisor_config"]
+__all__ = [
+    "InstanceOptions",
+    "build_engine",
+    "open_engine",
+    "run_instance",
+    "supervisor_config",
+]
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 
-from app.engine._chromium import ChromiumNotFound, find_chromium
+from app.engine.chromium import ChromiumNotFound, find_chromium
 
 
 def main() -> int:

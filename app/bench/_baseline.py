@@ -76,7 +76,7 @@ class ReplacedDesign:
     """Persistent-profile sessions launched on add, as whatsapp-web.js LocalAuth does."""
 
     def __init__(self, *, playwright: Any, chromium_path: str | None, root: Path, url: str):
-        from app.engine._chromium import CHROMIUM_FLAGS
+        from app.engine.chromium import CHROMIUM_FLAGS
 
         self._pw = playwright
         self._chromium = chromium_path
@@ -149,7 +149,7 @@ class ReplacedDesign:
             try:
                 async with asyncio.timeout(20):
                     await session.context.close()
-            except Exception:  # noqa: BLE001 - a dead browser is already closed
+            except Exception:  # a dead browser is already closed
                 pass
 
     async def aclose(self) -> None:
@@ -222,9 +222,15 @@ class ReplacedEngine:
             count += 1
             now = datetime.now(UTC)
             self._queue.put_nowait(
-                QrIssued(session_id=sid, workspace_id=workspace_id, qr=qr, at=now,
-                         expires_at=now + timedelta(seconds=60), qr_count=count)
-            )  # fmt: skip
+                QrIssued(
+                    session_id=sid,
+                    workspace_id=workspace_id,
+                    qr=qr,
+                    at=now,
+                    expires_at=now + timedelta(seconds=60),
+                    qr_count=count,
+                )
+            )
 
         return publish
 

@@ -108,7 +108,7 @@ class EngineRun:
                 try:
                     await phone.scan(self.tracks[sid].qr, phone_number(first_number + i))
                     break
-                except Exception:  # noqa: BLE001 - the ref rotated under us: scan the next one
+                except Exception:  # the ref rotated under us: scan the next one
                     await asyncio.sleep(0.5)
             await self.wait_ready(sid)
 

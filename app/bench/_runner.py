@@ -140,7 +140,7 @@ def _run_one(ctx: BenchContext, name: str) -> ScenarioResult:
         result.status, result.reason = "skipped", str(exc)
     except TimeoutError:
         result.status, result.reason = "failed", f"did not finish within {limit:.0f} s"
-    except Exception as exc:  # noqa: BLE001 - reported, and the next scenario still runs
+    except Exception as exc:  # reported, and the next scenario still runs
         result.status = "failed"
         result.reason = f"{type(exc).__name__}: {exc}".strip()
         traceback.print_exc(file=sys.stderr)
@@ -157,7 +157,7 @@ async def _bounded(coro: Any, limit: float) -> None:
 
 def _chromium(options: BenchOptions) -> str | None:
     """Chromium's path; None means Playwright's own download, "" that none was found."""
-    from app.engine._chromium import ChromiumNotFound, find_chromium
+    from app.engine.chromium import ChromiumNotFound, find_chromium
 
     configured = options.base_settings.chromium if options.base_settings else ""
     try:

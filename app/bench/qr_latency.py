@@ -67,9 +67,12 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
         designs: list[tuple[str, Callable[[], Any], Callable[[], None]]] = [
             ("warm", pairdesk(WARM_POOL), pool_ready),
             ("cold", pairdesk(0), settle),
-            ("replaced", lambda: ReplacedEngine(chromium_path=ctx.chromium_path, root=root,
-                                                url=url), settle),
-        ]  # fmt: skip
+            (
+                "replaced",
+                lambda: ReplacedEngine(chromium_path=ctx.chromium_path, root=root, url=url),
+                settle,
+            ),
+        ]
         for name, factory, before in designs:
             figures[name] = _design(app, factory, n, before, deadline)
     figures["seed_system_ms"] = SEED_QR_MS
@@ -133,8 +136,12 @@ def _design(
     failures: list[BaseException] = []
     try:
         host.start()
-        spin(app, lambda: bool(loaded), timeout=max(1.0, deadline - time.monotonic()),
-             what="the engine did not start")  # fmt: skip
+        spin(
+            app,
+            lambda: bool(loaded),
+            timeout=max(1.0, deadline - time.monotonic()),
+            what="the engine did not start",
+        )
         for i in range(n):
             ws = 100 + i
             before()
@@ -148,15 +155,23 @@ def _design(
                     raise RuntimeError(f"add failed: {failures[-1]!s}")
                 return any(p.key == str(ws) for p in watch.paints)
 
-            spin(app, painted, timeout=max(1.0, deadline - time.monotonic()),
-                 what=f"no QR painted for account {i + 1} of {n}")  # fmt: skip
+            spin(
+                app,
+                painted,
+                timeout=max(1.0, deadline - time.monotonic()),
+                what=f"no QR painted for account {i + 1} of {n}",
+            )
             paint_at = next(p.at for p in watch.paints if p.key == str(ws))
             to_painted.append((paint_at - started) * 1000)
             to_event.append((engine.first_qr[ws] - started) * 1000)
             sid = engine.sid_of[ws]
             host.op(partial(_stop, sid), "stop").run()
-            spin(app, partial(_gone, wall_model, sid), timeout=30,
-                 what="the account did not leave the wall after stop")  # fmt: skip
+            spin(
+                app,
+                partial(_gone, wall_model, sid),
+                timeout=30,
+                what="the account did not leave the wall after stop",
+            )
     finally:
         host.close(timeout=60)
         wall.close()

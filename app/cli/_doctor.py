@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from app.cli import load_settings
-from app.engine._doctor import CheckResult, run_checks
+from app.engine.doctor import CheckResult, run_checks
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -32,11 +32,16 @@ abc,Bengkel Jaya,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--demo", type=int, default=0, metavar="N",
-                        help="add N sandbox accounts at start")  # fmt: skip
+    parser.add_argument(
+        "--demo", type=int, default=0, metavar="N", help="add N sandbox accounts at start"
+    )
     parser.add_argument("--view", choices=sorted(VIEWS), default="qr", help="view to open")
-    parser.add_argument("--tab", choices=sorted(TABS), default="sync",
-                        help="diagnostics tab to open with --view diagnostics")  # fmt: skip
+    parser.add_argument(
+        "--tab",
+        choices=sorted(TABS),
+        default="sync",
+        help="diagnostics tab to open with --view diagnostics",
+    )
     parser.add_argument("--screenshot", metavar="PATH", help="render the view to PNG and exit")
     parser.add_argument("--after", type=float, default=2.0, metavar="SECONDS")
     parser.add_argument("--every", type=float, default=0.0, metavar="SECONDS")
@@ -44,8 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true", help="render offscreen (no window)")
     parser.add_argument("--theme", choices=("system", "light", "dark"), default="system")
     parser.add_argument("--size", default="1440x900", metavar="WxH", help="window size")
-    parser.add_argument("--demo-engine", action="store_true",
-                        help="use the scripted in-memory demo engine (no browser)")  # fmt: skip
+    parser.add_argument(
+        "--demo-engine",
+        action="store_true",
+        help="use the scripted in-memory demo engine (no browser)",
+    )
 
 
 def _has_display() -> bool:

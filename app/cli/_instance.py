@@ -96,7 +96,7 @@ async def sandbox_stand_ins(settings: Settings) -> AsyncIterator[tuple[str, str]
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.engine._instance_runner import InstanceOptions, run_instance
+    from app.bootstrap import InstanceOptions, run_instance
 
     if args.index < 0:
         raise UserError(f"--index must be 0 or more, got {args.index}")
@@ -141,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
                 stop=stop,
             )
 
-    from app.engine._chromium import ChromiumNotFound
-    from app.engine._instance_errors import InstanceError
+    from app.engine.chromium import ChromiumNotFound
+    from app.engine.errors import InstanceError
     from app.store.errors import StoreError
 
     try:

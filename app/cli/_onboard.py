@@ -38,21 +38,48 @@ _GAVE_UP = (SessionState.FAILED, SessionState.LOGGED_OUT)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="CSV or XLSX: workspace_id,label,phone")
-    parser.add_argument("--results", metavar="PATH",
-                        help="results CSV (default: FILE.results.csv beside the file)")  # fmt: skip
-    parser.add_argument("-y", "--yes", action="store_true",
-                        help="create the valid rows even when some rows are rejected")  # fmt: skip
-    parser.add_argument("--phone-scan-sandbox", dest="sandbox_scan", action="store_true",
-                        help="let the sandbox test phone scan each QR (demos, tests)")  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
-                        help="give up on an account not linked within this time")  # fmt: skip
+    parser.add_argument(
+        "--results", metavar="PATH", help="results CSV (default: FILE.results.csv beside the file)"
+    )
+    parser.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="create the valid rows even when some rows are rejected",
+    )
+    parser.add_argument(
+        "--phone-scan-sandbox",
+        dest="sandbox_scan",
+        action="store_true",
+        help="let the sandbox test phone scan each QR (demos, tests)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="give up on an account not linked within this time",
+    )
     parser.add_argument("--instances", type=int, default=None, metavar="N")
-    parser.add_argument("--time-scale", dest="time_scale", type=float, default=None,
-                        help="sandbox timings multiplier, e.g. 0.2 for a quick demo")  # fmt: skip
-    parser.add_argument("--no-qr", dest="qr_art", action="store_false",
-                        help="print QR codes as one line instead of terminal art")  # fmt: skip
-    parser.add_argument("--light-terminal", dest="invert", action="store_false",
-                        help="draw QR codes for dark text on a light background")  # fmt: skip
+    parser.add_argument(
+        "--time-scale",
+        dest="time_scale",
+        type=float,
+        default=None,
+        help="sandbox timings multiplier, e.g. 0.2 for a quick demo",
+    )
+    parser.add_argument(
+        "--no-qr",
+        dest="qr_art",
+        action="store_false",
+        help="print QR codes as one line instead of terminal art",
+    )
+    parser.add_argument(
+        "--light-terminal",
+        dest="invert",
+        action="store_false",
+        help="draw QR codes for dark text on a light background",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -202,9 +229,17 @@ class Walk:
             else:
                 result, phone, sid = account.result, account.phone, account.session_id
                 secs = f"{account.seconds:.0f}" if account.seconds is not None else ""
-            out.append({"row": str(row.line), "workspace_id": row.workspace_raw,
-                        "label": row.label, "phone": phone or row.phone_raw,
-                        "session_id": sid, "result": result, "seconds": secs})  # fmt: skip
+            out.append(
+                {
+                    "row": str(row.line),
+                    "workspace_id": row.workspace_raw,
+                    "label": row.label,
+                    "phone": phone or row.phone_raw,
+                    "session_id": sid,
+                    "result": result,
+                    "seconds": secs,
+                }
+            )
         return out
 
 

@@ -32,19 +32,46 @@ from app.domain.events import (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--demo", type=int, default=0, metavar="N",
-                        help="add N sandbox accounts (workspace 1) at start")  # fmt: skip
-    parser.add_argument("--instances", type=int, default=None, metavar="N",
-                        help="instance processes (default: the instances setting)")  # fmt: skip
+    parser.add_argument(
+        "--demo",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add N sandbox accounts (workspace 1) at start",
+    )
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=None,
+        metavar="N",
+        help="instance processes (default: the instances setting)",
+    )
     parser.add_argument("--max-sessions", dest="max_sessions", type=int, default=None)
-    parser.add_argument("--time-scale", dest="time_scale", type=float, default=None,
-                        help="sandbox timings multiplier, e.g. 0.1 for a quick demo")  # fmt: skip
-    parser.add_argument("--no-qr", dest="qr_art", action="store_false",
-                        help="print QR codes as one line instead of terminal art")  # fmt: skip
-    parser.add_argument("--light-terminal", dest="invert", action="store_false",
-                        help="draw QR codes for dark text on a light background")  # fmt: skip
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="also show the engine's log and every instance's output")  # fmt: skip
+    parser.add_argument(
+        "--time-scale",
+        dest="time_scale",
+        type=float,
+        default=None,
+        help="sandbox timings multiplier, e.g. 0.1 for a quick demo",
+    )
+    parser.add_argument(
+        "--no-qr",
+        dest="qr_art",
+        action="store_false",
+        help="print QR codes as one line instead of terminal art",
+    )
+    parser.add_argument(
+        "--light-terminal",
+        dest="invert",
+        action="store_false",
+        help="draw QR codes for dark text on a light background",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show the engine's log and every instance's output",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,8 +29,8 @@ from typing import Protocol
 from app.domain.events import EngineEvent
 from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
 from app.domain.outbox import OutboxItem
-from app.engine._doctor import CheckResult as DoctorCheck
-from app.engine._errors import EngineError
+from app.engine.doctor import CheckResult as DoctorCheck
+from app.engine.errors import EngineError
 
 __all__ = [
     "AccountSpec",

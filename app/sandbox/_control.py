@@ -229,7 +229,7 @@ async def set_faults(request: Request, world: SandboxWorld) -> JSONResponse:
     for page in dropped:
         try:
             await page.close(1012)
-        except Exception:  # noqa: BLE001 - already closing is fine
+        except Exception:  # already closing is fine
             pass
     return JSONResponse(
         {"faults": world.faults.as_dict(), "dropped": len(dropped), "hung": len(hung)}

@@ -67,7 +67,7 @@ class PaintWatch(QObject):
         view.setProperty(_KEY, key)
         view.installEventFilter(self)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt's name
         if event.type() == QEvent.Type.Paint:
             qr = str(watched.qr_text())  # type: ignore[attr-defined]
             if qr:

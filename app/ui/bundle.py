@@ -35,7 +35,7 @@ def _secrets(settings: Settings) -> list[str]:
     values = [settings.webhook_secret, settings.instance_token]
     try:
         values.append(settings.resolved_webhook_secret())
-    except Exception:  # noqa: BLE001 - an unreadable secret file is simply not included
+    except Exception:  # an unreadable secret file is simply not included
         pass
     return [v for v in values if v]
 
@@ -60,18 +60,34 @@ def write_bundle(
     for s in sessions:
         counts[s.state.value] = counts.get(s.state.value, 0) + 1
     session_rows = [
-        {"session_id": s.session_id, "workspace_id": s.workspace_id, "state": s.state.value,
-         "reason": str(s.reason or ""), "instance_id": s.instance_id, "restarts": s.restarts,
-         "qr_count": s.qr_count, "memory_bytes": s.memory_bytes,
-         "connected_at": s.connected_at, "last_heartbeat_at": s.last_heartbeat_at}
+        {
+            "session_id": s.session_id,
+            "workspace_id": s.workspace_id,
+            "state": s.state.value,
+            "reason": str(s.reason or ""),
+            "instance_id": s.instance_id,
+            "restarts": s.restarts,
+            "qr_count": s.qr_count,
+            "memory_bytes": s.memory_bytes,
+            "connected_at": s.connected_at,
+            "last_heartbeat_at": s.last_heartbeat_at,
+        }
         for s in sessions
-    ]  # fmt: skip
+    ]
     outbox_rows = [
-        {"id": o.id, "event_id": str(o.event_id), "session_id": o.session_id, "name": o.name,
-         "state": str(o.state), "attempts": o.attempts, "last_status": o.last_status,
-         "last_error": o.last_error, "created_at": o.created_at}
+        {
+            "id": o.id,
+            "event_id": str(o.event_id),
+            "session_id": o.session_id,
+            "name": o.name,
+            "state": str(o.state),
+            "attempts": o.attempts,
+            "last_status": o.last_status,
+            "last_error": o.last_error,
+            "created_at": o.created_at,
+        }
         for o in outbox
-    ]  # fmt: skip
+    ]
     checks = [
         {"name": c.name, "ok": c.ok, "detail": c.detail, "advice": getattr(c, "advice", "")}
         for c in doctor

@@ -13,12 +13,31 @@ from app.domain.events import utcnow
 from app.domain.outbox import OutboxItem, OutboxState
 
 LABELS = (
-    "Toko Maju", "Klinik Sehat", "Kopi Kita", "Bengkel Jaya", "Apotek Sentosa",
-    "Laundry Bersih", "Warung Bu Sri", "Salon Cantik", "Optik Terang", "Roti Enak",
-    "Travel Nusantara", "Sekolah Pelita", "Bimbel Pintar", "Catering Lezat", "Toko Buku Ilmu",
-    "Hotel Melati", "Rental Mobil Aman", "Dental Care", "Pet Shop Ceria", "Kedai Teh",
-    "Florist Wangi", "Gym Kuat", "Percetakan Kilat", "Service AC Dingin",
-)  # fmt: skip
+    "Toko Maju",
+    "Klinik Sehat",
+    "Kopi Kita",
+    "Bengkel Jaya",
+    "Apotek Sentosa",
+    "Laundry Bersih",
+    "Warung Bu Sri",
+    "Salon Cantik",
+    "Optik Terang",
+    "Roti Enak",
+    "Travel Nusantara",
+    "Sekolah Pelita",
+    "Bimbel Pintar",
+    "Catering Lezat",
+    "Toko Buku Ilmu",
+    "Hotel Melati",
+    "Rental Mobil Aman",
+    "Dental Care",
+    "Pet Shop Ceria",
+    "Kedai Teh",
+    "Florist Wangi",
+    "Gym Kuat",
+    "Percetakan Kilat",
+    "Service AC Dingin",
+)
 
 
 @dataclass(frozen=True)
@@ -38,11 +57,15 @@ def demo_outbox() -> list[OutboxItem]:
         [
             ("session_ready", OutboxState.PENDING, None, ""),
             ("qr_code_generated", OutboxState.PENDING, None, ""),
-            ("session_disconnected", OutboxState.DEAD, 422,
-             '{"message":"The workspace id field must exist.","workspace_id":[404]}'),
+            (
+                "session_disconnected",
+                OutboxState.DEAD,
+                422,
+                '{"message":"The workspace id field must exist.","workspace_id":[404]}',
+            ),
             ("session_ready", OutboxState.DEAD, 401, '{"message":"Invalid signature."}'),
         ]
-    ):  # fmt: skip
+    ):
         rows.append(
             OutboxItem(
                 id=n + 1,

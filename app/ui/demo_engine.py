@@ -194,10 +194,15 @@ class DemoEngine:
 
     async def retry_outbox(self, event_ids: Sequence[str] = ()) -> int:
         wanted = {str(i) for i in event_ids}
-        dead = [o for o in self._outbox
-                if o.state == "dead" and (not wanted or str(o.event_id) in wanted)]  # fmt: skip
-        self._outbox = [replace(o, state=OutboxState.PENDING, attempts=0) if o in dead else o
-                        for o in self._outbox]  # fmt: skip
+        dead = [
+            o
+            for o in self._outbox
+            if o.state == "dead" and (not wanted or str(o.event_id) in wanted)
+        ]
+        self._outbox = [
+            replace(o, state=OutboxState.PENDING, attempts=0) if o in dead else o
+            for o in self._outbox
+        ]
         return len(dead)
 
     async def instance_log(self, instance_id: str, lines: int = 200) -> list[str]:
@@ -252,15 +257,39 @@ class DemoEngine:
             memory_bytes=int(self._rng.uniform(38, 71) * 2**20),
         )
         self._timelines[sid] = [
-            TimelineEntry(session_id=sid, state=S.STARTING, previous=S.STOPPED, reason=None,
-                          at=connected - timedelta(seconds=21), detail=f"instance {iid}"),
-            TimelineEntry(session_id=sid, state=S.QR, previous=S.STARTING, reason=None,
-                          at=connected - timedelta(seconds=20.9), detail="ref 1/6, via modules"),
-            TimelineEntry(session_id=sid, state=S.PAIRING, previous=S.QR, reason=None,
-                          at=connected - timedelta(seconds=2.1), detail="scanned"),
-            TimelineEntry(session_id=sid, state=S.CONNECTED, previous=S.PAIRING, reason=None,
-                          at=connected, detail=f"+{phone}"),
-        ]  # fmt: skip
+            TimelineEntry(
+                session_id=sid,
+                state=S.STARTING,
+                previous=S.STOPPED,
+                reason=None,
+                at=connected - timedelta(seconds=21),
+                detail=f"instance {iid}",
+            ),
+            TimelineEntry(
+                session_id=sid,
+                state=S.QR,
+                previous=S.STARTING,
+                reason=None,
+                at=connected - timedelta(seconds=20.9),
+                detail="ref 1/6, via modules",
+            ),
+            TimelineEntry(
+                session_id=sid,
+                state=S.PAIRING,
+                previous=S.QR,
+                reason=None,
+                at=connected - timedelta(seconds=2.1),
+                detail="scanned",
+            ),
+            TimelineEntry(
+                session_id=sid,
+                state=S.CONNECTED,
+                previous=S.PAIRING,
+                reason=None,
+                at=connected,
+                detail=f"+{phone}",
+            ),
+        ]
 
     def _backfill_load(self, now: datetime) -> None:
         for iid in self._instances:
@@ -276,14 +305,24 @@ class DemoEngine:
         )
         mem = int((350 + total * 52 + self._rng.uniform(-20, 20)) * 2**20)
         self._instances[iid] = replace(
-            info, cpu_percent=cpu, memory_bytes=mem, sessions_total=total,
+            info,
+            cpu_percent=cpu,
+            memory_bytes=mem,
+            sessions_total=total,
             sessions_connected=connected,
-        )  # fmt: skip
+        )
         return InstanceLoad(
-            at=at, instance_id=iid, url=info.url, pid=info.pid, cpu_percent=cpu,
-            memory_bytes=mem, sessions_total=total, sessions_connected=connected,
-            capacity=info.capacity, restarts=info.restarts,
-        )  # fmt: skip
+            at=at,
+            instance_id=iid,
+            url=info.url,
+            pid=info.pid,
+            cpu_percent=cpu,
+            memory_bytes=mem,
+            sessions_total=total,
+            sessions_connected=connected,
+            capacity=info.capacity,
+            restarts=info.restarts,
+        )
 
     async def _run(self) -> None:
         tick = 0
@@ -318,8 +357,12 @@ class DemoEngine:
                 phone = info.phone_number or f"628{self._rng.randrange(10**9, 10**10)}"
                 self._sessions[sid] = replace(info, phone_number=phone)
                 self._move(sid, S.CONNECTED, now, phone=phone)
-                ready = SessionReady(session_id=sid, workspace_id=info.workspace_id,
-                                     phone_number=phone, instance_id=info.instance_id)  # fmt: skip
+                ready = SessionReady(
+                    session_id=sid,
+                    workspace_id=info.workspace_id,
+                    phone_number=phone,
+                    instance_id=info.instance_id,
+                )
                 self._emit(ready)
 
     def _issue_qr(self, sid: str, at: datetime, life: float, regen: bool = False) -> None:
@@ -332,27 +375,56 @@ class DemoEngine:
         self._sessions[sid] = replace(
             info, qr=qr, qr_issued_at=at, qr_expires_at=expires, qr_count=info.qr_count + 1
         )
-        self._emit(QrIssued(at=at, session_id=sid, workspace_id=info.workspace_id, qr=qr,
-                            expires_at=expires, qr_count=info.qr_count + 1,
-                            is_regeneration=regen, instance_id=info.instance_id))  # fmt: skip
+        self._emit(
+            QrIssued(
+                at=at,
+                session_id=sid,
+                workspace_id=info.workspace_id,
+                qr=qr,
+                expires_at=expires,
+                qr_count=info.qr_count + 1,
+                is_regeneration=regen,
+                instance_id=info.instance_id,
+            )
+        )
 
     def _move(
-        self, sid: str, state: SessionState, at: datetime, reason: Reason | None = None,
-        detail: str = "", phone: str = "",
-    ) -> None:  # fmt: skip
+        self,
+        sid: str,
+        state: SessionState,
+        at: datetime,
+        reason: Reason | None = None,
+        detail: str = "",
+        phone: str = "",
+    ) -> None:
         info = self._sessions.get(sid)
         if info is None:
             return
         connected_at = at if state is S.CONNECTED else info.connected_at
         self._sessions[sid] = replace(info, state=state, reason=reason, connected_at=connected_at)
         self._timelines.setdefault(sid, []).append(
-            TimelineEntry(session_id=sid, state=state, previous=info.state, reason=reason,
-                          at=at, detail=detail)
-        )  # fmt: skip
-        self._emit(SessionStateChanged(at=at, session_id=sid, workspace_id=info.workspace_id,
-                                       state=state, previous=info.state, reason=reason,
-                                       detail=detail, phone_number=phone,
-                                       instance_id=info.instance_id))  # fmt: skip
+            TimelineEntry(
+                session_id=sid,
+                state=state,
+                previous=info.state,
+                reason=reason,
+                at=at,
+                detail=detail,
+            )
+        )
+        self._emit(
+            SessionStateChanged(
+                at=at,
+                session_id=sid,
+                workspace_id=info.workspace_id,
+                state=state,
+                previous=info.state,
+                reason=reason,
+                detail=detail,
+                phone_number=phone,
+                instance_id=info.instance_id,
+            )
+        )
 
 
 _CLOSE = SyncStatus(enabled=False, last_error="closed")

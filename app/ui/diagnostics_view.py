@@ -212,8 +212,9 @@ class DiagnosticsView(QWidget):
     def show_doctor(self, checks: Sequence[Any]) -> None:
         self.doctor.clear()
         for c in checks:
-            item = QTreeWidgetItem(["pass" if c.ok else "FAIL", c.name, c.detail,
-                                    getattr(c, "advice", "")])  # fmt: skip
+            item = QTreeWidgetItem(
+                ["pass" if c.ok else "FAIL", c.name, c.detail, getattr(c, "advice", "")]
+            )
             item.setForeground(0, theme.state_color_for_text("ok" if c.ok else "dead"))
             self.doctor.addTopLevelItem(item)
 

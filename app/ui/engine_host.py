@@ -171,7 +171,7 @@ class EngineHost(QObject):
         loop = self._loop
         try:
             asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout)
-        except Exception as exc:  # noqa: BLE001 - shutdown must always finish
+        except Exception as exc:  # shutdown must always finish
             log.warning("engine shutdown: %s", _message(exc))
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
@@ -205,7 +205,7 @@ class EngineHost(QObject):
             instances = await engine.list_instances()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - reported to the operator
+        except Exception as exc:  # reported to the operator
             log.warning("engine failed to start: %s", _message(exc))
             self._queue.append(("failed", f"The engine did not start: {_message(exc)}"))
             return
@@ -217,7 +217,7 @@ class EngineHost(QObject):
                 self._queue.append(event)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - reported to the operator
+        except Exception as exc:  # reported to the operator
             self._queue.append(("failed", f"Engine events stopped: {_message(exc)}"))
 
     async def _shutdown(self) -> None:
@@ -231,7 +231,7 @@ class EngineHost(QObject):
             self._pump_task.cancel()
             try:
                 await self._pump_task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+            except (asyncio.CancelledError, Exception):
                 pass
 
     def _submit(self, op: Operation) -> Future[Any] | None:

@@ -42,9 +42,18 @@ ACTIONS = (
     ("logout", "Log out"),
     ("regenerate", "New QR"),
 )
-WIDTHS = {Col.STATE: 140, Col.WORKSPACE: 96, Col.LABEL: 165, Col.PHONE: 165, Col.INSTANCE: 84,
-          Col.CONNECTED_FOR: 130, Col.HEARTBEAT: 140, Col.QR_AGE: 90, Col.RESTARTS: 90,
-          Col.MEMORY: 90}  # fmt: skip
+WIDTHS = {
+    Col.STATE: 140,
+    Col.WORKSPACE: 96,
+    Col.LABEL: 165,
+    Col.PHONE: 165,
+    Col.INSTANCE: 84,
+    Col.CONNECTED_FOR: 130,
+    Col.HEARTBEAT: 140,
+    Col.QR_AGE: 90,
+    Col.RESTARTS: 90,
+    Col.MEMORY: 90,
+}
 RESORT_TICKS = 5
 
 

@@ -85,12 +85,18 @@ class InstancesModel(RowTableModel[InstanceInfo]):
                 i = self._index[ev.instance_id]
             old = self._rows[i]
             self._rows[i] = replace(
-                old, url=ev.url or old.url, pid=ev.pid or old.pid, alive=ev.alive,
-                cpu_percent=ev.cpu_percent, memory_bytes=ev.memory_bytes,
-                sessions_total=ev.sessions_total, sessions_connected=ev.sessions_connected,
-                capacity=ev.capacity or old.capacity, restarts=ev.restarts,
+                old,
+                url=ev.url or old.url,
+                pid=ev.pid or old.pid,
+                alive=ev.alive,
+                cpu_percent=ev.cpu_percent,
+                memory_bytes=ev.memory_bytes,
+                sessions_total=ev.sessions_total,
+                sessions_connected=ev.sessions_connected,
+                capacity=ev.capacity or old.capacity,
+                restarts=ev.restarts,
                 started_at=old.started_at or ev.at,
-            )  # fmt: skip
+            )
             line = self.history.setdefault(ev.instance_id, deque())
             line.append((ev.at, ev.cpu_percent, ev.memory_bytes))
             while line and line[0][0] < ev.at - HISTORY:

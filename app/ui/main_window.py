@@ -96,8 +96,13 @@ class MainWindow(QMainWindow):
         self.onboarding = OnboardingView()
         self.diagnostics = DiagnosticsView()
         self.stack = QStackedWidget()
-        for view in (self.qr_stack, grid_split, self.instances_view, self.onboarding,
-                     self.diagnostics):  # fmt: skip
+        for view in (
+            self.qr_stack,
+            grid_split,
+            self.instances_view,
+            self.onboarding,
+            self.diagnostics,
+        ):
             self.stack.addWidget(view)
         self.totals = StatusTotals()
         self.statusBar().addPermanentWidget(self.totals, 1)
@@ -203,8 +208,9 @@ class MainWindow(QMainWindow):
 
         SettingsDialog(self.settings, self).exec()
 
-    def _diag(self, call: Callable[[Any], Awaitable[Any]], label: str,
-              done: Callable[[Any], None]) -> None:  # fmt: skip
+    def _diag(
+        self, call: Callable[[Any], Awaitable[Any]], label: str, done: Callable[[Any], None]
+    ) -> None:
         def failed(exc: BaseException) -> None:
             what = "the engine does not offer this yet" if isinstance(exc, AttributeError) else exc
             self.statusBar().showMessage(f"{label}: {what}", 8000)
@@ -334,8 +340,9 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_grid_timeline_requested(self, session_id: str) -> None:
         self.drawer.setVisible(True)
-        self._load_timeline(session_id, lambda entries: self.drawer_model.set_entries(
-            session_id, entries))  # fmt: skip
+        self._load_timeline(
+            session_id, lambda entries: self.drawer_model.set_entries(session_id, entries)
+        )
 
     @Slot(str)
     def _on_diagnostics_timeline_requested(self, session_id: str) -> None:

@@ -36,8 +36,9 @@ class Notifier:
             if isinstance(ev, SessionStateChanged) and ev.state in _WATCH:
                 if ev.previous is SessionState.CONNECTED or ev.state is SessionState.LOGGED_OUT:
                     row = sessions.row_for(ev.session_id)
-                    hits.append((row.label if row and row.label else ev.session_id,
-                                 _WATCH[ev.state]))  # fmt: skip
+                    hits.append(
+                        (row.label if row and row.label else ev.session_id, _WATCH[ev.state])
+                    )
         if not hits:
             return
         if len(hits) == 1:

@@ -140,7 +140,15 @@ class OnboardingRun:
                 result = "not connected"
             begun = self.first_started.get(sid, self.started)
             secs = f"{(at - begun).total_seconds():.0f}" if at else ""
-            out.append({"row": str(row.line), "workspace_id": row.workspace_raw,
-                        "label": row.label, "phone": phone or row.phone_raw,
-                        "session_id": sid, "result": result, "seconds": secs})  # fmt: skip
+            out.append(
+                {
+                    "row": str(row.line),
+                    "workspace_id": row.workspace_raw,
+                    "label": row.label,
+                    "phone": phone or row.phone_raw,
+                    "session_id": sid,
+                    "result": result,
+                    "seconds": secs,
+                }
+            )
         return out

@@ -154,8 +154,9 @@ class OnboardingView(QWidget):
         bad = len(rows) - good
         self.message.setText(
             f"{source}: {good} rows ready, {bad} rejected. Nothing is created until you start."
-            if bad else f"{source}: all {good} rows ready. Nothing is created until you start."
-        )  # fmt: skip
+            if bad
+            else f"{source}: all {good} rows ready. Nothing is created until you start."
+        )
         self.message.setStyleSheet(f"color: {theme.AMBER if bad else theme.GREEN};")
         self.start.setText(f"Start scanning {good} accounts")
         self.start.setEnabled(good > 0)

@@ -244,9 +244,9 @@ class QrWallView(QWidget):
         waiting = self._model.waiting_count()
         total = self._model.rowCount()
         self.summary.setText(
-            f"{waiting} waiting for a scan" + (f"  ·  {total - waiting} linking or just linked"
-                                               if total - waiting else "")
-        )  # fmt: skip
+            f"{waiting} waiting for a scan"
+            + (f"  ·  {total - waiting} linking or just linked" if total - waiting else "")
+        )
 
     def _sync_tiles(self) -> None:
         ids = [e.session_id for e in self._model.entries()]

@@ -10,7 +10,7 @@ import pytest
 
 from app.cli import main
 from app.config import Settings
-from app.engine._doctor import check_central, check_database, check_folders, run_checks
+from app.engine.doctor import check_central, check_database, check_folders, run_checks
 
 
 def test_bad_setting_is_one_line_not_a_traceback(

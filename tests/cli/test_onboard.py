@@ -98,7 +98,7 @@ def test_sandbox_phone_scans_both_accounts_and_results_say_connected(tmp_path, c
             str(tmp_path / "data"),
             "--sessions-dir",
             str(tmp_path / "sessions"),
-        ]  # fmt: skip
+        ]
     )
     out = capsys.readouterr().out
     assert code == 0, out

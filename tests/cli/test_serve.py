@@ -93,7 +93,7 @@ def test_serve_shows_a_demo_qr_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
             str(tmp_path / "data"),
             "--sessions-dir",
             str(tmp_path / "sessions"),
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

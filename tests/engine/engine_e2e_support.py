@@ -17,8 +17,8 @@ from app.bootstrap import build_engine
 from app.config import Settings
 from app.domain.events import EngineEvent, QrIssued, SessionReady, SessionStateChanged
 from app.domain.states import SessionState
-from app.engine._engine import SupervisedEngine
-from app.engine._supervisor import SupervisorConfig
+from app.engine.control.engine import SupervisedEngine
+from app.engine.supervisor.supervisor import SupervisorConfig
 from app.sandbox import AsyncTestPhone, PhoneError
 
 CONFIG = SupervisorConfig(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from app.engine._instance_process import LaunchSpec
+from app.engine.supervisor.process import LaunchSpec
 
 FAKE_INSTANCE = Path(__file__).with_name("fake_instance.py")
 

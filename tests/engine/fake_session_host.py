@@ -19,7 +19,7 @@ from app.domain.events import (
 )
 from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionState
-from app.engine._session_errors import SessionUnknown
+from app.engine.errors import UnknownSession
 
 
 class FakeSessionHost:
@@ -111,7 +111,7 @@ class FakeSessionHost:
 
     def _known(self, session_id: str) -> SessionInfo:
         if session_id not in self._sessions:
-            raise SessionUnknown(session_id)
+            raise UnknownSession(session_id)
         return self._sessions[session_id]
 
     # ------------------------------------------------------------ contract

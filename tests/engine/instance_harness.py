@@ -11,9 +11,9 @@ import httpx
 
 from app.config import Settings
 from app.domain.events import EngineEvent
-from app.engine._instance import Instance
-from app.engine._instance_api import build_app
-from app.engine._instance_store import SqlInstanceStore
+from app.engine.instance.http_api import build_app
+from app.engine.instance.instance import Instance
+from app.engine.instance.store import SqlInstanceStore
 from tests.engine.fake_session_host import FakeSessionHost
 
 TOKEN = "test-token-123"

@@ -16,7 +16,7 @@ import psutil
 from app.config import Settings
 from app.domain.events import EngineEvent, QrIssued, SessionReady, SessionStateChanged
 from app.domain.states import SessionState
-from app.engine._session_host import SessionHost
+from app.engine.session.host import SessionHost
 from app.sandbox import AsyncTestPhone, PhoneError, SandboxOptions, SandboxServer
 
 E = TypeVar("E", bound=EngineEvent)

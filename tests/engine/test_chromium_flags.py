@@ -10,8 +10,8 @@ import psutil
 import pytest
 
 from app.config import Settings
-from app.engine._browser import ChromiumLauncher
-from app.engine._chromium import DISABLED_FEATURES, disabled_features_of, merged_disable_features
+from app.engine.browser.launch import ChromiumLauncher
+from app.engine.chromium import DISABLED_FEATURES, disabled_features_of, merged_disable_features
 
 
 def test_the_last_disable_features_flag_is_the_one_that_counts() -> None:

@@ -24,11 +24,11 @@ from app.domain.events import (
 )
 from app.domain.models import AccountSpec, InstanceInfo
 from app.domain.states import Reason, SessionState
-from app.engine._engine import Runtime, SupervisedEngine
-from app.engine._engine_store import EngineStore
-from app.engine._fanout import Subscription
-from app.engine._supervisor import SupervisorConfig
 from app.engine.api import EngineError
+from app.engine.control.engine import Runtime, SupervisedEngine
+from app.engine.control.fanout import Subscription
+from app.engine.control.store import EngineStore
+from app.engine.supervisor.supervisor import SupervisorConfig
 from app.store import accounts, create_engine_for, session_factory, upgrade
 from tests.engine.engine_support import FakeLauncher, eventually, grandchildren, running
 

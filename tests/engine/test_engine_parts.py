@@ -16,9 +16,9 @@ from app.domain.events import (
 )
 from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionState
-from app.engine._fanout import Fanout
-from app.engine._instance_client import InstanceClient, InstanceRefused, InstanceUnavailable
-from app.engine._live_view import LiveView
+from app.engine.control.fanout import Fanout
+from app.engine.control.live_view import LiveView
+from app.engine.supervisor.client import InstanceClient, InstanceRefused, InstanceUnavailable
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from app.config import Settings
 from app.domain.events import ReconcileReport
 from app.domain.models import AccountSpec
-from app.engine._engine import Runtime, SupervisedEngine
-from app.engine._engine_store import EngineStore
-from app.engine._supervisor import SupervisorConfig
+from app.engine.control.engine import Runtime, SupervisedEngine
+from app.engine.control.store import EngineStore
+from app.engine.supervisor.supervisor import SupervisorConfig
 from app.sandbox.central import CentralServer
 from app.sandbox.central_state import Account
 from app.store import create_engine_for, session_factory, upgrade

@@ -99,7 +99,7 @@ async def start_instance(tmp_path: Path, sandbox_url: str, central_url: str) -> 
         cwd=str(tmp_path),
         env=env,
         stdout=asyncio.subprocess.PIPE,
-        stderr=open(tmp_path / "instance.log", "ab"),  # noqa: SIM115 - the child owns it
+        stderr=open(tmp_path / "instance.log", "ab"),  # the child owns it
         start_new_session=True,
     )
     assert proc.stdout is not None

@@ -11,7 +11,7 @@ import httpx
 
 from app.domain.outbox import OutboxState
 from app.domain.states import Reason, SessionState
-from app.engine._instance_api import build_app
+from app.engine.instance.http_api import build_app
 from app.serving import serve_async
 from app.store import accounts, outbox, timeline
 from tests.engine.instance_harness import TOKEN, api_client, running_instance

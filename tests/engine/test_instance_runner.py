@@ -15,8 +15,8 @@ import pytest
 
 from app.cli._instance import sandbox_stand_ins
 from app.domain.events import EngineEvent
-from app.engine import _instance_runner
-from app.engine._instance_runner import InstanceOptions, run_instance
+from app.engine.instance import runner as instance_runner
+from app.engine.instance.runner import InstanceOptions, run_instance
 from app.sandbox.central import CentralServer
 from tests.engine.fake_session_host import FakeSessionHost
 from tests.engine.instance_harness import TOKEN, make_settings
@@ -44,7 +44,7 @@ def built(monkeypatch: pytest.MonkeyPatch) -> Built:
 
         return build
 
-    monkeypatch.setattr(_instance_runner, "_host_factory", factory)
+    monkeypatch.setattr(instance_runner, "_host_factory", factory)
     return record
 
 

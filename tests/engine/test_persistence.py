@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.engine._persistence import SessionFolder, adopt_localauth
-from app.engine._session_errors import SessionLocked, StateCorrupt
+from app.engine.errors import SessionLocked, StateCorrupt
+from app.engine.session.folder import SessionFolder, adopt_localauth
 
 
 def state(n: int) -> dict[str, object]:
@@ -81,7 +81,8 @@ def test_lock_refuses_a_second_owner_in_this_and_another_process(tmp_path: Path)
     with pytest.raises(SessionLocked, match="already open"):
         SessionFolder(tmp_path, 1, "s").lock()
     probe = (
-        "import sys; from pathlib import Path; from app.engine._persistence import SessionFolder\n"
+        "import sys; from pathlib import Path\n"
+        "from app.engine.session.folder import SessionFolder\n"
         "try:\n    SessionFolder(Path(sys.argv[1]), 1, 's').lock()\n"
         "except Exception as e:\n    print(type(e).__name__)\nelse:\n    print('locked')\n"
     )

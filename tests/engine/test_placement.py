@@ -9,7 +9,7 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.engine._placement import assign_all, choose, rank, weight
+from app.engine.control.placement import assign_all, choose, rank, weight
 
 AMPLE = 10**9
 
@@ -110,7 +110,7 @@ def test_choose_takes_the_best_instance_with_room(
 def test_weights_are_stable_across_processes() -> None:
     # Python's hash() is salted per process; the placement must not be.
     code = (
-        "from app.engine._placement import weight; "
+        "from app.engine.control.placement import weight; "
         "print(weight('webjs_1_1_abcdefgh', 'instance-0'))"
     )
     out = subprocess.run(

@@ -150,7 +150,7 @@ PROBE = textwrap.dedent(
     """
     import asyncio, sys, psutil
     from app.config import Settings
-    from app.engine._browser import ChromiumLauncher
+    from app.engine.browser.launch import ChromiumLauncher
 
     async def main():
         launcher = ChromiumLauncher(Settings())

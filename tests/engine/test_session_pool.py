@@ -11,7 +11,7 @@ import pytest
 
 from app.domain.events import QrIssued, SessionReady
 from app.domain.states import SessionState
-from app.engine._persistence import adopt_localauth
+from app.engine.session.folder import adopt_localauth
 from tests.engine.session_support import world
 
 pytestmark = pytest.mark.e2e

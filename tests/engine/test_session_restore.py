@@ -12,7 +12,7 @@ import pytest
 
 from app.domain.events import QrIssued, SessionError, SessionReady, SessionStateChanged
 from app.domain.states import Reason, SessionState
-from app.engine._session_errors import SessionLocked
+from app.engine.errors import SessionLocked
 from tests.engine.session_support import world
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.domain.events import EngineEvent, InstanceLoad, QrIssued, SessionStateChanged
-from app.engine._instance_client import InstanceClient
-from app.engine._supervisor import Supervisor, SupervisorConfig
+from app.engine.supervisor.client import InstanceClient
+from app.engine.supervisor.supervisor import Supervisor, SupervisorConfig
 from tests.engine.engine_support import FakeLauncher, eventually, grandchildren, running
 
 FAST = SupervisorConfig(
@@ -147,7 +147,7 @@ async def test_a_hung_instance_is_restarted(supervisor: Supervisor) -> None:
     before = supervisor.info("instance-1")
     client = supervisor.client("instance-1")
     assert before is not None and client is not None
-    await client._client.post("fake/hang")  # noqa: SLF001
+    await client._client.post("fake/hang")
 
     def replaced() -> bool:
         info = supervisor.info("instance-1")

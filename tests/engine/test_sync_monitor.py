@@ -6,7 +6,7 @@ import asyncio
 
 from app.domain.events import SyncStatus
 from app.domain.outbox import DeliveryMetrics
-from app.engine._sync_monitor import sync_monitor
+from app.engine.control.sync_monitor import sync_monitor
 
 
 async def test_publishes_at_start_and_only_on_change() -> None:

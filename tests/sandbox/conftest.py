@@ -17,7 +17,7 @@ from typing import Any
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
-from app.engine._chromium import CHROMIUM_FLAGS, find_chromium
+from app.engine.chromium import CHROMIUM_FLAGS, find_chromium
 from app.sandbox import AsyncTestPhone, SandboxServer
 from tests.sandbox._helpers import FAST, WAIT_MS
 

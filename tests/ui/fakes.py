@@ -62,8 +62,11 @@ class FakeEngine:
     ) -> list[SessionInfo]:
         out = []
         for k, spec in enumerate(specs):
-            info = SessionInfo(session_id=f"s-{spec.workspace_id}-{k}",
-                               workspace_id=spec.workspace_id, label=spec.label)  # fmt: skip
+            info = SessionInfo(
+                session_id=f"s-{spec.workspace_id}-{k}",
+                workspace_id=spec.workspace_id,
+                label=spec.label,
+            )
             self.sessions[info.session_id] = info
             out.append(info)
         self.calls.append(("add_accounts", list(specs)))
@@ -107,8 +110,15 @@ class FakeEngine:
 
     async def session_timeline(self, session_id: str) -> list[TimelineEntry]:
         at = utcnow()
-        return [TimelineEntry(session_id=session_id, state=SessionState.STARTING, previous=None,
-                              reason=None, at=at)]  # fmt: skip
+        return [
+            TimelineEntry(
+                session_id=session_id,
+                state=SessionState.STARTING,
+                previous=None,
+                reason=None,
+                at=at,
+            )
+        ]
 
     async def list_outbox(self, state: str = "") -> list:  # type: ignore[type-arg]
         return [o for o in self.outbox if not state or o.state == state]
@@ -127,8 +137,14 @@ class FakeEngine:
 def qr_event(sid: str, ws: int = 1, *, qr: str = "", life: float = 60.0, age: float = 0.0):
     """A `QrIssued` issued `age` seconds ago that lives `life` seconds."""
     at = utcnow() - timedelta(seconds=age)
-    return QrIssued(at=at, session_id=sid, workspace_id=ws, qr=qr or f"2@{sid}-ref,abc,def",
-                    expires_at=at + timedelta(seconds=life), qr_count=1)  # fmt: skip
+    return QrIssued(
+        at=at,
+        session_id=sid,
+        workspace_id=ws,
+        qr=qr or f"2@{sid}-ref,abc,def",
+        expires_at=at + timedelta(seconds=life),
+        qr_count=1,
+    )
 
 
 def state_event(sid: str, state: SessionState, ws: int = 1, **kw: object) -> SessionStateChanged:

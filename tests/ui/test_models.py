@@ -14,8 +14,15 @@ S = SessionState
 
 
 def _fleet(n: int) -> list[SessionInfo]:
-    return [SessionInfo(session_id=f"s{i}", workspace_id=i + 1, label=f"Shop {i}",
-                        state=S.CONNECTED if i % 10 else S.FAILED) for i in range(n)]  # fmt: skip
+    return [
+        SessionInfo(
+            session_id=f"s{i}",
+            workspace_id=i + 1,
+            label=f"Shop {i}",
+            state=S.CONNECTED if i % 10 else S.FAILED,
+        )
+        for i in range(n)
+    ]
 
 
 def test_sessions_model_passes_modeltester(qtmodeltester):
@@ -32,8 +39,12 @@ def test_sessions_model_passes_modeltester(qtmodeltester):
 def test_instances_and_timeline_models_pass_modeltester(qtmodeltester):
     inst = InstancesModel()
     inst.load([InstanceInfo(instance_id="i-1", index=1, capacity=50)])
-    inst.apply([InstanceLoad(instance_id="i-1", cpu_percent=40, capacity=50),
-                InstanceLoad(instance_id="i-2", cpu_percent=10)])  # fmt: skip
+    inst.apply(
+        [
+            InstanceLoad(instance_id="i-1", cpu_percent=40, capacity=50),
+            InstanceLoad(instance_id="i-2", cpu_percent=10),
+        ]
+    )
     qtmodeltester.check(inst)
     assert inst.rowCount() == 2 and len(inst.history["i-1"]) == 1
     qtmodeltester.check(TimelineModel())
@@ -61,8 +72,10 @@ def test_grid_3000_rows_burst_of_updates_is_correct(qtbot):
     model.dataChanged.connect(lambda a, b, roles: changed.append((a.row(), b.row())))
     resets = []
     model.modelReset.connect(lambda: resets.append(1))
-    burst = [SessionHeartbeat(session_id=f"s{i}", latency_ms=5, memory_bytes=(i + 1) * 2**20)
-             for i in range(0, 3000, 3)]  # fmt: skip
+    burst = [
+        SessionHeartbeat(session_id=f"s{i}", latency_ms=5, memory_bytes=(i + 1) * 2**20)
+        for i in range(0, 3000, 3)
+    ]
     burst += [state_event(f"s{i}", S.DISCONNECTED, i + 1) for i in range(1, 3000, 30)]
     model.apply(burst)
     assert not resets
@@ -151,11 +164,19 @@ def test_table_models_keep_their_roles_and_headers(qtmodeltester):
     align, tip = Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole
     at = utcnow()
     timeline = TimelineModel()
-    timeline.set_entries("s1", [
-        TimelineEntry(session_id="s1", state=S.QR, previous=S.STARTING, reason=None,
-                      at=at + timedelta(seconds=2.5)),
-        TimelineEntry(session_id="s1", state=S.STARTING, previous=None, reason=None, at=at),
-    ])  # fmt: skip
+    timeline.set_entries(
+        "s1",
+        [
+            TimelineEntry(
+                session_id="s1",
+                state=S.QR,
+                previous=S.STARTING,
+                reason=None,
+                at=at + timedelta(seconds=2.5),
+            ),
+            TimelineEntry(session_id="s1", state=S.STARTING, previous=None, reason=None, at=at),
+        ],
+    )
     qtmodeltester.check(timeline)
     assert timeline.headerData(4, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole) == "After"
     assert (

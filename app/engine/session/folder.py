@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.engine._session_errors import SessionLocked, StateCorrupt
+from app.engine.errors import SessionLocked, StateCorrupt
 
 STATE = "state.json"
 STATE_PREV = "state.prev.json"

@@ -23,8 +23,8 @@ from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
 
 from app.domain.states import Reason
-from app.engine._provider_signals import Crashed, Idle, LoggedOut, Navigated, PageSignal, Qr
-from app.engine._provider_whatsapp_web import Sink, WhatsAppWebPage
+from app.engine.browser.signals import Crashed, Idle, LoggedOut, Navigated, PageSignal, Qr
+from app.engine.browser.whatsapp_web import Sink, WhatsAppWebPage
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class WarmPool:
                     self.created += 1
                     async with asyncio.timeout(self._qr_timeout):
                         await pooled.has_qr.wait()
-                except Exception as exc:  # noqa: BLE001 - any failure: retry later
+                except Exception as exc:  # any failure: retry later
                     log.warning("warm pool: could not boot a login page: %s", exc)
                     if pooled.slot:
                         await pooled.slot.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import ConfigError, Settings
-from app.engine._chromium import CHROMIUM_FLAGS, ChromiumNotFound, chromium_version, find_chromium
+from app.engine.chromium import CHROMIUM_FLAGS, ChromiumNotFound, chromium_version, find_chromium
 
 MIN_FREE_BYTES = 1 << 30  # a few hundred sessions' snapshots and the database fit in 1 GiB
 

@@ -26,7 +26,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Page
 
 from app.domain.states import Reason
-from app.engine._provider_signals import (
+from app.engine.browser.signals import (
     Conflict,
     Crashed,
     Idle,
@@ -42,7 +42,7 @@ from app.engine._provider_signals import (
 log = logging.getLogger(__name__)
 
 BINDING = "pairdeskPush"
-ADAPTER_JS = resources.files("app.engine").joinpath("js/whatsapp_web.js").read_text("utf-8")
+ADAPTER_JS = resources.files("app.engine.browser").joinpath("js/whatsapp_web.js").read_text("utf-8")
 # Boot = the site's own marker, or (older/changed sites) the login or chat DOM.
 BOOT_JS = (
     "() => !!((window.Debug && window.Debug.VERSION) || "

@@ -26,8 +26,8 @@ from starlette.routing import Route
 from app.domain.events import QrIssued
 from app.domain.ids import InvalidIdentifier, validate_session_id, validate_workspace_id
 from app.domain.models import SessionInfo
-from app.engine._instance_errors import BadRequest, InstanceError
-from app.engine._instance_hub import EventHub, Listener
+from app.engine.errors import BadRequest, InstanceError
+from app.engine.instance.hub import EventHub, Listener
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ SSE_KEEPALIVE_SECONDS = 15.0
 
 
 class InstanceService(Protocol):
-    """What the API needs from the instance (`app.engine._instance.Instance`)."""
+    """What the API needs from the instance (`app.engine.instance.instance.Instance`)."""
 
     @property
     def token(self) -> str: ...

@@ -21,9 +21,7 @@ from typing import Any, cast
 
 from app.domain.events import QrIssued, SessionError, SessionReady
 from app.domain.states import Reason, SessionState, can_transition
-from app.engine._instance_errors import Conflict as ConflictError
-from app.engine._persistence import LoadedState
-from app.engine._provider_signals import (
+from app.engine.browser.signals import (
     Conflict,
     Crashed,
     Idle,
@@ -35,9 +33,11 @@ from app.engine._provider_signals import (
     Ready,
     SocketState,
 )
-from app.engine._provider_whatsapp_web import Sink
-from app.engine._session import HostServices, SessionCore, log
-from app.engine._session_errors import StateCorrupt
+from app.engine.browser.whatsapp_web import Sink
+from app.engine.errors import Conflict as ConflictError
+from app.engine.errors import StateCorrupt
+from app.engine.session.folder import LoadedState
+from app.engine.session.worker import HostServices, SessionCore, log
 
 S = SessionState
 # Socket states that mean "connected, momentarily not" rather than a verdict.
@@ -107,7 +107,7 @@ class Session(SessionCore):
         """Open the page (restoring the snapshot unless `fresh`); failures go to recovery."""
         try:
             await self._launch(reason, fresh=fresh)
-        except Exception as exc:  # noqa: BLE001 - any failure to open is recovered
+        except Exception as exc:  # any failure to open is recovered
             await self._recover(Reason.ERROR, f"opening the page failed: {exc}")
 
     async def _load(self) -> LoadedState | None:
@@ -176,7 +176,7 @@ class Session(SessionCore):
             try:
                 await self._launch(reason)
                 return
-            except Exception as exc:  # noqa: BLE001 - counted against the budget
+            except Exception as exc:  # counted against the budget
                 detail = f"reopening failed: {exc}"
                 self.gen += 1
                 if can_transition(self.state, S.DISCONNECTED):
@@ -258,7 +258,7 @@ class Session(SessionCore):
         if self.slot is not None:
             try:
                 await self.slot.page.refresh_qr()
-            except Exception as exc:  # noqa: BLE001 - a page that cannot reload is recovered
+            except Exception as exc:  # a page that cannot reload is recovered
                 await self._recover(Reason.ERROR, f"reloading the QR failed: {exc}")
 
     async def _on_ready(self, ready: Ready) -> None:
@@ -280,7 +280,7 @@ class Session(SessionCore):
         # the login being on disk (an instance killed right after still restores it).
         try:
             await self._write_snapshot()
-        except Exception as exc:  # noqa: BLE001 - the session runs on; next snapshot retries
+        except Exception as exc:  # the session runs on; next snapshot retries
             log.warning("session %s: snapshot failed: %s", self.session_id, exc)
         await asyncio.to_thread(
             self.folder.update_meta,
@@ -333,7 +333,7 @@ class Session(SessionCore):
             return
         try:
             await self.slot.page.inject(timeout=self.host.policy.timeout * 4)
-        except Exception as exc:  # noqa: BLE001 - a page that will not boot is recovered
+        except Exception as exc:  # a page that will not boot is recovered
             await self._recover(Reason.ERROR, f"the page reloaded and did not boot: {exc}")
 
     # ------------------------------------------------------------ persistence
@@ -361,7 +361,7 @@ class Session(SessionCore):
         if self.state is S.CONNECTED:
             try:
                 await self.snapshot()
-            except Exception as exc:  # noqa: BLE001 - stopping must not fail on it
+            except Exception as exc:  # stopping must not fail on it
                 log.warning("session %s: final snapshot failed: %s", self.session_id, exc)
         self.gen += 1
         await self._close_slot()

@@ -21,7 +21,7 @@ from app.config import Settings
 from app.domain.events import EngineEvent, QrIssued, SessionStateChanged, event_from_dict
 from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionState
-from app.engine._instance_errors import (
+from app.engine.errors import (
     CapacityFull,
     Conflict,
     InstanceError,
@@ -30,8 +30,8 @@ from app.engine._instance_errors import (
     Unavailable,
     UnknownSession,
 )
-from app.engine._instance_hub import EventHub
-from app.engine._instance_store import EventRecorder, InstanceStore
+from app.engine.instance.hub import EventHub
+from app.engine.instance.store import EventRecorder, InstanceStore
 
 log = logging.getLogger(__name__)
 

@@ -28,11 +28,11 @@ from app.config import Settings
 from app.domain.events import EngineEvent, QrIssued, SessionHeartbeat, SessionStateChanged
 from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionLifecycle, SessionState
-from app.engine._health import HealthPolicy
-from app.engine._persistence import SessionFolder
-from app.engine._provider_signals import Crashed, PageSignal
-from app.engine._provider_whatsapp_web import Sink
-from app.engine._warm_pool import PageSlot
+from app.engine.browser.signals import Crashed, PageSignal
+from app.engine.browser.whatsapp_web import Sink
+from app.engine.session.folder import SessionFolder
+from app.engine.session.health import HealthPolicy
+from app.engine.session.warm_pool import PageSlot
 
 log = logging.getLogger(__name__)
 S = SessionState
@@ -236,7 +236,7 @@ class SessionCore:
     async def _run_command(self, cmd: Command) -> None:
         try:
             result = await cmd.run()
-        except Exception as exc:  # noqa: BLE001 - handed to the caller
+        except Exception as exc:  # handed to the caller
             if cmd.done is None:
                 log.exception("session %s: background step failed", self.session_id)
             elif not cmd.done.done():

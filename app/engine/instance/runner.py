@@ -21,10 +21,10 @@ from pathlib import Path
 
 from app.config import Settings
 from app.domain.events import EngineEvent
-from app.engine._instance import Instance, instance_id_for
-from app.engine._instance_api import build_app
-from app.engine._instance_sessions import SessionHostLike
-from app.engine._instance_store import SqlInstanceStore
+from app.engine.instance.http_api import build_app
+from app.engine.instance.instance import Instance, instance_id_for
+from app.engine.instance.sessions import SessionHostLike
+from app.engine.instance.store import SqlInstanceStore
 from app.serving import serve_async
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def write_token_file(path: Path, token: str) -> None:
 def _host_factory(
     settings: Settings, instance_id: str, provider_url: str
 ) -> Callable[[Callable[[EngineEvent], None]], SessionHostLike]:
-    from app.engine._session_host import SessionHost
+    from app.engine.session.host import SessionHost
 
     def build(emit: Callable[[EngineEvent], None]) -> SessionHostLike:
         host: SessionHostLike = SessionHost(

@@ -38,7 +38,7 @@ from app.domain.events import (
 from app.domain.models import SessionInfo
 from app.domain.outbox import DeliveryMetrics, OutboxDraft
 from app.domain.states import IllegalTransition, Reason, SessionState
-from app.engine._instance_load import Counters
+from app.engine.instance.load import Counters
 from app.store import accounts, instances, outbox
 from app.store.db import create_engine_for, session_factory, upgrade
 from app.store.errors import AccountNotFound, StoreError

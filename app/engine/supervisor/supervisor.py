@@ -27,9 +27,9 @@ from typing import Any, Protocol
 
 from app.domain.events import EngineEvent, InstanceLoad, utcnow
 from app.domain.models import InstanceInfo
-from app.engine._instance_client import InstanceClient, InstanceClientError
-from app.engine._instance_process import InstanceProcess, InstanceStartError, LaunchSpec
-from app.engine._tasks import race
+from app.engine.supervisor.client import InstanceClient, InstanceClientError
+from app.engine.supervisor.process import InstanceProcess, InstanceStartError, LaunchSpec
+from app.engine.supervisor.race import race
 
 __all__ = ["Launcher", "Supervisor", "SupervisorConfig", "instance_id_for"]
 

@@ -38,7 +38,7 @@ import psutil
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
 
 from app.config import Settings
-from app.engine._chromium import (
+from app.engine.chromium import (
     CHROMIUM_FLAGS,
     DISABLED_FEATURES,
     disabled_features_of,
@@ -192,7 +192,7 @@ class ChromiumLauncher:
                 argv = await asyncio.to_thread(_newest_browser_argv)
             finally:
                 await browser.close()
-        except Exception as exc:  # noqa: BLE001 - only an optimisation is lost
+        except Exception as exc:  # only an optimisation is lost
             log.warning("could not read Playwright's Chromium flags (%s); using its defaults", exc)
             return None
         if argv is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import ENV_PREFIX, Settings
-from app.engine._instance_process import LaunchSpec
+from app.engine.supervisor.process import LaunchSpec
 
 __all__ = ["InstanceLauncher"]
 

@@ -19,7 +19,7 @@ from app.domain.ids import InvalidIdentifier
 from app.domain.models import AccountSpec, SessionInfo, TimelineEntry
 from app.domain.outbox import DeliveryMetrics, OutboxItem, OutboxState
 from app.domain.states import Reason, SessionState
-from app.engine._errors import EngineError
+from app.engine.errors import EngineError
 from app.store import DuplicateSessionId, StoreError, accounts, outbox, timeline
 
 __all__ = ["EngineStore"]

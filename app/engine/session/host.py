@@ -22,13 +22,13 @@ from app.config import Settings
 from app.domain.events import EngineEvent, QrIssued, utcnow
 from app.domain.models import SessionInfo
 from app.domain.states import Reason
-from app.engine._browser import BrowserLauncher, ChromiumLauncher
-from app.engine._health import HealthPolicy
-from app.engine._persistence import SessionFolder
-from app.engine._provider_whatsapp_web import Sink, WhatsAppWebPage
-from app.engine._session_errors import BrowserUnavailable, SessionLocked, SessionUnknown
-from app.engine._session_flow import Session
-from app.engine._warm_pool import PageSlot, WarmPool
+from app.engine.browser.launch import BrowserLauncher, ChromiumLauncher
+from app.engine.browser.whatsapp_web import Sink, WhatsAppWebPage
+from app.engine.errors import BrowserUnavailable, SessionLocked, UnknownSession
+from app.engine.session.flow import Session
+from app.engine.session.folder import SessionFolder
+from app.engine.session.health import HealthPolicy
+from app.engine.session.warm_pool import PageSlot, WarmPool
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class SessionHost:
     plus SessionHeartbeat every `heartbeat_interval` while a page is open.
 
     Session methods raise `SessionLocked` (the session is open here or in
-    another process), `SessionUnknown`, or `app.engine._instance_errors.Conflict`
+    another process), `UnknownSession`, or `app.engine.errors.Conflict`
     (an operation that makes no sense in the session's state). Everything that
     happens later (QRs, connection, crashes, recovery) arrives as events.
     """
@@ -214,7 +214,7 @@ class SessionHost:
             try:
                 await self._launch_browser()
                 failures = 0
-            except Exception as exc:  # noqa: BLE001 - keep trying with backoff
+            except Exception as exc:  # keep trying with backoff
                 failures += 1
                 log.error("relaunching Chromium failed (%d): %s", failures, exc)
                 await asyncio.sleep(self.policy.backoff(failures))
@@ -237,7 +237,7 @@ class SessionHost:
         try:
             return self._sessions[session_id]
         except KeyError:
-            raise SessionUnknown(session_id) from None
+            raise UnknownSession(session_id) from None
 
     async def open_session(
         self, *, session_id: str, workspace_id: int, label: str = ""

@@ -34,11 +34,11 @@ from app.domain.events import (
 )
 from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionState
-from app.engine._instance_errors import InstanceError
-from app.engine._instance_hub import EventHub
-from app.engine._instance_load import Counters, ProcessTreeSampler, TreeLoad, render_metrics
-from app.engine._instance_sessions import SessionHostLike, SessionOperations
-from app.engine._instance_store import EventRecorder, InstanceStore, should_restore
+from app.engine.errors import InstanceError
+from app.engine.instance.hub import EventHub
+from app.engine.instance.load import Counters, ProcessTreeSampler, TreeLoad, render_metrics
+from app.engine.instance.sessions import SessionHostLike, SessionOperations
+from app.engine.instance.store import EventRecorder, InstanceStore, should_restore
 from app.sync.payloads import qr_data_url
 
 log = logging.getLogger(__name__)

@@ -24,15 +24,15 @@ from app.domain.events import EngineEvent, InstanceLoad, SessionError, SessionSt
 from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
 from app.domain.outbox import OutboxItem
 from app.domain.states import Reason, SessionState
-from app.engine import _doctor
-from app.engine._engine_store import EngineStore
-from app.engine._errors import EngineError
-from app.engine._fanout import Fanout, Subscription
-from app.engine._instance_client import InstanceClient, InstanceClientError, InstanceRefused
-from app.engine._live_view import RUNNING_STATES, LiveView
-from app.engine._placement import choose
-from app.engine._supervisor import Launcher, Supervisor, SupervisorConfig
-from app.engine._sync_monitor import sync_monitor
+from app.engine import doctor as doctor_checks
+from app.engine.control.fanout import Fanout, Subscription
+from app.engine.control.live_view import RUNNING_STATES, LiveView
+from app.engine.control.placement import choose
+from app.engine.control.store import EngineStore
+from app.engine.control.sync_monitor import sync_monitor
+from app.engine.errors import EngineError
+from app.engine.supervisor.client import InstanceClient, InstanceClientError, InstanceRefused
+from app.engine.supervisor.supervisor import Launcher, Supervisor, SupervisorConfig
 
 __all__ = ["Runtime", "SupervisedEngine"]
 
@@ -267,8 +267,8 @@ class SupervisedEngine:
     async def retry_outbox(self, event_ids: Sequence[str] = ()) -> int:
         return await self._running()[1].retry_outbox(event_ids)
 
-    async def doctor(self) -> list[_doctor.CheckResult]:
-        return await _doctor.run_checks(self._settings, launch_browser=False)
+    async def doctor(self) -> list[doctor_checks.CheckResult]:
+        return await doctor_checks.run_checks(self._settings, launch_browser=False)
 
     # ------------------------------------------------------- instance hooks
 
