@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from app.domain.states import Reason, SessionState
+from app.domain.states import Reason, SessionState, is_restart
 
 
 def utcnow() -> datetime:
@@ -37,6 +37,11 @@ class SessionStateChanged(EngineEvent):
     detail: str = ""
     phone_number: str = ""
     instance_id: str = ""
+
+    @property
+    def is_restart(self) -> bool:
+        """This transition restarts the session (see `app.domain.states.is_restart`)."""
+        return is_restart(self.previous, self.state)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -107,6 +107,14 @@ def validate_workspace_id(value: object) -> int:
     return number
 
 
+# ---------------------------------------------------------------- instance id
+
+
+def instance_id_for(index: int) -> str:
+    """The id of the instance in slot `index` of a desk's supervisor: `instance-{index}`."""
+    return f"instance-{index}"
+
+
 # ----------------------------------------------------------------- session id
 
 

@@ -37,6 +37,30 @@ class SessionState(StrEnum):
     def needs_operator(self) -> bool:
         return self in (SessionState.LOGGED_OUT, SessionState.FAILED)
 
+    @property
+    def running(self) -> bool:
+        """The session has a page, is getting one or is recovering one, so it holds a
+        place on its instance (`RUNNING_STATES`); idle sessions hold none."""
+        return self in RUNNING_STATES
+
+
+#: States in which a session holds no page and takes no place on its instance.
+IDLE_STATES: frozenset[SessionState] = frozenset(
+    {SessionState.STOPPED, SessionState.LOGGED_OUT, SessionState.FAILED}
+)
+#: Every other state: running, or recovering by itself (`disconnected`).
+RUNNING_STATES: frozenset[SessionState] = frozenset(SessionState) - IDLE_STATES
+
+
+def is_restart(previous: SessionState | None, state: SessionState) -> bool:
+    """Whether a transition counts as a restart of the session: a start after it was
+    lost (`disconnected`) or gave up (`failed`). The one rule behind every restart
+    count (the session's record, the store, the instance's metrics, the console)."""
+    return state is SessionState.STARTING and previous in (
+        SessionState.DISCONNECTED,
+        SessionState.FAILED,
+    )
+
 
 class CentralStatus(StrEnum):
     """The status vocabulary the central API (Laravel) stores."""
