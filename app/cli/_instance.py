@@ -1,4 +1,4 @@
-"""`pairdesk instance`: one shard instance process (DESIGN.md sections 3 and 4).
+"""`pairdesk instance`: one shard instance process (docs/INSTANCE_API.md).
 
 Serves the instance HTTP API (docs/INSTANCE_API.md) and prints
 `instance: http://HOST:PORT/` on stdout once it is ready. The bearer token is

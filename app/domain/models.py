@@ -6,7 +6,7 @@ hold ORM or Playwright objects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,35 @@ class SessionInfo:
     @property
     def central_status(self) -> CentralStatus:
         return self.state.central_status
+
+    def overlaid(self, live: SessionInfo, *, instance_id: str = "") -> SessionInfo:
+        """This row with what a running session knows better (`live`) laid over it.
+
+        The one merge of a stored (or earlier) row with a running session's
+        report, used by an instance (store row + its host) and by the console
+        (its row + an instance's list): live state, QR and load win; counters
+        never go backwards; what the live side does not know is kept.
+        """
+        return replace(
+            self,
+            label=self.label or live.label,
+            state=live.state,
+            reason=live.reason,
+            phone_number=live.phone_number or self.phone_number,
+            instance_id=instance_id or live.instance_id or self.instance_id,
+            connected_at=live.connected_at or self.connected_at,
+            last_heartbeat_at=live.last_heartbeat_at or self.last_heartbeat_at,
+            heartbeat_latency_ms=live.heartbeat_latency_ms or self.heartbeat_latency_ms,
+            qr=live.qr,
+            qr_issued_at=live.qr_issued_at or self.qr_issued_at,
+            qr_expires_at=live.qr_expires_at,
+            qr_count=max(live.qr_count, self.qr_count),
+            restarts=max(live.restarts, self.restarts),
+            memory_bytes=live.memory_bytes,
+            extraction_method=live.extraction_method or self.extraction_method,
+            platform=live.platform or self.platform,
+            updated_at=live.updated_at or self.updated_at,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -52,6 +52,17 @@ class Engine(Protocol):
         """Snapshot and stop every session, every instance and every Chromium; end subscriptions."""
 
     @property
+    def provider_url(self) -> str:
+        """The login page the sessions open (the sandbox's, in sandbox mode) once started;
+        '' before."""
+        ...
+
+    @property
+    def central_url(self) -> str:
+        """Where webhooks go once started ('' when sync is off)."""
+        ...
+
+    @property
     def sandbox_url(self) -> str:
         """The embedded sandbox's base URL (test phone: `POST {url}phone/scan`) once
         started in sandbox mode; '' otherwise."""
@@ -120,7 +131,7 @@ class Engine(Protocol):
         """Start one more instance; new accounts may be placed on it once it is up."""
         ...
 
-    # -- diagnostics, for the console (issue 5) --
+    # -- diagnostics, for the console --
 
     async def session_timeline(self, session_id: str) -> list[TimelineEntry]:
         """The session's recorded transitions, oldest first (state, reason, time, detail)."""

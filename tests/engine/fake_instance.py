@@ -1,6 +1,6 @@
 """A stand-in for `pairdesk instance` that needs no Chromium, run as a real subprocess.
 
-It speaks the instance API of DESIGN.md section 4 (bearer token, sessions,
+It speaks the instance API of docs/INSTANCE_API.md (bearer token, sessions,
 SSE events, /health), prints `instance: URL` when ready, and starts a
 sleeping grandchild in a process group of its own, as Playwright does with
 Chromium, so the supervisor's tree sampling and cleanup are tested for real.
@@ -43,6 +43,7 @@ from app.domain.events import (  # noqa: E402
     SessionStateChanged,
     event_to_dict,
 )
+from app.domain.ids import parse_session_id  # noqa: E402
 from app.domain.states import Reason, SessionState  # noqa: E402
 from app.serving import serve_async  # noqa: E402
 
@@ -181,13 +182,18 @@ def build_app(fake: Fake) -> Starlette:
             }
         )
 
+    def refused() -> Response | None:
+        if not os.environ.get("FAKE_REFUSE_CREATE"):
+            return None
+        message = f"instance-{fake.index} is full (FAKE_REFUSE_CREATE)"
+        return JSONResponse(
+            {"success": False, "error": message, "code": "capacity"}, status_code=503
+        )
+
     async def create(request: Request) -> Response:
         body = await request.json()
-        if os.environ.get("FAKE_REFUSE_CREATE"):
-            message = f"instance-{fake.index} is full (FAKE_REFUSE_CREATE)"
-            return JSONResponse(
-                {"success": False, "error": message, "code": "capacity"}, status_code=503
-            )
+        if (refusal := refused()) is not None:
+            return refusal
         fake.open(body["session_id"], int(body["workspace_id"]))
         return JSONResponse({"success": True, "session_id": body["session_id"]})
 
@@ -212,6 +218,12 @@ def build_app(fake: Fake) -> Starlette:
     async def action(request: Request) -> Response:
         sid = request.path_params["sid"]
         what = request.path_params["action"]
+        if sid not in fake.sessions and what == "start":
+            # Assigned here by the engine (the real instance reads the store).
+            if (refusal := refused()) is not None:
+                return refusal
+            fake.open(sid, parse_session_id(sid).workspace_id)
+            return JSONResponse({"success": True, "session_id": sid})
         if sid not in fake.sessions:
             return JSONResponse({"error": "unknown session"}, status_code=404)
         # Slow enough that two calls for one session would overlap if the engine let them.
@@ -225,7 +237,11 @@ def build_app(fake: Fake) -> Starlette:
             fake.in_flight[sid] -= 1
         if what == "stop":
             fake.move(sid, SessionState.STOPPED, Reason.USER_INITIATED)
-        elif what in ("start", "reconnect"):
+        elif what == "logout":
+            fake.move(sid, SessionState.LOGGED_OUT, Reason.USER_INITIATED)
+            del fake.sessions[sid]
+            return JSONResponse({"success": True})
+        elif what in ("start", "restart", "reconnect"):
             fake.open(sid, fake.sessions[sid]["workspace_id"], Reason.USER_INITIATED)
         elif what == "regenerate-qr":
             fake.show_qr(sid, regeneration=True)

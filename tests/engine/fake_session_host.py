@@ -119,10 +119,10 @@ class FakeSessionHost:
     async def start(self) -> None:
         self.started = True
 
-    async def open_session(
+    async def start_session(
         self, *, session_id: str, workspace_id: int, label: str = ""
     ) -> SessionInfo:
-        self.calls.append(("open", session_id))
+        self.calls.append(("start", session_id))
         self._sessions[session_id] = SessionInfo(
             session_id=session_id,
             workspace_id=workspace_id,
@@ -153,13 +153,14 @@ class FakeSessionHost:
         self._move(session_id, SessionState.LOGGED_OUT, Reason.USER_INITIATED)
         del self._sessions[session_id]
 
-    async def regenerate_qr(self, session_id: str) -> QrIssued:
-        self.calls.append(("regenerate", session_id))
+    async def regenerate_qr(self, session_id: str, *, wait: bool = True) -> QrIssued | None:
+        self.calls.append(("regenerate_qr", session_id))
         self._known(session_id)
-        return self._qr(session_id, regeneration=True)
+        qr = self._qr(session_id, regeneration=True)
+        return qr if wait else None
 
-    async def reconnect(self, session_id: str) -> None:
-        self.calls.append(("reconnect", session_id))
+    async def restart_session(self, session_id: str) -> None:
+        self.calls.append(("restart", session_id))
         self._known(session_id)
         self._move(session_id, SessionState.STARTING, Reason.USER_INITIATED)
         if session_id in self.snapshots:

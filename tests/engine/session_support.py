@@ -147,7 +147,7 @@ class World:
         self, host: SessionHost, session_id: str, phone: str, ws: int = 1
     ) -> SessionReady:
         start = len(self.recorder.events)
-        await host.open_session(session_id=session_id, workspace_id=ws, label=session_id)
+        await host.start_session(session_id=session_id, workspace_id=ws, label=session_id)
         await self.scan(session_id, phone, start=start)
         return await self.recorder.wait_for(
             SessionReady, lambda e: e.session_id == session_id, start=start

@@ -50,7 +50,7 @@ BOOT_JS = (
 )
 QR_CANVAS = "div[data-ref] canvas, canvas[aria-label*='QR'], canvas[aria-label*='scan' i]"
 PING_JS = "() => (performance.memory ? performance.memory.usedJSHeapSize : 0)"
-# The real site's ref lifetimes (DESIGN.md section 6): the page does not say them.
+# The real site's ref lifetimes (docs/SANDBOX.md): the page does not say them.
 FIRST_REF_SECONDS = 60.0
 NEXT_REF_SECONDS = 20.0
 
@@ -116,14 +116,14 @@ class WhatsAppWebPage:
 
     # ---------------------------------------------------------------- commands
 
-    async def refresh_qr(self, *, timeout: float = 15.0) -> None:
+    async def regenerate_qr(self, *, timeout: float = 15.0) -> None:
         """Ask for a new QR batch (Cmd.refreshQR, or the reload button, else a reload)."""
         self._batch_index = 0
         self.idle = False
         async with asyncio.timeout(timeout):
             done = await self.page.evaluate(
                 "() => { const a = window.__pairdeskAdapter; if (!a) return false;"
-                " const r = a.refresh(); return r !== false; }"
+                " const r = a.regenerateQr(); return r !== false; }"
             )
             if not done:
                 self._installed = False

@@ -23,10 +23,10 @@ from app.config import Settings
 from app.domain.events import EngineEvent, InstanceLoad, SessionError, SessionStateChanged, utcnow
 from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
 from app.domain.outbox import OutboxItem
-from app.domain.states import Reason, SessionState
+from app.domain.states import RUNNING_STATES, Reason, SessionState
 from app.engine import doctor as doctor_checks
 from app.engine.control.fanout import Fanout, Subscription
-from app.engine.control.live_view import RUNNING_STATES, LiveView
+from app.engine.control.live_view import LiveView
 from app.engine.control.placement import choose
 from app.engine.control.store import EngineStore
 from app.engine.control.sync_monitor import sync_monitor
@@ -109,7 +109,7 @@ class SupervisedEngine:
             raise
 
     async def _start_reconciler(self) -> None:
-        # Sync (issue 4): pull `accounts/active` now and every `pull_interval`
+        # Pull `accounts/active` now and every `pull_interval`
         # seconds, publishing a `ReconcileReport` (reported, never acted on).
         # Only against a configured platform: the sandbox's embedded API forgets
         # its accounts on every start, so comparing with it would only mislead.
@@ -133,6 +133,14 @@ class SupervisedEngine:
 
     def subscribe(self) -> Subscription:
         return self._fanout.subscribe()
+
+    @property
+    def provider_url(self) -> str:
+        return self.runtime.provider_url if self.runtime is not None else ""
+
+    @property
+    def central_url(self) -> str:
+        return self.runtime.central_url if self.runtime is not None else ""
 
     @property
     def sandbox_url(self) -> str:
@@ -182,7 +190,7 @@ class SupervisedEngine:
 
         async def one(info: SessionInfo) -> None:
             async with gate, self._lock(info.session_id):
-                await self._open(info, plan[info.session_id], strict=False)
+                await self._start_on(info, plan[info.session_id], strict=False)
 
         await asyncio.gather(*(one(info) for info in created))
         return [self._view.get(info.session_id) or info for info in created]
@@ -194,7 +202,7 @@ class SupervisedEngine:
             client = self._client_of(info, required=False)
             if client is not None:
                 try:
-                    await client.delete_session(session_id)
+                    await client.logout_session(session_id)
                 except InstanceRefused as exc:
                     if exc.status_code != 404:  # 404: the instance never had it; fine
                         raise EngineError(str(exc)) from None
@@ -217,16 +225,16 @@ class SupervisedEngine:
             target = info.instance_id or None
             if self._client_of(info, required=False) is None:
                 target = await self._replace(info)
-            await self._open(info, target, strict=True)
+            await self._start_on(info, target, strict=True)
 
     async def stop_session(self, session_id: str) -> None:
         await self._act(session_id, lambda c: c.stop_session(session_id))
 
     async def restart_session(self, session_id: str) -> None:
-        await self._act(session_id, lambda c: c.reconnect(session_id))
+        await self._act(session_id, lambda c: c.restart_session(session_id))
 
     async def logout_session(self, session_id: str) -> None:
-        await self._act(session_id, lambda c: c.delete_session(session_id))
+        await self._act(session_id, lambda c: c.logout_session(session_id))
 
     async def regenerate_qr(self, session_id: str) -> None:
         await self._act(session_id, lambda c: c.regenerate_qr(session_id))
@@ -309,7 +317,7 @@ class SupervisedEngine:
                     continue
                 target = await self._replace(current, exclude=instance_id, required=False)
                 if target is not None and _should_run(current):
-                    await self._open(current, target, strict=False)
+                    await self._start_on(current, target, strict=False)
 
     # ------------------------------------------------------------- internals
 
@@ -338,7 +346,9 @@ class SupervisedEngine:
             )
         return client
 
-    async def _act(self, session_id: str, call: Callable[[InstanceClient], Awaitable[Any]]) -> None:
+    async def _act(
+        self, session_id: str, call: Callable[[InstanceClient], Awaitable[None]]
+    ) -> None:
         async with self._lock(session_id):
             info = await self._known(session_id)
             client = self._client_of(info)
@@ -380,7 +390,7 @@ class SupervisedEngine:
         await store.assign({info.session_id: target})
         return target
 
-    async def _open(self, info: SessionInfo, instance_id: str | None, *, strict: bool) -> None:
+    async def _start_on(self, info: SessionInfo, instance_id: str | None, *, strict: bool) -> None:
         sup = self._running()[0]
         client = sup.client(instance_id) if instance_id else None
         try:
@@ -391,13 +401,7 @@ class SupervisedEngine:
                 )
             if client is None:
                 raise EngineError(f"{instance_id} is not running; start it again once it is back")
-            await self._call(
-                client.create_session(
-                    session_id=info.session_id,
-                    workspace_id=info.workspace_id,
-                    account_id=info.account_id,
-                )
-            )
+            await self._call(client.start_session(info.session_id))
         except EngineError as exc:
             if strict:
                 raise
@@ -477,7 +481,7 @@ class SupervisedEngine:
             async with self._lock(info.session_id):
                 target = await self._replace(info, required=False)
                 if target is not None and _should_run(info):
-                    await self._open(info, target, strict=False)
+                    await self._start_on(info, target, strict=False)
 
 
 def _should_run(info: SessionInfo) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from app.domain.events import (
     EngineEvent,
@@ -25,19 +24,7 @@ from app.domain.events import (
 from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionState
 
-__all__ = ["LiveView", "RUNNING_STATES"]
-
-RUNNING_STATES = frozenset(
-    {
-        SessionState.STARTING,
-        SessionState.QR,
-        SessionState.QR_IDLE,
-        SessionState.PAIRING,
-        SessionState.CONNECTED,
-        SessionState.DISCONNECTED,
-    }
-)
-_RECOVERY_REASONS = frozenset({Reason.BROWSER_CRASH, Reason.INSTANCE_RESTART, Reason.TIMEOUT})
+__all__ = ["LiveView"]
 
 
 @dataclass
@@ -114,7 +101,7 @@ class LiveView:
         instance_id = getattr(event, "instance_id", "") or info.instance_id
         if isinstance(event, SessionStateChanged):
             info = _with_state(info, event.state, event.reason, event.at)
-            if event.state is SessionState.STARTING and event.reason in _RECOVERY_REASONS:
+            if event.is_restart:
                 info = replace(info, restarts=info.restarts + 1)
             if event.phone_number:
                 info = replace(info, phone_number=event.phone_number)
@@ -148,21 +135,15 @@ class LiveView:
         row.info = replace(info, instance_id=instance_id)
 
     def apply_snapshot(
-        self, instance_id: str, rows: Iterable[dict[str, Any]], at: datetime
+        self, instance_id: str, rows: Iterable[SessionInfo], at: datetime
     ) -> list[tuple[SessionInfo | None, SessionInfo]]:
         """An instance's own list; returns (before, after) for rows whose state changed."""
         changed: list[tuple[SessionInfo | None, SessionInfo]] = []
-        for data in rows:
-            sid = data.get("session_id")
-            if not isinstance(sid, str):
-                continue
-            row = self._rows.get(sid)
+        for live in rows:
+            row = self._rows.get(live.session_id)
             before = row.info if row is not None else None
-            base = before or SessionInfo(
-                session_id=sid, workspace_id=int(data.get("workspace_id") or 0)
-            )
-            after = _from_instance_row(base, data, instance_id)
-            self._rows[sid] = _Row(after, snapshot_at=at)
+            after = (before or live).overlaid(live, instance_id=instance_id)
+            self._rows[live.session_id] = _Row(after, snapshot_at=at)
             if before is None or before.state is not after.state:
                 changed.append((before, after))
         return changed
@@ -175,48 +156,5 @@ def _with_state(
     if state is SessionState.CONNECTED:
         info = replace(info, connected_at=at)
     if not state.waiting_for_scan:
-        info = replace(info, qr="", qr_expires_at=None)
-    return info
-
-
-def _from_instance_row(base: SessionInfo, data: dict[str, Any], instance_id: str) -> SessionInfo:
-    def parse_time(key: str) -> datetime | None:
-        value = data.get(key)
-        try:
-            return datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            return None
-
-    try:
-        state = SessionState(str(data.get("state")))
-    except ValueError:
-        state = base.state
-    try:
-        reason = Reason(data["reason"]) if data.get("reason") else None
-    except ValueError:
-        reason = None
-    info = replace(
-        base,
-        state=state,
-        reason=reason,
-        instance_id=instance_id,
-        phone_number=str(data.get("phone_number") or base.phone_number),
-        connected_at=parse_time("connected_at") or base.connected_at,
-        last_heartbeat_at=parse_time("last_heartbeat_at") or base.last_heartbeat_at,
-        heartbeat_latency_ms=data.get("heartbeat_latency_ms", base.heartbeat_latency_ms),
-        qr_count=int(data.get("qr_count") or base.qr_count),
-        restarts=int(data.get("restarts") or base.restarts),
-        extraction_method=str(data.get("extraction_method") or base.extraction_method),
-        updated_at=parse_time("updated_at") or base.updated_at,
-    )
-    if state.waiting_for_scan:
-        expires = parse_time("qr_expires_at")
-        qr = data.get("qr")
-        info = replace(
-            info,
-            qr_expires_at=expires or info.qr_expires_at,
-            qr=qr if isinstance(qr, str) and qr else info.qr,
-        )
-    else:
         info = replace(info, qr="", qr_expires_at=None)
     return info

@@ -1,6 +1,11 @@
-"""The instance's HTTP API (DESIGN.md section 4; reference: docs/INSTANCE_API.md).
+"""The instance's HTTP API (reference: docs/INSTANCE_API.md).
 
-Paths and bodies follow the Node.js service the central API already calls.
+Paths and bodies follow the Node.js service the central API already calls;
+pairdesk's own verbs (`start`, `stop`, `restart`, `logout`) have a path each,
+and the platform's spellings stay as aliases (`reconnect` = restart, `DELETE`
+= logout). Every session route calls the instance's `sessions` operations
+with the same verb; the JSON of a session and of `/health` comes from
+`app.engine.wire`, which the console's side reads with.
 Every route needs the instance token, as `Authorization: Bearer <token>` or as
 `api_key` in the query string or the JSON body. Answers are JSON; failures are
 `{"success": false, "error": "<what happened, what to do>", "code": "<stable>"}`
@@ -15,7 +20,6 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
@@ -23,11 +27,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from app.domain.events import QrIssued
 from app.domain.ids import InvalidIdentifier, validate_session_id, validate_workspace_id
 from app.domain.models import SessionInfo
 from app.engine.errors import BadRequest, InstanceError
 from app.engine.instance.hub import EventHub, Listener
+from app.engine.instance.sessions import SessionOperations
+from app.engine.wire import Health, encode_session
+from app.sync.payloads import qr_data_url
 
 log = logging.getLogger(__name__)
 
@@ -43,63 +49,15 @@ class InstanceService(Protocol):
     @property
     def hub(self) -> EventHub: ...
 
-    async def add_session(
-        self, *, workspace_id: int, session_id: str, account_id: int | None, label: str
-    ) -> SessionInfo: ...
+    @property
+    def sessions(self) -> SessionOperations: ...
 
-    async def list_sessions(self) -> list[SessionInfo]: ...
-
-    async def session_status(self, session_id: str) -> SessionInfo: ...
-
-    async def regenerate_qr(self, session_id: str) -> QrIssued: ...
-
-    async def reconnect(self, session_id: str) -> SessionInfo: ...
-
-    async def start_session(self, session_id: str) -> SessionInfo: ...
-
-    async def stop_session(self, session_id: str) -> SessionInfo: ...
-
-    async def delete_session(self, session_id: str) -> SessionInfo: ...
-
-    async def health(self) -> dict[str, Any]: ...
+    async def health(self) -> Health: ...
 
     async def metrics(self) -> str: ...
 
-    def qr_data_url(self, qr: str) -> str: ...
-
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def session_json(info: SessionInfo) -> dict[str, Any]:
-    """One session as the API shows it (list rows and `/status`)."""
-    last = info.last_heartbeat_at or info.updated_at
-    return {
-        "session_id": info.session_id,
-        "workspace_id": info.workspace_id,
-        "account_id": info.account_id,
-        "label": info.label,
-        "status": info.state.central_status.value,
-        "state": info.state.value,
-        "reason": info.reason.value if info.reason is not None else None,
-        "phone_number": info.phone_number or None,
-        "instance_id": info.instance_id,
-        "connected_at": _iso(info.connected_at),
-        "last_activity": _iso(last),
-        "last_heartbeat_at": _iso(info.last_heartbeat_at),
-        "heartbeat_latency_ms": info.heartbeat_latency_ms,
-        "qr_count": info.qr_count,
-        "qr_expires_at": _iso(info.qr_expires_at),
-        "restarts": info.restarts,
-        "extraction_method": info.extraction_method or None,
-        "platform": info.platform or None,
-        "created_at": _iso(info.created_at),
-        "updated_at": _iso(info.updated_at),
-    }
 
 
 def error_response(status: int, message: str, code: str) -> JSONResponse:
@@ -187,7 +145,7 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
         label = body.get("label", "")
         if not isinstance(label, str) or len(label) > 200:
             raise BadRequest("label must be text of at most 200 characters")
-        info = await service.add_session(
+        info = await service.sessions.add_session(
             workspace_id=workspace_id, session_id=session_id, account_id=account_id, label=label
         )
         return JSONResponse(
@@ -201,16 +159,20 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
         )
 
     async def list_sessions(request: Request) -> Response:
-        rows = [session_json(info) for info in await service.list_sessions()]
+        rows = [encode_session(info) for info in await service.sessions.list_sessions()]
         return JSONResponse({"success": True, "count": len(rows), "sessions": rows})
 
     async def status(request: Request) -> Response:
-        info = await service.session_status(session_id_of(request))
-        return JSONResponse({"success": True, **session_json(info)})
+        info = await service.sessions.session_status(session_id_of(request))
+        return JSONResponse({"success": True, **encode_session(info)})
 
     async def regenerate_qr(request: Request) -> Response:
-        qr = await service.regenerate_qr(session_id_of(request))
-        data_url = await asyncio.to_thread(service.qr_data_url, qr.qr)
+        session_id = session_id_of(request)
+        wait = request.query_params.get("wait", "true").lower() not in ("false", "0", "no")
+        qr = await service.sessions.regenerate_qr(session_id, wait=wait)
+        if qr is None:  # `wait=false`: the QR follows on /api/events
+            return JSONResponse({"success": True, "session_id": session_id, "qr_code": None})
+        data_url = await asyncio.to_thread(qr_data_url, qr.qr)
         return JSONResponse(
             {
                 "success": True,
@@ -233,17 +195,17 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
             }
         )
 
-    async def reconnect(request: Request) -> Response:
-        return acted(await service.reconnect(session_id_of(request)))
-
     async def start(request: Request) -> Response:
-        return acted(await service.start_session(session_id_of(request)))
+        return acted(await service.sessions.start_session(session_id_of(request)))
 
     async def stop(request: Request) -> Response:
-        return acted(await service.stop_session(session_id_of(request)))
+        return acted(await service.sessions.stop_session(session_id_of(request)))
 
-    async def delete(request: Request) -> Response:
-        return acted(await service.delete_session(session_id_of(request)))
+    async def restart(request: Request) -> Response:
+        return acted(await service.sessions.restart_session(session_id_of(request)))
+
+    async def logout(request: Request) -> Response:
+        return acted(await service.sessions.logout_session(session_id_of(request)))
 
     async def events(request: Request) -> Response:
         after = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
@@ -261,7 +223,7 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
         )
 
     async def health(request: Request) -> Response:
-        return JSONResponse(await service.health())
+        return JSONResponse((await service.health()).encode())
 
     async def metrics(request: Request) -> Response:
         return PlainTextResponse(
@@ -273,17 +235,18 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
             404, f"no such endpoint: {request.method} {request.url.path}", "not_found"
         )
 
+    session = "/api/sessions/{session_id}"
     routes = [
         Route("/api/sessions", endpoint(create_session), methods=["POST"]),
         Route("/api/sessions", endpoint(list_sessions), methods=["GET"]),
-        Route("/api/sessions/{session_id}/status", endpoint(status), methods=["GET"]),
-        Route(
-            "/api/sessions/{session_id}/regenerate-qr", endpoint(regenerate_qr), methods=["POST"]
-        ),
-        Route("/api/sessions/{session_id}/reconnect", endpoint(reconnect), methods=["POST"]),
-        Route("/api/sessions/{session_id}/start", endpoint(start), methods=["POST"]),
-        Route("/api/sessions/{session_id}/stop", endpoint(stop), methods=["POST"]),
-        Route("/api/sessions/{session_id}", endpoint(delete), methods=["DELETE"]),
+        Route(f"{session}/status", endpoint(status), methods=["GET"]),
+        Route(f"{session}/regenerate-qr", endpoint(regenerate_qr), methods=["POST"]),
+        Route(f"{session}/start", endpoint(start), methods=["POST"]),
+        Route(f"{session}/stop", endpoint(stop), methods=["POST"]),
+        Route(f"{session}/restart", endpoint(restart), methods=["POST"]),
+        Route(f"{session}/reconnect", endpoint(restart), methods=["POST"]),  # the platform's word
+        Route(f"{session}/logout", endpoint(logout), methods=["POST"]),
+        Route(session, endpoint(logout), methods=["DELETE"]),  # the platform's spelling
         Route("/api/events", endpoint(events), methods=["GET"]),
         Route("/health", endpoint(health), methods=["GET"]),
         Route("/metrics", endpoint(metrics), methods=["GET"]),

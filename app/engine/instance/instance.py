@@ -1,5 +1,5 @@
-"""One shard instance: a SessionHost, its event recorder, and the operations the
-instance HTTP API exposes (DESIGN.md sections 3 and 4).
+"""One shard instance: a SessionHost, its event recorder, its session operations
+(`sessions`, what the HTTP API offers) and what it reports about itself.
 
 Every event the host emits goes, in order, to three places: the live
 listeners of `/api/events`, the counters of `/metrics`, and the store (state,
@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from app.config import Settings
 from app.domain.events import (
@@ -32,14 +31,16 @@ from app.domain.events import (
     SessionStateChanged,
     utcnow,
 )
+from app.domain.ids import instance_id_for
 from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionState
 from app.engine.errors import InstanceError
 from app.engine.instance.hub import EventHub
 from app.engine.instance.load import Counters, ProcessTreeSampler, TreeLoad, render_metrics
+from app.engine.instance.recorder import EventRecorder
 from app.engine.instance.sessions import SessionHostLike, SessionOperations
-from app.engine.instance.store import EventRecorder, InstanceStore, should_restore
-from app.sync.payloads import qr_data_url
+from app.engine.instance.store import InstanceStore, should_restore
+from app.engine.wire import Health
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,6 @@ LOAD_INTERVAL = 2.0
 
 
 HostFactory = Callable[[Callable[[EngineEvent], None]], SessionHostLike]
-
-
-def instance_id_for(index: int) -> str:
-    """The id an instance registers under when none is given: `instance-{index}`."""
-    return f"instance-{index}"
 
 
 class Instance:
@@ -120,6 +116,11 @@ class Instance:
     @property
     def capacity(self) -> int:
         return self.settings.max_sessions
+
+    @property
+    def sessions(self) -> SessionOperations:
+        """The session operations the HTTP API offers (start, stop, restart, ...)."""
+        return self._ops
 
     # --------------------------------------------------------------- lifecycle
 
@@ -207,7 +208,7 @@ class Instance:
         async def one(info: SessionInfo) -> None:
             async with gate:
                 try:
-                    await self._ops.open(info.session_id, info.workspace_id, info.label)
+                    await self._ops.start_session(info.session_id)
                 except InstanceError as exc:
                     log.warning("could not restore %s: %s", info.session_id, exc.message)
                 finally:
@@ -245,10 +246,7 @@ class Instance:
         """The host's `emit`: synchronous, on the loop, in the order things happened."""
         if isinstance(event, SessionStateChanged):
             self._counters.transitions[event.state.value] += 1
-            if event.state is SessionState.STARTING and event.previous in (
-                SessionState.DISCONNECTED,
-                SessionState.FAILED,
-            ):
+            if event.is_restart:
                 self._counters.restarts += 1
             if not event.instance_id:
                 event = dataclasses.replace(event, instance_id=self.instance_id)
@@ -263,72 +261,34 @@ class Instance:
         self._hub.publish(event)
         self._recorder.submit(event, shutting_down=self._status == "stopping")
 
-    # ------------------------------------------------------------- operations
-
-    async def add_session(
-        self, *, workspace_id: int, session_id: str, account_id: int | None, label: str
-    ) -> SessionInfo:
-        return await self._ops.add_session(
-            workspace_id=workspace_id, session_id=session_id, account_id=account_id, label=label
-        )
-
-    async def list_sessions(self) -> list[SessionInfo]:
-        return await self._ops.list_sessions()
-
-    async def session_status(self, session_id: str) -> SessionInfo:
-        return await self._ops.session_status(session_id)
-
-    async def start_session(self, session_id: str) -> SessionInfo:
-        return await self._ops.start_session(session_id)
-
-    async def stop_session(self, session_id: str) -> SessionInfo:
-        return await self._ops.stop_session(session_id)
-
-    async def reconnect(self, session_id: str) -> SessionInfo:
-        return await self._ops.reconnect(session_id)
-
-    async def regenerate_qr(self, session_id: str) -> QrIssued:
-        return await self._ops.regenerate_qr(session_id)
-
-    async def delete_session(self, session_id: str) -> SessionInfo:
-        return await self._ops.delete_session(session_id)
-
     # -------------------------------------------------------------- reporting
 
     def _load(self) -> TreeLoad:
         return self._sampler.last
 
-    async def health(self) -> dict[str, Any]:
+    async def health(self) -> Health:
         live = list(self._host.sessions())
         load = self._load()
-        connected = sum(1 for i in live if i.state is SessionState.CONNECTED)
-        waiting = sum(1 for i in live if i.state.waiting_for_scan)
         warm_ready, warm_target = self._host.warm_status()
-        return {
-            "status": self._status,
-            "instance_id": self.instance_id,
-            "index": self.index,
-            "pid": os.getpid(),
-            "uptime": round(time.monotonic() - self._started_monotonic, 3),
-            "sessions": {
-                "total": len(live),
-                "connected": connected,
-                "disconnected": len(live) - connected - waiting,
-                "qr": waiting,
-                "restoring": max(0, self._restoring),
-                "capacity": self.capacity,
-            },
-            "memory": {
-                "used": round(load.memory_bytes / (1024 * 1024), 1),
-                "total": round(load.system_memory_bytes / (1024 * 1024), 1),
-                "unit": "MB",
-            },
-            "cpu_percent": load.cpu_percent,
-            "processes": load.processes,
-            "listeners": self._hub.listener_count,
-            "warm_ready": warm_ready,
-            "warm_target": warm_target,
-        }
+        return Health(
+            status=self._status,
+            instance_id=self.instance_id,
+            index=self.index,
+            pid=os.getpid(),
+            uptime=time.monotonic() - self._started_monotonic,
+            sessions_total=len(live),
+            sessions_connected=sum(1 for i in live if i.state is SessionState.CONNECTED),
+            sessions_waiting=sum(1 for i in live if i.state.waiting_for_scan),
+            sessions_restoring=max(0, self._restoring),
+            capacity=self.capacity,
+            memory_used_mb=load.memory_bytes / (1024 * 1024),
+            memory_total_mb=load.system_memory_bytes / (1024 * 1024),
+            cpu_percent=load.cpu_percent,
+            processes=load.processes,
+            listeners=self._hub.listener_count,
+            warm_ready=warm_ready,
+            warm_target=warm_target,
+        )
 
     async def metrics(self) -> str:
         outbox = await asyncio.to_thread(self._store.delivery_metrics)
@@ -342,6 +302,3 @@ class Instance:
             listeners=self._hub.listener_count,
             outbox=outbox,
         )
-
-    def qr_data_url(self, qr: str) -> str:
-        return qr_data_url(qr)

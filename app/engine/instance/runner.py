@@ -21,8 +21,9 @@ from pathlib import Path
 
 from app.config import Settings
 from app.domain.events import EngineEvent
+from app.domain.ids import instance_id_for
 from app.engine.instance.http_api import build_app
-from app.engine.instance.instance import Instance, instance_id_for
+from app.engine.instance.instance import Instance
 from app.engine.instance.sessions import SessionHostLike
 from app.engine.instance.store import SqlInstanceStore
 from app.serving import serve_async
@@ -72,7 +73,7 @@ def _host_factory(
 async def _delivery(
     settings: Settings, central_url: str, instance: Instance, store: SqlInstanceStore
 ) -> AsyncIterator[None]:
-    """Webhook delivery for the sessions this instance runs (the hook of DESIGN.md §5).
+    """Webhook delivery for the sessions this instance runs (docs/SYNC.md).
 
     Runs when a central API is configured (or sandbox mode gave one); with
     sync off the outbox only fills, and a later start with `central_url`

@@ -1,20 +1,20 @@
 """The session operations of one instance, as the HTTP API offers them.
 
-Each operation checks the store's assignment (a session runs on the instance
-it is assigned to, nowhere else), the capacity (`max_sessions`, counting
-sessions being opened), and drives the SessionHost with a timeout; host
-failures become `InstanceError`s with a message for the caller. What a
-session looks like is the store's row overlaid with the host's live view.
+One method per verb, the same word at every layer: `start_session`,
+`stop_session`, `restart_session`, `logout_session`, `regenerate_qr` (plus
+`add_session`, the platform's create-and-start). Each checks the store's
+assignment (a session runs on the instance it is assigned to, nowhere else),
+the capacity (`max_sessions`, counting sessions being started), and drives
+the SessionHost with a timeout; host failures become `InstanceError`s with a
+message for the caller. What a session looks like is the store's row
+overlaid with the host's live view.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-import shutil
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from app.config import Settings
@@ -31,7 +31,9 @@ from app.engine.errors import (
     UnknownSession,
 )
 from app.engine.instance.hub import EventHub
-from app.engine.instance.store import EventRecorder, InstanceStore
+from app.engine.instance.recorder import EventRecorder
+from app.engine.instance.store import InstanceStore
+from app.engine.session.folder import SessionFolder
 
 log = logging.getLogger(__name__)
 
@@ -41,26 +43,24 @@ T = TypeVar("T")
 # its admission queue for minutes when hundreds of sessions restore at once).
 OPERATION_TIMEOUT = 600.0
 QR_WAIT_TIMEOUT = 30.0
-# Sessions in these states hold no page, so they do not count against capacity.
-_IDLE = frozenset({SessionState.STOPPED, SessionState.LOGGED_OUT, SessionState.FAILED})
 
 
 class SessionHostLike(Protocol):
-    """The part of `SessionHost` (app/engine/_session*.py) the instance drives."""
+    """The part of `SessionHost` (app/engine/session/host.py) the instance drives."""
 
     async def start(self) -> None: ...
 
-    async def open_session(
+    async def start_session(
         self, *, session_id: str, workspace_id: int, label: str = ""
     ) -> SessionInfo: ...
 
     async def stop_session(self, session_id: str, *, reason: Reason = ...) -> None: ...
 
+    async def restart_session(self, session_id: str) -> None: ...
+
     async def logout_session(self, session_id: str) -> None: ...
 
-    async def regenerate_qr(self, session_id: str) -> QrIssued: ...
-
-    async def reconnect(self, session_id: str) -> None: ...
+    async def regenerate_qr(self, session_id: str, *, wait: bool = True) -> QrIssued | None: ...
 
     def sessions(self) -> list[SessionInfo]: ...
 
@@ -70,7 +70,7 @@ class SessionHostLike(Protocol):
 
 
 class SessionOperations:
-    """Start, stop, reconnect, log out and inspect the sessions of one instance."""
+    """Start, stop, restart, log out and inspect the sessions of one instance."""
 
     def __init__(
         self,
@@ -103,7 +103,7 @@ class SessionOperations:
 
     def _running(self, session_id: str) -> SessionInfo | None:
         info = self.live().get(session_id)
-        return info if info is not None and info.state not in _IDLE else None
+        return info if info is not None and info.state.running else None
 
     def _check_open(self) -> None:
         status = self._status()
@@ -133,27 +133,7 @@ class SessionOperations:
         if live is None:
             assert stored is not None
             return stored
-        base = stored or live
-        return dataclasses.replace(
-            base,
-            label=base.label or live.label,
-            state=live.state,
-            reason=live.reason,
-            phone_number=live.phone_number or base.phone_number,
-            instance_id=self.instance_id,
-            connected_at=live.connected_at or base.connected_at,
-            last_heartbeat_at=live.last_heartbeat_at or base.last_heartbeat_at,
-            heartbeat_latency_ms=live.heartbeat_latency_ms or base.heartbeat_latency_ms,
-            qr=live.qr,
-            qr_issued_at=live.qr_issued_at or base.qr_issued_at,
-            qr_expires_at=live.qr_expires_at,
-            qr_count=max(live.qr_count, base.qr_count),
-            restarts=max(live.restarts, base.restarts),
-            memory_bytes=live.memory_bytes,
-            extraction_method=live.extraction_method or base.extraction_method,
-            platform=live.platform or base.platform,
-            updated_at=live.updated_at or base.updated_at,
-        )
+        return (stored or live).overlaid(live, instance_id=self.instance_id)
 
     async def _host_call(self, what: str, session_id: str, call: Awaitable[T]) -> T:
         try:
@@ -172,18 +152,18 @@ class SessionOperations:
             log.warning("%s %s failed", what, session_id, exc_info=True)
             raise OperationFailed(f"could not {what} {session_id}: {exc}") from None
 
-    async def open(self, session_id: str, workspace_id: int, label: str) -> SessionInfo:
-        """Open a session unless it already runs, within capacity."""
+    async def _start(self, session_id: str, workspace_id: int, label: str) -> SessionInfo:
+        """Start a session unless it already runs, within capacity."""
         self._check_open()
         async with self._lock(session_id):
             running = self._running(session_id)
             # A disconnected session may be parked (e.g. CONFLICT): let the host decide.
             if running is not None and running.state is not SessionState.DISCONNECTED:
                 return running
-            # A session being opened is both reserved and (once its page is being
+            # A session being started is both reserved and (once its page is being
             # made) in the host: count each session once, or the last places of an
             # instance are refused while its first sessions boot.
-            busy = {i.session_id for i in self._host.sessions() if i.state not in _IDLE}
+            busy = {i.session_id for i in self._host.sessions() if i.state.running}
             busy |= self._reserved
             busy.discard(session_id)
             if len(busy) >= self._capacity:
@@ -196,14 +176,14 @@ class SessionOperations:
                 return await self._host_call(
                     "start",
                     session_id,
-                    self._host.open_session(
+                    self._host.start_session(
                         session_id=session_id, workspace_id=workspace_id, label=label
                     ),
                 )
             except Conflict:
                 live = self.live().get(session_id)
-                if live is not None and live.state not in _IDLE:
-                    return live  # already open and active here: nothing to do
+                if live is not None and live.state.running:
+                    return live  # already started and active here: nothing to do
                 raise
             finally:
                 self._reserved.discard(session_id)
@@ -211,6 +191,8 @@ class SessionOperations:
     async def add_session(
         self, *, workspace_id: int, session_id: str, account_id: int | None, label: str
     ) -> SessionInfo:
+        """The platform's `POST /api/sessions`: make (or update) the account, assign it
+        here and start it."""
         self._check_open()
         stored = await asyncio.to_thread(self._store.get, session_id)
         if stored is not None and stored.workspace_id != workspace_id:
@@ -233,7 +215,9 @@ class SessionOperations:
                 instance_id=self.instance_id,
             )
             self._owned.add(session_id)
-        return await self.open(session_id, workspace_id, label or (stored.label if stored else ""))
+        return await self._start(
+            session_id, workspace_id, label or (stored.label if stored else "")
+        )
 
     async def list_sessions(self) -> list[SessionInfo]:
         stored = await asyncio.to_thread(self._store.assigned, self.instance_id)
@@ -250,8 +234,10 @@ class SessionOperations:
         return self._merge(stored, live)
 
     async def start_session(self, session_id: str) -> SessionInfo:
+        """Start a session assigned here: from its saved login, else with a QR."""
         stored = await self._stored(session_id)
-        return await self.open(session_id, stored.workspace_id, stored.label)
+        self._owned.add(session_id)  # assigned here: its webhooks are this instance's
+        return await self._start(session_id, stored.workspace_id, stored.label)
 
     async def stop_session(self, session_id: str) -> SessionInfo:
         self._check_open()
@@ -267,15 +253,18 @@ class SessionOperations:
         await self._recorder.flush()
         return await self.session_status(session_id)
 
-    async def reconnect(self, session_id: str) -> SessionInfo:
+    async def restart_session(self, session_id: str) -> SessionInfo:
+        """Close the page and start again from the saved login (or start it if idle)."""
         self._check_open()
         stored = await self._stored(session_id)
         if self._running(session_id) is None:
-            return await self.open(session_id, stored.workspace_id, stored.label)
-        await self._host_call("reconnect", session_id, self._host.reconnect(session_id))
+            return await self._start(session_id, stored.workspace_id, stored.label)
+        await self._host_call("restart", session_id, self._host.restart_session(session_id))
         return await self.session_status(session_id)
 
-    async def regenerate_qr(self, session_id: str) -> QrIssued:
+    async def regenerate_qr(self, session_id: str, *, wait: bool = True) -> QrIssued | None:
+        """A fresh QR now. With `wait`, returns it (the platform's call answers with
+        it); without, returns once it is asked for, and the QR follows as an event."""
         self._check_open()
         stored = await self._stored(session_id)
         running = self._running(session_id)
@@ -283,12 +272,17 @@ class SessionOperations:
             if running.state is SessionState.CONNECTED:
                 raise Conflict(f"session {session_id} is connected; it needs no QR code")
             return await self._host_call(
-                "regenerate the QR of", session_id, self._host.regenerate_qr(session_id)
+                "regenerate the QR of",
+                session_id,
+                self._host.regenerate_qr(session_id, wait=wait),
             )
+        if not wait:
+            await self._start(session_id, stored.workspace_id, stored.label)
+            return None
         # Not running: start it and answer with its first QR, as the Node.js service did.
         listener = self._hub.listen(types=("qr", "state"))
         try:
-            await self.open(session_id, stored.workspace_id, stored.label)
+            await self._start(session_id, stored.workspace_id, stored.label)
             async with asyncio.timeout(QR_WAIT_TIMEOUT):
                 async for item in listener:
                     body = item.body
@@ -316,8 +310,8 @@ class SessionOperations:
         event = event_from_dict(body)
         return event if isinstance(event, QrIssued) else None
 
-    async def delete_session(self, session_id: str) -> SessionInfo:
-        """Log out (when running), stop, and delete the local login state."""
+    async def logout_session(self, session_id: str) -> SessionInfo:
+        """Unlink the device (when running), stop, and delete the local login state."""
         self._check_open()
         stored = await self._stored(session_id)
         async with self._lock(session_id):
@@ -329,18 +323,14 @@ class SessionOperations:
                     session_id,
                     self._host.stop_session(session_id, reason=Reason.USER_INITIATED),
                 )
-            await asyncio.to_thread(self._remove_local_state, stored.workspace_id, session_id)
+            folder = SessionFolder(self.settings.sessions_dir, stored.workspace_id, session_id)
+            await asyncio.to_thread(folder.remove)
             await self._recorder.flush()
             current = await self.session_status(session_id)
-            if current.state not in _IDLE:
+            if current.state.running:
                 self.synthesize(current, SessionState.STOPPED, "logged out and removed")
         await self._recorder.flush()
         return await self.session_status(session_id)
-
-    def _remove_local_state(self, workspace_id: int, session_id: str) -> None:
-        folder = Path(self.settings.sessions_dir) / f"workspace_{workspace_id}" / session_id
-        if folder.is_dir():
-            shutil.rmtree(folder, ignore_errors=True)
 
     def synthesize(
         self,

@@ -1,10 +1,10 @@
-"""How an instance writes what happens to the store (DESIGN.md sections 5 and 7).
+"""How an instance writes what happens to the store: state, timeline and outbox.
 
 `SqlInstanceStore` is the instance's unit-of-work layer over `app.store`: each
 state change is one transaction that updates the account, appends the
 timeline row and enqueues the webhook the contract names for it
 (`app.sync.payloads.webhook_for`), so the central API hears about exactly the
-changes that were recorded. `EventRecorder` feeds it from the event loop: the
+changes that were recorded. `recorder.EventRecorder` feeds it from the event loop: the
 host's `emit` only queues, and one task writes in order in a worker thread,
 batching heartbeats into one statement per batch.
 
@@ -14,8 +14,6 @@ Methods of `SqlInstanceStore` are blocking; the instance calls them through
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -38,25 +36,13 @@ from app.domain.events import (
 from app.domain.models import SessionInfo
 from app.domain.outbox import DeliveryMetrics, OutboxDraft
 from app.domain.states import IllegalTransition, Reason, SessionState
-from app.engine.instance.load import Counters
+from app.engine.session.folder import SessionFolder
 from app.store import accounts, instances, outbox
 from app.store.db import create_engine_for, session_factory, upgrade
 from app.store.errors import AccountNotFound, StoreError
 from app.sync.payloads import outbox_draft
 
 log = logging.getLogger(__name__)
-
-BATCH = 200
-_RUNNING = frozenset(
-    {
-        SessionState.STARTING,
-        SessionState.QR,
-        SessionState.QR_IDLE,
-        SessionState.PAIRING,
-        SessionState.CONNECTED,
-        SessionState.DISCONNECTED,
-    }
-)
 
 
 class InstanceStore(Protocol):
@@ -115,10 +101,10 @@ def should_restore(info: SessionInfo, sessions_dir: Path) -> bool:
     if info.state is SessionState.STOPPED:
         if info.reason is not Reason.INSTANCE_RESTART:
             return False
-    elif info.state not in _RUNNING:
+    elif not info.state.running:
         return False
-    folder = sessions_dir / f"workspace_{info.workspace_id}" / info.session_id
-    return info.connected_at is not None or folder.is_dir()
+    folder = SessionFolder(sessions_dir, info.workspace_id, info.session_id)
+    return info.connected_at is not None or folder.exists()
 
 
 def _drafts(event: EngineEvent) -> list[OutboxDraft]:
@@ -212,7 +198,7 @@ class SqlInstanceStore:
         `on_outbox` is called (from this worker thread) right after each commit
         that queued a webhook, so delivery starts without waiting for the rest
         of the batch: under a burst, a QR's webhook no longer queues behind
-        up to `BATCH` other transactions.
+        up to the recorder's batch of other transactions.
         """
         recorded = failed = 0
         beats = [e for e in events if isinstance(e, SessionHeartbeat)]
@@ -257,8 +243,7 @@ class SqlInstanceStore:
                 reason=event.reason,
                 detail=event.detail,
                 phone_number=event.phone_number or None,
-                count_restart=event.state is SessionState.STARTING
-                and event.previous in (SessionState.DISCONNECTED, SessionState.FAILED),
+                count_restart=event.is_restart,
                 outbox=drafts,
             )
         elif isinstance(event, QrIssued):
@@ -325,100 +310,3 @@ class SqlInstanceStore:
 
 def _sid(event: EngineEvent) -> str:
     return str(getattr(event, "session_id", "?"))
-
-
-class EventRecorder:
-    """Queues events from the loop and writes them in order from one worker task.
-
-    During shutdown a `stopped` state is recorded with reason
-    `instance_restart` (whatever the host said), so the next start of the
-    instance knows to bring the session back.
-    """
-
-    def __init__(
-        self,
-        *,
-        store: InstanceStore,
-        instance_id: str,
-        counters: Counters,
-        on_recorded: Callable[[], None] | None = None,
-    ) -> None:
-        self._store = store
-        self._instance_id = instance_id
-        self._counters = counters
-        self._on_recorded = on_recorded
-        self._queue: asyncio.Queue[EngineEvent | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="event-recorder")
-
-    def submit(self, event: EngineEvent, *, shutting_down: bool = False) -> None:
-        if (
-            shutting_down
-            and isinstance(event, SessionStateChanged)
-            and event.state is SessionState.STOPPED
-        ):
-            import dataclasses
-
-            event = dataclasses.replace(event, reason=Reason.INSTANCE_RESTART)
-        self._queue.put_nowait(event)
-
-    async def flush(self) -> None:
-        """Wait until everything submitted so far is written."""
-        await self._queue.join()
-
-    async def aclose(self) -> None:
-        """Write what is queued, then stop the worker."""
-        if self._task is None:
-            return
-        self._queue.put_nowait(None)
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-
-    def _wake_from_thread(self) -> Callable[[], None] | None:
-        """`on_recorded`, made safe to call from the recording thread."""
-        if self._on_recorded is None:
-            return None
-        loop = asyncio.get_running_loop()
-        wake = self._on_recorded
-
-        def from_thread() -> None:
-            loop.call_soon_threadsafe(wake)
-
-        return from_thread
-
-    async def _run(self) -> None:
-        stop = False
-        while not stop:
-            batch: list[EngineEvent] = []
-            item = await self._queue.get()
-            taken = 1
-            if item is None:
-                stop = True
-            else:
-                batch.append(item)
-            while not stop and len(batch) < BATCH and not self._queue.empty():
-                item = self._queue.get_nowait()
-                taken += 1
-                if item is None:
-                    stop = True
-                else:
-                    batch.append(item)
-            try:
-                if batch:
-                    recorded, failed = await asyncio.to_thread(
-                        self._store.record, batch, self._wake_from_thread()
-                    )
-                    self._counters.recorded += recorded
-                    self._counters.record_failures += failed
-                    if self._on_recorded is not None and recorded:
-                        self._on_recorded()
-            except Exception:
-                self._counters.record_failures += len(batch)
-                log.exception("could not record %d event(s)", len(batch))
-            finally:
-                for _ in range(taken):
-                    self._queue.task_done()

@@ -1,6 +1,6 @@
 """What a session does with each page signal and operator request.
 
-The rules of DESIGN.md sections 2 and 3, in one place:
+A session's rules (docs/SESSIONS.md), in one place:
 - every new ref is a `QrIssued` with its expiry; an exhausted batch is
   `qr_idle` and reloads at once, up to `qr_limit` batches, then `failed`;
 - logged in and synced is `connected`: a snapshot is taken and `SessionReady`
@@ -8,7 +8,7 @@ The rules of DESIGN.md sections 2 and 3, in one place:
 - a logout (Cmd event or post_logout navigation) is `logged_out`, and the
   snapshot, now useless, is deleted;
 - a conflict is `disconnected(CONFLICT)` and the page is closed: no automatic
-  take-over, `reconnect` is the operator's explicit one;
+  take-over, `restart` is the operator's explicit one;
 - a crash or hang is `disconnected(reason)`, then reopened from the snapshot
   with backoff within the retry budget, then `failed`.
 """
@@ -103,7 +103,7 @@ class Session(SessionCore):
 
     # ---------------------------------------------------------------- opening
 
-    async def open(self, reason: Reason | None = None, *, fresh: bool = False) -> None:
+    async def start(self, reason: Reason | None = None, *, fresh: bool = False) -> None:
         """Open the page (restoring the snapshot unless `fresh`); failures go to recovery."""
         try:
             await self._launch(reason, fresh=fresh)
@@ -171,7 +171,6 @@ class Session(SessionCore):
                 return
             delay = policy.backoff(self._failures)
             self._failures += 1
-            self.record.restarts += 1
             await asyncio.sleep(delay)
             try:
                 await self._launch(reason)
@@ -257,7 +256,7 @@ class Session(SessionCore):
             return
         if self.slot is not None:
             try:
-                await self.slot.page.refresh_qr()
+                await self.slot.page.regenerate_qr()
             except Exception as exc:  # a page that cannot reload is recovered
                 await self._recover(Reason.ERROR, f"reloading the QR failed: {exc}")
 
@@ -393,12 +392,12 @@ class Session(SessionCore):
         self._qr_waiters.append(waiter)
         return waiter
 
-    async def regenerate(self) -> None:
+    async def regenerate_qr(self) -> None:
         """Reload the QR now (counts as a new first batch); restarts a parked session."""
         self._batches = 0
         self._regen_next = True
         if self.state in (S.QR, S.QR_IDLE) and self.slot is not None:
-            await self.slot.page.refresh_qr()
+            await self.slot.page.regenerate_qr()
         elif self.state in (S.CONNECTED, S.PAIRING):
             raise ConflictError(
                 f"session {self.session_id} is {self.state.value}; there is no QR to regenerate "
@@ -406,9 +405,9 @@ class Session(SessionCore):
             )
         elif self.state is not S.STARTING:
             self._failures = 0
-            await self.open(Reason.USER_INITIATED, fresh=True)
+            await self.start(Reason.USER_INITIATED, fresh=True)
 
-    async def reconnect(self) -> None:
+    async def restart(self) -> None:
         """Close the page and reopen from the snapshot (also an explicit take-over)."""
         self._failures = 0
-        await self.open(Reason.USER_INITIATED)
+        await self.start(Reason.USER_INITIATED)

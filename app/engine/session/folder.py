@@ -1,4 +1,4 @@
-"""Login state on disk, in the LocalAuth-style layout of DESIGN.md section 3.
+"""Login state on disk, in the LocalAuth-style layout (the one place that knows it).
 
     sessions_dir/workspace_{workspace_id}/{session_id}/
         state.json        Playwright storage state, IndexedDB included
@@ -100,6 +100,19 @@ class SessionFolder:
         self._last_written: bytes | None = None
 
     # ------------------------------------------------------------------ folders
+
+    def exists(self) -> bool:
+        return self.path.is_dir()
+
+    def remove(self) -> None:
+        """Delete the whole folder (snapshots, meta, profile): the session is forgotten here.
+
+        Only for a session that is not running: its run lock must not be held.
+        """
+        if self._lock_fd is not None:
+            raise RuntimeError(f"session {self.session_id} is running; stop it before removing it")
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._last_written = None
 
     def ensure(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)

@@ -62,7 +62,7 @@ class SessionHost:
                     or failed(reason) + SessionError when `retry_budget` is spent
       socket blip:  connected -> disconnected(timeout) -> connected + SessionReady
       phone unlink: logged_out(LOGOUT) (snapshot deleted); operator: logged_out(user_initiated)
-      conflict:     disconnected(CONFLICT), page closed, nothing more until `reconnect`
+      conflict:     disconnected(CONFLICT), page closed, nothing more until `restart_session`
       corrupt:      starting -> failed(state_corrupt) + SessionError
       stop/aclose:  stopped(user_initiated|instance_restart)
     plus SessionHeartbeat every `heartbeat_interval` while a page is open.
@@ -239,7 +239,7 @@ class SessionHost:
         except KeyError:
             raise UnknownSession(session_id) from None
 
-    async def open_session(
+    async def start_session(
         self, *, session_id: str, workspace_id: int, label: str = ""
     ) -> SessionInfo:
         """Start a session: from its snapshot when there is one (then `connected`
@@ -253,14 +253,14 @@ class SessionHost:
             if existing.active:
                 raise SessionLocked(session_id)
             existing.label = label or existing.label
-            await existing.call(lambda: existing.open(Reason.USER_INITIATED), timeout=300)
+            await existing.call(lambda: existing.start(Reason.USER_INITIATED), timeout=300)
             return existing.info()
         session = Session(self, session_id=session_id, workspace_id=workspace_id, label=label)
         session.folder.lock()  # raises SessionLocked; a non-blocking flock, no thread needed
         self._sessions[session_id] = session
         session.start_tasks()
         try:
-            await session.call(session.open, timeout=self._boot_timeout * 5)
+            await session.call(session.start, timeout=self._boot_timeout * 5)
         except TimeoutError:
             pass  # still starting (long admission queue): events tell the rest
         return session.info()
@@ -273,7 +273,7 @@ class SessionHost:
 
         async def one(index: int, item: tuple[str, int, str]) -> SessionInfo:
             await asyncio.sleep(index * stagger)
-            return await self.open_session(session_id=item[0], workspace_id=item[1], label=item[2])
+            return await self.start_session(session_id=item[0], workspace_id=item[1], label=item[2])
 
         tasks: Sequence[Any] = [one(i, item) for i, item in enumerate(items)]
         return list(await asyncio.gather(*tasks, return_exceptions=True))
@@ -293,21 +293,24 @@ class SessionHost:
         session = self._get(session_id)
         await session.call(session.logout, timeout=60)
 
-    async def regenerate_qr(self, session_id: str) -> QrIssued:
-        """Reload the QR at once (operator request); returns the new QR."""
+    async def regenerate_qr(self, session_id: str, *, wait: bool = True) -> QrIssued | None:
+        """Reload the QR at once (operator request); with `wait`, returns the new QR."""
         session = self._get(session_id)
+        if not wait:
+            await session.call(session.regenerate_qr, timeout=self._boot_timeout * 2)
+            return None
         waiter = session.expect_qr()
         try:
-            await session.call(session.regenerate, timeout=self._boot_timeout * 2)
+            await session.call(session.regenerate_qr, timeout=self._boot_timeout * 2)
             async with asyncio.timeout(self._boot_timeout):
                 return await waiter
         finally:
             waiter.cancel()
 
-    async def reconnect(self, session_id: str) -> None:
+    async def restart_session(self, session_id: str) -> None:
         """Close the page and reopen the session from its snapshot."""
         session = self._get(session_id)
-        await session.call(session.reconnect, timeout=self._boot_timeout * 5)
+        await session.call(session.restart, timeout=self._boot_timeout * 5)
 
     def sessions(self) -> list[SessionInfo]:
         return [s.info() for s in self._sessions.values()]

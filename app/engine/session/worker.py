@@ -27,7 +27,7 @@ from playwright.async_api import Error as PlaywrightError
 from app.config import Settings
 from app.domain.events import EngineEvent, QrIssued, SessionHeartbeat, SessionStateChanged
 from app.domain.models import SessionInfo
-from app.domain.states import Reason, SessionLifecycle, SessionState
+from app.domain.states import Reason, SessionLifecycle, SessionState, is_restart
 from app.engine.browser.signals import Crashed, PageSignal
 from app.engine.browser.whatsapp_web import Sink
 from app.engine.session.folder import SessionFolder
@@ -36,9 +36,6 @@ from app.engine.session.warm_pool import PageSlot
 
 log = logging.getLogger(__name__)
 S = SessionState
-
-# States in which the session has (or is getting) a page worth pinging.
-LIVE_STATES = frozenset({S.STARTING, S.QR, S.QR_IDLE, S.PAIRING, S.CONNECTED})
 
 
 class HostServices(Protocol):
@@ -124,6 +121,8 @@ class SessionCore:
         now = self.host.now()
         self.lifecycle.move(target, reason, now, detail)
         self.reason = reason
+        if is_restart(previous, target):
+            self.record.restarts += 1
         self.state_since = asyncio.get_running_loop().time()
         self.record.updated_at = now
         log.info("session %s: %s -> %s (%s) %s", self.session_id, previous, target, reason, detail)
@@ -256,7 +255,13 @@ class SessionCore:
                 detail = "the page did not reconnect by itself; reopening it"
                 self._queue.put_nowait((gen, Crashed(Reason.TIMEOUT, detail)))
                 continue
-            if slot is None or slot.closing or self.state not in LIVE_STATES:
+            # A disconnected page is reconnecting by itself; pinging it proves nothing.
+            if (
+                slot is None
+                or slot.closing
+                or not self.state.running
+                or self.state is S.DISCONNECTED
+            ):
                 continue
             try:
                 latency, heap = await slot.page.ping(timeout=policy.timeout)

@@ -1,4 +1,4 @@
-"""An httpx client of one instance's HTTP API (DESIGN.md section 4), SSE reader included.
+"""An httpx client of one instance's HTTP API (docs/INSTANCE_API.md), SSE reader included.
 
 The supervisor and the engine talk to instances only through this class, so
 tests can hand it an `httpx.MockTransport` or point it at a fake instance
@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 
 from app.domain.events import EngineEvent, event_from_dict
+from app.domain.models import SessionInfo
+from app.engine.wire import Health, decode_session
 
 __all__ = ["InstanceClient", "InstanceClientError", "InstanceRefused", "InstanceUnavailable"]
 
@@ -66,18 +68,12 @@ class InstanceClient:
 
     # ------------------------------------------------------------------ calls
 
-    async def health(self, *, timeout: float | None = None) -> dict[str, Any]:
-        return await self._object("GET", "health", "check health", timeout=timeout)
+    async def health(self, *, timeout: float | None = None) -> Health:
+        data = await self._object("GET", "health", "check health", timeout=timeout)
+        return Health.decode(data)
 
-    async def create_session(
-        self, *, session_id: str, workspace_id: int, account_id: int | None = None
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {"session_id": session_id, "workspace_id": workspace_id}
-        if account_id is not None:
-            body["account_id"] = account_id
-        return await self._object("POST", "api/sessions", f"start {session_id}", json_body=body)
-
-    async def list_sessions(self) -> list[dict[str, Any]]:
+    async def list_sessions(self) -> list[SessionInfo]:
+        """Every session the instance runs or is assigned, as it reports them."""
         data: Any = await self._json("GET", "api/sessions", "list sessions")
         if isinstance(data, dict):
             data = data.get("sessions", [])
@@ -86,29 +82,30 @@ class InstanceClient:
                 f"{self.name} answered the session list with something that is not a list",
                 status_code=200,
             )
-        return [item for item in data if isinstance(item, dict)]
+        decoded = (decode_session(row) for row in data if isinstance(row, dict))
+        return [info for info in decoded if info is not None]
 
-    async def session_status(self, session_id: str) -> dict[str, Any]:
-        path = f"api/sessions/{session_id}/status"
-        return await self._object("GET", path, f"read the status of {session_id}")
+    # One method per verb, the same word as the Engine's and the instance's.
 
-    async def regenerate_qr(self, session_id: str) -> dict[str, Any]:
-        path = f"api/sessions/{session_id}/regenerate-qr"
-        return await self._object("POST", path, f"regenerate the QR of {session_id}")
+    async def start_session(self, session_id: str) -> None:
+        await self._act("start", session_id, f"start {session_id}")
 
-    async def reconnect(self, session_id: str) -> dict[str, Any]:
-        path = f"api/sessions/{session_id}/reconnect"
-        return await self._object("POST", path, f"restart {session_id}")
+    async def stop_session(self, session_id: str) -> None:
+        await self._act("stop", session_id, f"stop {session_id}")
 
-    async def stop_session(self, session_id: str) -> dict[str, Any]:
-        return await self._object("POST", f"api/sessions/{session_id}/stop", f"stop {session_id}")
+    async def restart_session(self, session_id: str) -> None:
+        await self._act("restart", session_id, f"restart {session_id}")
 
-    async def start_session(self, session_id: str) -> dict[str, Any]:
-        return await self._object("POST", f"api/sessions/{session_id}/start", f"start {session_id}")
+    async def logout_session(self, session_id: str) -> None:
+        await self._act("logout", session_id, f"log out {session_id}")
 
-    async def delete_session(self, session_id: str) -> dict[str, Any]:
-        path = f"api/sessions/{session_id}"
-        return await self._object("DELETE", path, f"log out {session_id}")
+    async def regenerate_qr(self, session_id: str) -> None:
+        """Ask for a fresh QR; the QR itself arrives on the event stream (`wait=false`)."""
+        path = f"api/sessions/{session_id}/regenerate-qr?wait=false"
+        await self._object("POST", path, f"regenerate the QR of {session_id}")
+
+    async def _act(self, verb: str, session_id: str, what: str) -> None:
+        await self._object("POST", f"api/sessions/{session_id}/{verb}", what)
 
     async def events(self, on_open: Callable[[], None] | None = None) -> AsyncIterator[EngineEvent]:
         """Events from `/api/events` until the stream ends; undecodable ones are skipped.

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import app
 from app.config import ENV_PREFIX, Settings
 from app.engine.supervisor.process import LaunchSpec
 
@@ -60,8 +61,10 @@ class InstanceLauncher:
         if self.webhook_secret:
             env["PAIRDESK_WEBHOOK_SECRET"] = self.webhook_secret
             env["PAIRDESK_WEBHOOK_SECRET_FILE"] = ""
-        # `-m app` must find this very checkout, also when it is not installed.
-        root = str(Path(__file__).resolve().parents[2])
+        # `-m app` must find this very checkout, also when it is not installed: the
+        # folder that holds the `app` package (never `app/` itself, whose packages
+        # would shadow the standard library's).
+        root = str(Path(app.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         argv = [sys.executable, "-m", "app", "instance", "--index", str(index), "--port", "0"]
         return LaunchSpec(argv=argv, env=env)

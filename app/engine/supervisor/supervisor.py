@@ -23,25 +23,23 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from app.domain.events import EngineEvent, InstanceLoad, utcnow
+from app.domain.ids import instance_id_for
 from app.domain.models import InstanceInfo
 from app.engine.supervisor.client import InstanceClient, InstanceClientError
 from app.engine.supervisor.process import InstanceProcess, InstanceStartError, LaunchSpec
 from app.engine.supervisor.race import race
+from app.engine.wire import Health
 
-__all__ = ["Launcher", "Supervisor", "SupervisorConfig", "instance_id_for"]
+__all__ = ["Launcher", "Supervisor", "SupervisorConfig"]
 
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[EngineEvent], None]
 ReadyHook = Callable[[str, InstanceClient], Awaitable[None]]
 DownHook = Callable[[str], Awaitable[None]]
-
-
-def instance_id_for(index: int) -> str:
-    return f"instance-{index}"
 
 
 class Launcher(Protocol):
@@ -79,7 +77,7 @@ class _Slot:
         self.failed_over = False
         self.restart_history: deque[datetime] = deque(maxlen=50)
         self.logs: deque[str] = deque(maxlen=2000)  # output of every run, oldest first
-        self.health: dict[str, Any] = {}
+        self.health = Health()  # the last answer of its /health
         self.cpu_percent = 0.0
         self.memory_bytes = 0
         self.last_error = ""
@@ -334,56 +332,50 @@ class Supervisor:
             slot.synced.set()
 
     def _emit_load(self, slot: _Slot) -> None:
-        sessions = slot.health.get("sessions") if slot.alive else None
-        sessions = sessions if isinstance(sessions, dict) else {}
+        info = self._info(slot)
         self._publish(
             InstanceLoad(
-                instance_id=slot.instance_id,
+                instance_id=info.instance_id,
                 url=slot.client.base_url if slot.client is not None else "",
-                pid=slot.process.pid if slot.process is not None and slot.alive else 0,
-                alive=slot.alive,
-                cpu_percent=slot.cpu_percent if slot.alive else 0.0,
-                memory_bytes=slot.memory_bytes if slot.alive else 0,
-                sessions_total=int(sessions.get("total", 0) or 0),
-                sessions_connected=int(sessions.get("connected", 0) or 0),
-                capacity=self._config.capacity,
-                restarts=slot.restarts,
-                warm_ready=_count(slot.health, "warm_ready") if slot.alive else 0,
-                warm_target=_count(slot.health, "warm_target") if slot.alive else 0,
+                pid=info.pid,
+                alive=info.alive,
+                cpu_percent=info.cpu_percent,
+                memory_bytes=info.memory_bytes,
+                sessions_total=info.sessions_total,
+                sessions_connected=info.sessions_connected,
+                capacity=info.capacity,
+                restarts=info.restarts,
+                warm_ready=info.warm_ready,
+                warm_target=info.warm_target,
             )
         )
 
     def _info(self, slot: _Slot) -> InstanceInfo:
-        sessions = slot.health.get("sessions") if slot.alive else None
-        sessions = sessions if isinstance(sessions, dict) else {}
+        """The slot as the console shows it; a dead process reports no load."""
+        alive = slot.alive
+        health = slot.health if alive else Health()
         return InstanceInfo(
             instance_id=slot.instance_id,
             index=slot.index,
-            url=slot.client.base_url if slot.client is not None and slot.alive else "",
-            pid=slot.process.pid if slot.process is not None and slot.alive else 0,
-            alive=slot.alive,
+            url=slot.client.base_url if slot.client is not None and alive else "",
+            pid=slot.process.pid if slot.process is not None and alive else 0,
+            alive=alive,
             started_at=slot.started_at,
             restarts=slot.restarts,
             capacity=self._config.capacity,
-            sessions_total=int(sessions.get("total", 0) or 0),
-            sessions_connected=int(sessions.get("connected", 0) or 0),
-            cpu_percent=slot.cpu_percent if slot.alive else 0.0,
-            memory_bytes=slot.memory_bytes if slot.alive else 0,
+            sessions_total=health.sessions_total,
+            sessions_connected=health.sessions_connected,
+            cpu_percent=slot.cpu_percent if alive else 0.0,
+            memory_bytes=slot.memory_bytes if alive else 0,
             restart_history=tuple(slot.restart_history),
             last_error=slot.last_error,
-            warm_ready=_count(slot.health, "warm_ready") if slot.alive else 0,
-            warm_target=_count(slot.health, "warm_target") if slot.alive else 0,
+            warm_ready=health.warm_ready,
+            warm_target=health.warm_target,
         )
 
 
 class _StreamEnded(Exception):
     """The instance closed its event stream (it is stopping); reconnect after a pause."""
-
-
-def _count(health: dict[str, Any], key: str) -> int:
-    """A whole number from an instance's `/health` body (0 when absent or not a number)."""
-    value = health.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def _tag(event: EngineEvent, instance_id: str) -> EngineEvent:

@@ -1,4 +1,4 @@
-// pairdesk's in-page adapter for WhatsApp Web (DESIGN.md section 3).
+// pairdesk's in-page adapter for WhatsApp Web (docs/SESSIONS.md, "The login page").
 //
 // Evaluated once per page load, after `window.Debug.VERSION` exists (or the login
 // DOM is there). Everything it learns is pushed to Python through the binding
@@ -116,7 +116,7 @@
     if (Conn.ref && Socket.state !== 'UNPAIRED_IDLE') onRef(Conn.ref);
     return {
       strategy: 'modules',
-      refresh: () => Cmd && Cmd.refreshQR && Cmd.refreshQR(),
+      regenerateQr: () => Cmd && Cmd.refreshQR && Cmd.refreshQR(),
       logout: () => Socket.logout(),
     };
   }
@@ -213,7 +213,7 @@
     scan();
     return {
       strategy: 'fallback',
-      refresh: () => {
+      regenerateQr: () => {
         const b = reloadButton();
         if (b) b.click();
         return !!b;

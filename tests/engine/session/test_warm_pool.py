@@ -26,9 +26,9 @@ async def test_warm_pool_qr_is_emitted_on_open_and_the_pool_refills(tmp_path: Pa
         await host.pool.wait_ready(timeout=90)
         assert host.warm_status() == (2, 2)
         started = time.perf_counter()
-        await host.open_session(session_id="s1", workspace_id=1)
+        await host.start_session(session_id="s1", workspace_id=1)
         elapsed = time.perf_counter() - started
-        # The QR is already out when open_session returns: nothing to wait for.
+        # The QR is already out when start_session returns: nothing to wait for.
         qrs = w.recorder.of(QrIssued, "s1")
         assert len(qrs) == 1 and qrs[0].qr_count == 1
         print(f"\nwarm add->QR {1000 * elapsed:.1f} ms")
@@ -39,7 +39,7 @@ async def test_warm_pool_qr_is_emitted_on_open_and_the_pool_refills(tmp_path: Pa
         assert host.pool.created == 3, "the page taken was replaced"
         # A session with a snapshot never takes a pooled login page.
         await host.stop_session("s1")
-        await host.open_session(session_id="s1", workspace_id=1)
+        await host.start_session(session_id="s1", workspace_id=1)
         assert host.pool.ready_count == 2
         restored = await w.recorder.wait_for(
             SessionReady, lambda e: e.session_id == "s1" and e.restored
@@ -55,7 +55,7 @@ async def test_profile_mode_opens_restores_and_adopts_localauth(tmp_path: Path) 
         assert (profile / "Default").is_dir()
         await host.stop_session("s1")
         mark = len(w.recorder.events)
-        await host.open_session(session_id="s1", workspace_id=1)
+        await host.start_session(session_id="s1", workspace_id=1)
         ready = await w.recorder.wait_for(SessionReady, lambda e: e.session_id == "s1", start=mark)
         assert ready.restored
         assert not [e for e in w.recorder.events[mark:] if isinstance(e, QrIssued)]
@@ -67,7 +67,7 @@ async def test_profile_mode_opens_restores_and_adopts_localauth(tmp_path: Path) 
             auth.parent, sessions_dir=tmp_path / "sessions", workspace_id=7, session_id="adopted"
         )
         mark = len(w.recorder.events)
-        await host.open_session(session_id="adopted", workspace_id=7)
+        await host.start_session(session_id="adopted", workspace_id=7)
         ready = await w.recorder.wait_for(
             SessionReady, lambda e: e.session_id == "adopted", start=mark
         )

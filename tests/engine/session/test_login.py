@@ -25,7 +25,7 @@ async def test_open_scan_connected_in_every_flavour(
     async with world(tmp_path, flavour=flavour) as w:
         host = await w.host()
         started = time.perf_counter()
-        info = await host.open_session(session_id="s1", workspace_id=7, label="shop")
+        info = await host.start_session(session_id="s1", workspace_id=7, label="shop")
         assert info.session_id == "s1" and info.workspace_id == 7
         qr = await w.recorder.wait_for(QrIssued, lambda e: e.session_id == "s1")
         print(f"\n[{flavour}] cold add->QR {1000 * (time.perf_counter() - started):.0f} ms")
@@ -47,7 +47,7 @@ async def test_ref_rotation_idle_reload_and_qr_limit(tmp_path: Path) -> None:
     # time_scale 0.01: a batch (60 s + 5 x 20 s) lasts 1.6 s.
     async with world(tmp_path, time_scale=0.01) as w:
         host = await w.host(time_scale=0.01, qr_limit=2)
-        await host.open_session(session_id="s1", workspace_id=1)
+        await host.start_session(session_id="s1", workspace_id=1)
         failed = await w.recorder.wait_state("s1", S.FAILED)
         assert failed.reason is Reason.QR_LIMIT
         qrs = w.recorder.of(QrIssued, "s1")
@@ -77,7 +77,7 @@ async def test_ref_rotation_idle_reload_and_qr_limit(tmp_path: Path) -> None:
 async def test_regenerate_qr_on_request(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         host = await w.host()
-        await host.open_session(session_id="s1", workspace_id=1)
+        await host.start_session(session_id="s1", workspace_id=1)
         first = await w.recorder.wait_for(QrIssued, lambda e: e.session_id == "s1")
         fresh = await host.regenerate_qr("s1")
         assert fresh.is_regeneration and fresh.qr != first.qr
@@ -91,7 +91,7 @@ async def test_regenerate_qr_on_request(tmp_path: Path) -> None:
 async def test_fallback_flavours_reload_an_idle_qr(tmp_path: Path, flavour: str) -> None:
     async with world(tmp_path, flavour=flavour, time_scale=0.02) as w:
         host = await w.host(time_scale=0.02, qr_limit=2)
-        await host.open_session(session_id="s1", workspace_id=1)
+        await host.start_session(session_id="s1", workspace_id=1)
         failed = await w.recorder.wait_state("s1", S.FAILED)
         assert failed.reason is Reason.QR_LIMIT
         steps = [e.state for e in w.recorder.of(SessionStateChanged, "s1")]

@@ -69,7 +69,7 @@ async def test_restart_restores_connected_sessions_without_a_qr(tmp_path: Path) 
                 break
             await asyncio.sleep(0.01)
         await h2.instance.flush()
-        assert h2.host.calls == [("open", SID)]  # the never-linked one waits for an operator
+        assert h2.host.calls == [("start", SID)]  # the never-linked one waits for an operator
         with h2.store._sessions() as session:
             restored = accounts.get_account(session, SID)
             qr_rows = [

@@ -34,7 +34,7 @@ async def test_snapshot_then_reopen_connects_without_qr(tmp_path: Path) -> None:
         await host.stop_session("s1")
         assert w.recorder.states("s1")[-1] is S.STOPPED
         mark = len(w.recorder.events)
-        await host.open_session(session_id="s1", workspace_id=1)
+        await host.start_session(session_id="s1", workspace_id=1)
         ready = await w.recorder.wait_for(SessionReady, lambda e: e.session_id == "s1", start=mark)
         assert ready.restored and ready.phone_number == PHONE
         assert not [e for e in w.recorder.events[mark:] if isinstance(e, QrIssued)]
@@ -54,7 +54,7 @@ async def test_corrupt_state_uses_previous_and_both_corrupt_fail_alone(tmp_path:
         shutil.copy(path / "state.json", path / "state.prev.json")
         (path / "state.json").write_text('{"cookies": [')
         mark = len(w.recorder.events)
-        await host.open_session(session_id="a", workspace_id=1)
+        await host.start_session(session_id="a", workspace_id=1)
         ready = await w.recorder.wait_for(SessionReady, lambda e: e.session_id == "a", start=mark)
         assert ready.restored
         starting = [
@@ -65,7 +65,7 @@ async def test_corrupt_state_uses_previous_and_both_corrupt_fail_alone(tmp_path:
         (path / "state.json").write_text("not json")
         (path / "state.prev.json").write_text("[]")
         mark = len(w.recorder.events)
-        info = await host.open_session(session_id="a", workspace_id=1)
+        info = await host.start_session(session_id="a", workspace_id=1)
         assert info.state is S.FAILED and info.reason is Reason.STATE_CORRUPT
         error = await w.recorder.wait_for(SessionError, lambda e: e.session_id == "a", start=mark)
         assert error.error == "state_corrupt" and "scan a new QR" in error.message
@@ -82,14 +82,14 @@ async def test_file_lock_prevents_double_open(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         one = await w.host()
         two = await w.host()
-        await one.open_session(session_id="s1", workspace_id=1)
+        await one.start_session(session_id="s1", workspace_id=1)
         with pytest.raises(SessionLocked, match="already open"):
-            await one.open_session(session_id="s1", workspace_id=1)
+            await one.start_session(session_id="s1", workspace_id=1)
         with pytest.raises(SessionLocked, match="already open"):
-            await two.open_session(session_id="s1", workspace_id=1)
+            await two.start_session(session_id="s1", workspace_id=1)
         assert two.sessions() == []
         await one.stop_session("s1")
-        await two.open_session(session_id="s1", workspace_id=1)
+        await two.start_session(session_id="s1", workspace_id=1)
         assert [s.session_id for s in two.sessions()] == ["s1"]
 
 
@@ -105,7 +105,7 @@ async def test_remote_logout_deletes_the_snapshot(tmp_path: Path) -> None:
         assert not (folder(tmp_path, "s1") / "state.prev.json").exists()
         # Opening it again needs a new QR.
         mark = len(w.recorder.events)
-        await host.open_session(session_id="s1", workspace_id=1)
+        await host.start_session(session_id="s1", workspace_id=1)
         await w.recorder.wait_for(QrIssued, lambda e: e.session_id == "s1", start=mark)
 
 
@@ -130,10 +130,10 @@ async def test_conflict_is_reported_and_not_fought(tmp_path: Path) -> None:
         other_dir = tmp_path / "other"
         shutil.copytree(tmp_path / "sessions", other_dir / "sessions")
         mark = len(w.recorder.events)
-        await host.open_session(session_id="s1", workspace_id=1)
+        await host.start_session(session_id="s1", workspace_id=1)
         await w.recorder.wait_for(SessionReady, lambda e: e.session_id == "s1", start=mark)
         other = await w.host(sessions_dir=other_dir / "sessions")
-        await other.open_session(session_id="s1", workspace_id=1)
+        await other.start_session(session_id="s1", workspace_id=1)
         lost = await w.recorder.wait_for(
             SessionStateChanged,
             lambda e: (
@@ -154,7 +154,7 @@ async def test_conflict_is_reported_and_not_fought(tmp_path: Path) -> None:
         assert (await w.phone.stats())["conflicts_total"] == 1, "one conflict, no ping-pong"
         # Taking over is the operator's explicit act: then the other side is in conflict.
         mark = len(w.recorder.events)
-        await host.reconnect("s1")
+        await host.restart_session("s1")
         await w.recorder.wait_for(
             SessionReady, lambda e: e.instance_id == host.instance_id, start=mark
         )
@@ -232,7 +232,7 @@ async def test_fallback_flavours_see_logout_and_conflict(tmp_path: Path, flavour
         )
         other = await w.host(sessions_dir=other_dir / "sessions")
         mark = len(w.recorder.events)
-        await other.open_session(session_id="s1", workspace_id=1)
+        await other.start_session(session_id="s1", workspace_id=1)
         lost = await w.recorder.wait_for(
             SessionStateChanged,
             lambda e: e.instance_id == host.instance_id and e.state is S.DISCONNECTED,

@@ -103,7 +103,7 @@ async def test_relays_instance_events_tagged_with_the_instance(
     await eventually(lambda: len(recorder.ready) == 2, what="streams open")
     client = supervisor.client("instance-1")
     assert client is not None
-    await client.create_session(session_id="webjs_7_1700000000_abcdefgh", workspace_id=7)
+    await client.start_session("webjs_7_1700000000_abcdefgh")
     await eventually(
         lambda: any(isinstance(e, QrIssued) for e in recorder.events), what="a relayed QR"
     )

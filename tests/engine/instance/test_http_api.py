@@ -23,6 +23,8 @@ ENDPOINTS = [
     ("GET", f"/api/sessions/{SID}/status"),
     ("POST", f"/api/sessions/{SID}/regenerate-qr"),
     ("POST", f"/api/sessions/{SID}/reconnect"),
+    ("POST", f"/api/sessions/{SID}/restart"),
+    ("POST", f"/api/sessions/{SID}/logout"),
     ("POST", f"/api/sessions/{SID}/start"),
     ("POST", f"/api/sessions/{SID}/stop"),
     ("DELETE", f"/api/sessions/{SID}"),
@@ -82,7 +84,7 @@ async def test_adding_a_running_session_again_is_harmless(tmp_path: Path) -> Non
         first = await client.post("/api/sessions", json=body)
         second = await client.post("/api/sessions", json=body)
     assert first.status_code == second.status_code == 201
-    assert h.host.calls == [("open", SID)]
+    assert h.host.calls == [("start", SID)]
 
 
 @pytest.mark.parametrize(
@@ -198,6 +200,21 @@ async def test_regenerate_qr_answers_a_png_data_url(tmp_path: Path) -> None:
     assert unknown.status_code == 404
 
 
+async def test_regenerate_qr_without_waiting_answers_at_once_and_the_qr_follows_as_an_event(
+    tmp_path: Path,
+) -> None:
+    async with running_instance(tmp_path) as h, api_client(h.instance) as client:
+        await client.post("/api/sessions", json={"workspace_id": WS, "session_id": SID})
+        listener = h.instance.hub.listen(types=("qr",))
+        response = await client.post(f"/api/sessions/{SID}/regenerate-qr", params={"wait": "false"})
+        item = await listener.get(timeout=5)
+        listener.detach()
+    assert response.json() == {"success": True, "session_id": SID, "qr_code": None}
+    assert item is not None and item.body["session_id"] == SID
+    assert item.body["is_regeneration"] is True
+    assert ("regenerate_qr", SID) in h.host.calls
+
+
 async def test_regenerate_qr_of_a_stopped_session_starts_it(tmp_path: Path) -> None:
     async with running_instance(tmp_path) as h, api_client(h.instance) as client:
         await client.post("/api/sessions", json={"workspace_id": WS, "session_id": SID})
@@ -205,7 +222,7 @@ async def test_regenerate_qr_of_a_stopped_session_starts_it(tmp_path: Path) -> N
         response = await client.post(f"/api/sessions/{SID}/regenerate-qr")
     assert response.status_code == 200
     assert response.json()["qr_code"].startswith("data:image/png;base64,")
-    assert h.host.calls[-1] == ("open", SID)
+    assert h.host.calls[-1] == ("start", SID)
 
 
 async def test_stop_start_and_reconnect(tmp_path: Path) -> None:
@@ -230,7 +247,7 @@ async def test_stop_start_and_reconnect(tmp_path: Path) -> None:
     assert stored.reason.value == "user_initiated"
     assert started.json()["state"] == "connected"  # restored from its "snapshot"
     assert reconnected.json()["status"] == "connected"
-    assert [c[0] for c in h.host.calls] == ["open", "stop", "open", "reconnect"]
+    assert [c[0] for c in h.host.calls] == ["start", "stop", "start", "restart"]
 
 
 async def test_reconnect_of_a_stopped_session_opens_it(tmp_path: Path) -> None:
@@ -240,6 +257,18 @@ async def test_reconnect_of_a_stopped_session_opens_it(tmp_path: Path) -> None:
         response = await client.post(f"/api/sessions/{SID}/reconnect")
     assert response.status_code == 200
     assert response.json()["state"] == "qr"
+
+
+async def test_one_verb_per_operation_and_the_platform_words_as_aliases(tmp_path: Path) -> None:
+    async with running_instance(tmp_path) as h, api_client(h.instance) as client:
+        await client.post("/api/sessions", json={"workspace_id": WS, "session_id": SID})
+        h.host.scan(SID)
+        restarted = await client.post(f"/api/sessions/{SID}/restart")
+        reconnected = await client.post(f"/api/sessions/{SID}/reconnect")
+        logged_out = await client.post(f"/api/sessions/{SID}/logout")
+    assert restarted.json()["state"] == reconnected.json()["state"] == "connected"
+    assert logged_out.json()["state"] == "logged_out"
+    assert [c[0] for c in h.host.calls] == ["start", "restart", "restart", "logout"]
 
 
 async def test_delete_logs_out_and_removes_local_state(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ PHONE = "6281234567890"
 async def test_heartbeats_carry_latency(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         host = await w.host(heartbeat_interval=0.2)
-        await host.open_session(session_id="s1", workspace_id=1)
+        await host.start_session(session_id="s1", workspace_id=1)
         beat = await w.recorder.wait_for(SessionHeartbeat, lambda e: e.session_id == "s1")
         assert beat.latency_ms > 0 and beat.instance_id == host.instance_id
         assert host.session("s1").last_heartbeat_at is not None
@@ -99,7 +99,7 @@ async def test_recovery_gives_up_after_the_retry_budget(tmp_path: Path) -> None:
         # Once the cause is gone, the operator's reconnect brings it back.
         await w.phone.reset_faults()
         mark = len(w.recorder.events)
-        await host.open_session(session_id="s1", workspace_id=1)
+        await host.start_session(session_id="s1", workspace_id=1)
         ready = await w.recorder.wait_for(SessionReady, lambda e: e.session_id == "s1", start=mark)
         assert ready.restored
 
@@ -121,7 +121,7 @@ async def test_browser_crash_relaunches_and_recovers_every_session(tmp_path: Pat
         host = await w.host(warm_pool=1)
         await w.connect(host, "a", PHONE)
         await w.connect(host, "b", "6289999999999")
-        await host.open_session(session_id="c", workspace_id=1)  # waiting for a scan
+        await host.start_session(session_id="c", workspace_id=1)  # waiting for a scan
         await w.recorder.wait_for(QrIssued, lambda e: e.session_id == "c")
         # The browser process: the Chromium whose parent is the Playwright driver.
         browsers = [
@@ -171,7 +171,7 @@ PROBE = textwrap.dedent(
 @pytest.mark.parametrize("wedge_driver", [False, True])
 async def test_no_chromium_survives_kill_9_of_the_instance(wedge_driver: bool) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", PROBE, stdout=subprocess.PIPE, cwd=Path(__file__).parents[2]
+        sys.executable, "-c", PROBE, stdout=subprocess.PIPE, cwd=Path(__file__).parents[3]
     )
     kids: list[int] = []
     try:
