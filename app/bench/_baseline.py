@@ -16,12 +16,18 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from app.bench._harness import pss_of
+from app.bench._stand_in import StandInEngine
+from app.domain.events import EngineEvent, QrIssued, SessionStateChanged
+from app.domain.models import AccountSpec, SessionInfo
+from app.domain.states import SessionState
+from app.engine.api import Engine
 
 __all__ = ["ProfileSession", "ReplacedDesign", "ReplacedEngine", "phone_number"]
 
@@ -158,7 +164,7 @@ class ReplacedDesign:
         shutil.rmtree(self._root, ignore_errors=True)
 
 
-class ReplacedEngine:
+class ReplacedEngine(StandInEngine):
     """The replaced design behind the console's engine surface, so its QRs reach the
     same QR wall through the same `EngineHost` as pairdesk's (qr-latency).
 
@@ -166,11 +172,9 @@ class ReplacedEngine:
     `QrIssued` the moment the host has the QR; `stop_session` closes the browser.
     """
 
-    sandbox_url = ""
-
     def __init__(self, *, chromium_path: str | None, root: Path, url: str) -> None:
         self._args = {"chromium_path": chromium_path, "root": root, "url": url}
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._queue: asyncio.Queue[EngineEvent | None] = asyncio.Queue()
         self._pw_cm: Any = None
         self._design: ReplacedDesign | None = None
         self._sessions: dict[str, tuple[ProfileSession, int]] = {}
@@ -189,17 +193,14 @@ class ReplacedEngine:
             await self._pw_cm.__aexit__(None, None, None)
         self._queue.put_nowait(None)
 
-    async def subscribe(self) -> AsyncIterator[Any]:
+    async def subscribe(self) -> AsyncIterator[EngineEvent]:
         while (event := await self._queue.get()) is not None:
             yield event
 
-    async def list_sessions(self) -> list[Any]:
-        return []
-
-    async def list_instances(self) -> list[Any]:
-        return []
-
-    async def add_accounts(self, specs: Sequence[Any], **_: Any) -> list[str]:
+    async def add_accounts(
+        self, specs: Sequence[AccountSpec], *, start: bool = True
+    ) -> list[SessionInfo]:
+        """Launch each account's browser now (the replaced design has no `start=False`)."""
         assert self._design is not None, "start() first"
         out = []
         for spec in specs:
@@ -207,14 +208,10 @@ class ReplacedEngine:
             publish = self._publisher(sid, spec.workspace_id)
             session = await self._design.add(sid, listener=publish)
             self._sessions[sid] = (session, spec.workspace_id)
-            out.append(sid)
+            out.append(SessionInfo(session_id=sid, workspace_id=spec.workspace_id))
         return out
 
     def _publisher(self, sid: str, workspace_id: int) -> Callable[[ProfileSession, str], None]:
-        from datetime import UTC, datetime, timedelta
-
-        from app.domain.events import QrIssued
-
         count = 0
 
         def publish(_session: ProfileSession, qr: str) -> None:
@@ -235,15 +232,16 @@ class ReplacedEngine:
         return publish
 
     async def stop_session(self, session_id: str) -> None:
-        from app.domain.events import SessionStateChanged
-        from app.domain.states import SessionState
-
         session, ws = self._sessions.pop(session_id)
         assert self._design is not None
         await self._design.close(session)
         self._queue.put_nowait(
             SessionStateChanged(session_id=session_id, workspace_id=ws, state=SessionState.STOPPED)
         )
+
+
+def _is_an_engine(engine: ReplacedEngine) -> Engine:
+    return engine  # mypy checks here that ReplacedEngine satisfies the Engine Protocol
 
 
 def _browser_pids(folder: Path) -> set[int]:

@@ -20,6 +20,9 @@ from typing import Any
 import psutil
 
 from app.bench._harness import Skip, pss_of
+from app.config import Settings
+from app.domain.events import EngineEvent
+from app.engine.api import Engine
 
 __all__ = ["EngineRun", "running_engine", "tree_cpu_percent"]
 
@@ -37,7 +40,7 @@ class _Track:
 class EngineRun:
     """A started engine plus what its event stream said, per session."""
 
-    def __init__(self, engine: Any, subscription: Any) -> None:
+    def __init__(self, engine: Engine, subscription: AsyncIterator[EngineEvent]) -> None:
         self.engine = engine
         self._sub = subscription
         self.tracks: dict[str, _Track] = defaultdict(_Track)
@@ -165,14 +168,14 @@ def tree_cpu_percent(pids: list[int], seconds: float) -> float:
 
 @contextlib.asynccontextmanager
 async def running_engine(
-    settings: Any, *, start_timeout: float = 120.0
+    settings: Settings, *, start_timeout: float = 120.0
 ) -> AsyncIterator[EngineRun]:
     """The real engine for `settings`, started, subscribed and pumped; closed on exit."""
     try:
         from app.bootstrap import open_engine
     except ImportError as exc:
         raise Skip(f"the engine's public API is not available yet: {exc}") from None
-    engine = open_engine(settings)
+    engine: Engine = open_engine(settings)
     run = EngineRun(engine, engine.subscribe())  # before start: a restore's events count too
     try:
         async with asyncio.TaskGroup() as group:

@@ -29,11 +29,15 @@ import random
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
 
 from app.bench._context import BenchContext
 from app.bench._harness import ScenarioResult, percentile, summary
-from app.ui.bench_probes import qt_app
+from app.bench._stand_in import StandInEngine
+from app.domain.events import EngineEvent, SessionHeartbeat, SessionStateChanged
+from app.domain.models import SessionInfo
+from app.domain.states import SessionState
+from app.engine.api import Engine
+from app.ui.bench_probes import PreciseTimers, qt_app
 
 NAME = "grid"
 NEEDS_BROWSER = False
@@ -44,13 +48,10 @@ FRAME_MS = 33
 STALL_TARGET_MS = 50.0
 
 
-class SyntheticEngine:
+class SyntheticEngine(StandInEngine):
     """Enough of `app.engine.api.Engine` for `EngineHost`: rows, and a steady event stream."""
 
     def __init__(self, rows: int, rate: int, seconds: float) -> None:
-        from app.domain.models import SessionInfo
-        from app.domain.states import SessionState
-
         rng = random.Random(6)
         states = [SessionState.CONNECTED] * 8 + [SessionState.QR, SessionState.DISCONNECTED]
         now = datetime.now(UTC)
@@ -70,7 +71,7 @@ class SyntheticEngine:
         self._rate = rate
         self._seconds = seconds
         self._rng = rng
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._queue: asyncio.Queue[EngineEvent | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
 
@@ -83,20 +84,14 @@ class SyntheticEngine:
             await asyncio.gather(self._task, return_exceptions=True)
         self._queue.put_nowait(None)
 
-    async def subscribe(self) -> AsyncIterator[Any]:
+    async def subscribe(self) -> AsyncIterator[EngineEvent]:
         while (event := await self._queue.get()) is not None:
             yield event
 
-    async def list_sessions(self) -> list[Any]:
+    async def list_sessions(self) -> list[SessionInfo]:
         return list(self.infos)
 
-    async def list_instances(self) -> list[Any]:
-        return []
-
     async def _produce(self) -> None:
-        from app.domain.events import SessionHeartbeat, SessionStateChanged
-        from app.domain.states import SessionState
-
         started = time.monotonic()
         while time.monotonic() - started < self._seconds:
             due = int((time.monotonic() - started) * self._rate)
@@ -104,7 +99,7 @@ class SyntheticEngine:
                 info = self.infos[self._rng.randrange(len(self.infos))]
                 if self.sent % 10 == 9:
                     state = self._rng.choice([SessionState.CONNECTED, SessionState.DISCONNECTED])
-                    event: Any = SessionStateChanged(
+                    event: EngineEvent = SessionStateChanged(
                         session_id=info.session_id, workspace_id=info.workspace_id, state=state
                     )
                 else:
@@ -118,16 +113,19 @@ class SyntheticEngine:
             await asyncio.sleep(0.005)
 
 
+def _is_an_engine(engine: SyntheticEngine) -> Engine:
+    return engine  # mypy checks here that SyntheticEngine satisfies the Engine Protocol
+
+
 def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
     seconds = 3.0 if ctx.options.quick else 30.0
     app = qt_app()
-    from app.ui.bench_probes import QElapsedTimer, Qt, QTimer
     from app.ui.engine_host import EngineHost
     from app.ui.health_grid import HealthGrid
     from app.ui.sessions_model import SessionsModel
 
     engine = SyntheticEngine(ROWS, RATE, seconds)
-    host = EngineHost(lambda: cast(Any, engine))
+    host = EngineHost(lambda: engine)
     model = SessionsModel()
     grid = HealthGrid(model)
     grid.resize(1400, 900)
@@ -138,11 +136,10 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
     cpu_gaps: list[float] = []  # the GUI thread's CPU time within each gap
     frames: list[float] = []
     frame_cpu: list[float] = []
-    clock = QElapsedTimer()
     last = [0.0, 0.0]
 
     def probe() -> None:
-        now, cpu = clock.nsecsElapsed() / 1e6, time.thread_time() * 1000
+        now, cpu = time.perf_counter() * 1000, time.thread_time() * 1000
         if last[0]:
             gaps.append(now - last[0])
             cpu_gaps.append(cpu - last[1])
@@ -154,13 +151,9 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
         frames.append((time.perf_counter() - t0) * 1000)
         frame_cpu.append((time.thread_time() - c0) * 1000)
 
-    timers = []
+    timers = PreciseTimers()
     for interval, slot in ((PROBE_MS, probe), (FRAME_MS, frame), (1000, model.tick)):
-        timer = QTimer()
-        timer.setTimerType(Qt.TimerType.PreciseTimer)
-        timer.setInterval(interval)
-        timer.timeout.connect(slot)
-        timers.append(timer)
+        timers.every(interval, slot)
     try:
         host.start()
         deadline = time.monotonic() + 60
@@ -169,19 +162,16 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
             time.sleep(0.01)
         if model.rowCount() < ROWS:
             raise RuntimeError(f"the grid loaded {model.rowCount()} of {ROWS} rows in 60 s")
-        clock.start()
         process_cpu = time.process_time()
         load_before = os.getloadavg()[0]
-        for timer in timers:
-            timer.start()
+        timers.start()
         end = time.monotonic() + min(seconds, limit - 10)
         while time.monotonic() < end:
             app.processEvents()
             time.sleep(0.001)
         process_cpu = time.process_time() - process_cpu
     finally:
-        for timer in timers:
-            timer.stop()
+        timers.stop()
         host.close()
         grid.close()
     stalls = [max(0.0, g - PROBE_MS) for g in gaps]

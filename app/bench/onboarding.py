@@ -22,11 +22,10 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-import httpx
-
 from app.bench._baseline import phone_number
 from app.bench._context import BenchContext
 from app.bench._harness import ScenarioResult, ms, summary
+from app.sandbox import PhoneError, TestPhone
 
 NAME = "onboarding"
 
@@ -52,7 +51,7 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
         window.show()
         watch = PaintWatch()
         watch.watch(window.focus.qr, "focus")
-        phone = httpx.Client(base_url=url, timeout=10)
+        phone = TestPhone(url)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-phone")
         loaded: list[bool] = []
         host.sig_sessions_loaded.connect(lambda _rows: loaded.append(True))
@@ -61,12 +60,15 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
         seen_at: list[float] = []  # each scanned QR: first painted -> scan posted, ms
         scanned: set[str] = set()
         started: set[str] = set()
-        pending: tuple[str, float, Future[tuple[int, float]]] | None = None
+        pending: tuple[str, float, Future[tuple[bool, float]]] | None = None
         deadline = time.monotonic() + limit - 15
 
-        def post(body: dict[str, str]) -> tuple[int, float]:
-            status = phone.post("phone/scan", json=body).status_code
-            return status, time.perf_counter()
+        def post(qr: str, number: str) -> tuple[bool, float]:
+            try:
+                phone.scan(qr, number)
+            except PhoneError:
+                return False, 0.0
+            return True, time.perf_counter()
 
         try:
             host.start()
@@ -86,11 +88,8 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
                 if pending is not None and pending[2].done():
                     sid, posted, future = pending
                     pending = None
-                    try:
-                        status, answered = future.result()
-                    except httpx.HTTPError:
-                        status, answered = 0, 0.0
-                    if status == 200:
+                    linked, answered = future.result()
+                    if linked:
                         scanned.add(sid)
                         scans.append((sid, posted, answered))
                 sid = window.focus.current_id
@@ -105,10 +104,10 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
                 except ScanError:
                     continue  # not readable yet (overlay, half painted): look again
                 if seen:
-                    body = {"qr": seen, "phone": phone_number(90_000 + len(scanned))}
                     now = time.perf_counter()
                     seen_at.append((now - watch.first[qr]) * 1000)
-                    pending = (sid, now, pool.submit(post, body))
+                    number = phone_number(90_000 + len(scanned))
+                    pending = (sid, now, pool.submit(post, seen, number))
             finished = time.perf_counter()
         finally:
             pool.shutdown(wait=True)
@@ -159,11 +158,11 @@ def _waits(
     return waits
 
 
-def _wait_pool(app: Any, sandbox: httpx.Client, size: int, timeout: float) -> bool:
+def _wait_pool(app: Any, sandbox: TestPhone, size: int, timeout: float) -> bool:
     """Until the sandbox shows `size` login pages waiting, bound to nobody; False on timeout."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        stats = sandbox.get("sandbox/stats").json()
+        stats = sandbox.stats()
         if stats["pages"]["by_state"].get("UNPAIRED", 0) >= size:
             return True
         app.processEvents()

@@ -29,10 +29,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import httpx
-
 from app.bench._context import BenchContext
 from app.bench._harness import ScenarioResult, ms, summary
+from app.domain.models import AccountSpec, SessionInfo
+from app.engine.api import Engine
+from app.sandbox import TestPhone
 from app.ui.bench_probes import PaintWatch, StampedEngine, qt_app, spin
 
 NAME = "qr-latency"
@@ -49,9 +50,9 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
     figures["accounts_per_design"] = n
     app = qt_app()
     deadline = time.monotonic() + limit - 10
-    with ctx.sandbox() as url, httpx.Client(base_url=url, timeout=10) as sandbox:
+    with ctx.sandbox() as url, TestPhone(url) as sandbox:
 
-        def pairdesk(warm_pool: int) -> Callable[[], Any]:
+        def pairdesk(warm_pool: int) -> Callable[[], Engine]:
             name = "qr-warm" if warm_pool else "qr-cold"
             settings = ctx.engine_settings(name, provider_url=url, warm_pool=warm_pool)
             return lambda: open_engine(settings)
@@ -64,7 +65,7 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
             spin(app, lambda: time.monotonic() > until, timeout=5, what="settle")
 
         root = ctx.folder("qr-replaced")
-        designs: list[tuple[str, Callable[[], Any], Callable[[], None]]] = [
+        designs: list[tuple[str, Callable[[], Engine], Callable[[], None]]] = [
             ("warm", pairdesk(WARM_POOL), pool_ready),
             ("cold", pairdesk(0), settle),
             (
@@ -94,10 +95,9 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
 
 
 def _design(
-    app: Any, factory: Callable[[], Any], n: int, before: Callable[[], None], deadline: float
+    app: Any, factory: Callable[[], Engine], n: int, before: Callable[[], None], deadline: float
 ) -> dict[str, Any]:
     """Add `n` accounts one at a time through a console wall; the two latencies of each."""
-    from app.domain.models import AccountSpec
     from app.ui.engine_host import EngineHost
     from app.ui.qr_wall import QrWallView
     from app.ui.qr_wall_model import QrWallModel
@@ -105,7 +105,7 @@ def _design(
 
     stamped: list[StampedEngine] = []
 
-    def build() -> Any:
+    def build() -> Engine:
         stamped.append(StampedEngine(factory()))
         return stamped[0]
 
@@ -178,11 +178,11 @@ def _design(
     return {"to_event_ms": summary(to_event), "to_painted_ms": summary(to_painted)}
 
 
-async def _add(spec: Any, engine: Any) -> Any:
+async def _add(spec: AccountSpec, engine: Engine) -> list[SessionInfo]:
     return await engine.add_accounts([spec])
 
 
-async def _stop(sid: str, engine: Any) -> None:
+async def _stop(sid: str, engine: Engine) -> None:
     await engine.stop_session(sid)
 
 
@@ -190,7 +190,7 @@ def _gone(wall_model: Any, sid: str) -> bool:
     return wall_model.entry_for(sid) is None
 
 
-def _pool_size(sandbox: httpx.Client) -> int:
+def _pool_size(sandbox: TestPhone) -> int:
     """Pages the sandbox shows waiting with a QR and bound to nobody: the warm pool."""
-    stats = sandbox.get("sandbox/stats").json()
+    stats = sandbox.stats()
     return int(stats["pages"]["by_state"].get("UNPAIRED", 0))

@@ -5,12 +5,16 @@ is printed with its reason. A file that cannot be used at all, or has no
 valid row, creates nothing. With rejected rows the valid ones are created
 only after confirmation (`--yes`, or answering "y" at the prompt).
 
-The accounts are created stopped; the current account and the next two are
-started, so the next QR is already there when one is scanned. Each account's
-QR is printed as terminal art with a progress line; `--phone-scan-sandbox`
-has the sandbox test phone scan each QR (for demos and tests). At the end, or
-on Ctrl+C, the results CSV gets one line per row of the file with its result
-and phone number.
+The walk is the one the console's Onboard view runs: the shared model
+`app.operator.onboarding.OnboardingRun` decides which accounts are started
+(they are created stopped; then the current account and the next two, so the
+next QR is already there when one is scanned), what counts as linked or
+given up, and what the results say. This module shows it in the terminal:
+each account's QR as terminal art with a progress line, and one line per
+outcome. `--phone-scan-sandbox` has the sandbox test phone scan each QR (for
+demos and tests); an account not linked within `--timeout` is given up. At
+the end, or on Ctrl+C, the results CSV gets one line per row of the file
+with its result and phone number (no file when nothing was created).
 """
 
 from __future__ import annotations
@@ -21,19 +25,20 @@ import contextlib
 import logging
 import signal
 import sys
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from app.cli import UserError, load_settings
-from app.domain.events import QrIssued, SessionError, SessionReady, SessionStateChanged
+from app.config import Settings
+from app.domain.events import EngineEvent, QrIssued, SessionError
 from app.domain.import_rows import ImportFileError, ImportRow, parse_bytes, results_csv
-from app.domain.states import SessionState
+from app.domain.models import SessionInfo
+from app.engine.api import Engine, EngineError
+from app.operator.onboarding import CONNECTED, OnboardingRun
+from app.sandbox.phone_client import AsyncTestPhone, PhoneError, PhoneUnreachable
 
-WARM = 3  # the current account and the next two are started
-_GAVE_UP = (SessionState.FAILED, SessionState.LOGGED_OUT)
+TIMED_OUT = "timed out"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,9 +108,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(onboard(settings, walk, sandbox_scan=args.sandbox_scan, timeout=args.timeout))
     finally:
-        results.write_text(results_csv(walk.results()), encoding="utf-8")
-        print(f"results: {results}  ({walk.summary()})", file=out)
-    return 0 if walk.all_connected() else 1
+        if walk.run is not None:
+            results.write_text(results_csv(walk.run.results()), encoding="utf-8")
+            print(f"results: {results}  ({walk.run.summary()})", file=out)
+    return 0 if walk.run is not None and walk.run.done else 1
 
 
 def read_rows(path: Path) -> list[ImportRow]:
@@ -133,121 +139,92 @@ def _confirm(question: str) -> bool:
         return False
 
 
-@dataclass
-class Account:
-    row: ImportRow
-    session_id: str = ""
-    qr: str = ""
-    qr_count: int = 0
-    state: SessionState = SessionState.STOPPED
-    phone: str = ""
-    result: str = "not connected"
-    started_at: float = 0.0
-    seconds: float | None = None
-    linked: asyncio.Event = field(default_factory=asyncio.Event)
-    new_qr: asyncio.Event = field(default_factory=asyncio.Event)
-
-
 class Walk:
-    """The accounts of one run, their progress, and what the terminal shows."""
+    """What the terminal shows of one run: each account's QR, progress, one line per outcome.
+
+    `changed` is set whenever the run or a QR changed, to wake the account's turn.
+    """
 
     def __init__(self, rows: Sequence[ImportRow], *, out: TextIO, qr_art: bool, invert: bool):
         self.rows = list(rows)
-        self.accounts = [Account(r) for r in rows if r.ok]
-        self._by_id: dict[str, Account] = {}
+        self.run: OnboardingRun | None = None
+        self.changed = asyncio.Event()
+        self._row_of: dict[str, ImportRow] = {}
+        self._qr: dict[str, tuple[str, int]] = {}  # session id -> its newest QR and its number
         self._out = out
         self._qr_art = qr_art
         self._invert = invert
-        self._began = time.monotonic()
 
-    def bind(self, session_ids: Sequence[str]) -> None:
-        for account, sid in zip(self.accounts, session_ids, strict=True):
-            account.session_id = sid
-            self._by_id[sid] = account
+    def begin(self, sessions: Sequence[SessionInfo]) -> OnboardingRun:
+        """The accounts exist now: walk them."""
+        self.run = OnboardingRun(self.rows, sessions)
+        self._row_of = dict(zip(self.run.session_ids, self.run.rows, strict=True))
+        return self.run
 
-    def event(self, event: Any) -> None:
-        account = self._by_id.get(getattr(event, "session_id", ""))
-        if account is None:
-            return
-        if isinstance(event, QrIssued) and event.qr_count >= account.qr_count:
-            account.qr, account.qr_count = event.qr, event.qr_count
-            account.new_qr.set()
-        elif isinstance(event, SessionStateChanged):
-            account.state = event.state
-            account.phone = event.phone_number or account.phone
-            if event.state is SessionState.CONNECTED or event.state in _GAVE_UP:
-                account.linked.set()
-        elif isinstance(event, SessionReady):
-            account.state, account.phone = SessionState.CONNECTED, event.phone_number
-            account.linked.set()
+    def note(self, event: EngineEvent) -> bool:
+        """Take in one engine event; True when the run changed (its moves may have too)."""
+        sid = getattr(event, "session_id", "")
+        if self.run is None or sid not in self._row_of:
+            return False
+        if isinstance(event, QrIssued):
+            self._qr[sid] = (event.qr, event.qr_count)
+            self.changed.set()
         elif isinstance(event, SessionError):
-            self.line(f"  {self.name(account)}: {event.message}")
+            self.line(f"  {self.name(sid)}: {event.message}")
+        if not self.run.apply(event):
+            return False
+        self.changed.set()
+        return True
 
-    def name(self, account: Account) -> str:
-        return f"{account.row.label or account.session_id} (ws {account.row.workspace_raw})"
+    def _begun(self) -> OnboardingRun:
+        assert self.run is not None, "begin() first"
+        return self.run
+
+    def qr_to_scan(self, session_id: str) -> str:
+        """The account's newest QR, or '' when it has none or was just scanned."""
+        if session_id in self._begun().linked:
+            return ""
+        return self._qr.get(session_id, ("", 0))[0]
+
+    def name(self, session_id: str) -> str:
+        row = self._row_of[session_id]
+        return f"{row.label or session_id} (ws {row.workspace_raw})"
+
+    def test_phone_number(self, session_id: str) -> str:
+        return f"6281{7000000 + self._row_of[session_id].line:08d}"
 
     def line(self, text: str) -> None:
         print(text, file=self._out, flush=True)
 
-    def show_qr(self, n: int, account: Account) -> None:
+    def show_qr(self, n: int, session_id: str) -> None:
+        run = self._begun()
+        qr, count = self._qr[session_id]
         self.line("")
-        self.line(f"[{n}/{len(self.accounts)}] {self.name(account)}  QR #{account.qr_count}")
-        self.line(f"  {self.summary()}")
+        self.line(f"[{n}/{len(run.session_ids)}] {self.name(session_id)}  QR #{count}")
+        self.line(f"  {run.summary()}")
         if self._qr_art:
             from app.cli._serve import qr_art
 
-            self._out.write(qr_art(account.qr, invert=self._invert))
+            self._out.write(qr_art(qr, invert=self._invert))
             self._out.flush()
         else:
-            self.line(f"  {account.qr}")
+            self.line(f"  {qr}")
 
-    def connected(self) -> list[Account]:
-        return [a for a in self.accounts if a.result == "connected"]
-
-    def all_connected(self) -> bool:
-        return len(self.connected()) == len(self.accounts)
-
-    def summary(self) -> str:
-        done = self.connected()
-        skipped = sum(1 for a in self.accounts if a.result not in ("connected", "not connected"))
-        parts = [f"{len(done)} / {len(self.accounts)} connected", f"{skipped} skipped"]
-        if done:
-            avg = (time.monotonic() - self._began) / len(done)
-            parts.append(f"avg {avg:.0f} s per account")
-            left = len(self.accounts) - len(done) - skipped
-            if left > 0:
-                parts.append(f"eta {avg * left:.0f} s")
-        return "  ·  ".join(parts)
-
-    def results(self) -> list[dict[str, str]]:
-        by_line = {a.row.line: a for a in self.accounts}
-        out = []
-        for row in self.rows:
-            account = by_line.get(row.line)
-            if account is None:
-                result, phone, sid, secs = f"rejected: {row.error.split(': ', 1)[-1]}", "", "", ""
-            else:
-                result, phone, sid = account.result, account.phone, account.session_id
-                secs = f"{account.seconds:.0f}" if account.seconds is not None else ""
-            out.append(
-                {
-                    "row": str(row.line),
-                    "workspace_id": row.workspace_raw,
-                    "label": row.label,
-                    "phone": phone or row.phone_raw,
-                    "session_id": sid,
-                    "result": result,
-                    "seconds": secs,
-                }
-            )
-        return out
+    def outcome(self, session_id: str) -> None:
+        run = self._begun()
+        result = run.result_of(session_id)
+        if result == CONNECTED:
+            phone = run.connected[session_id][1]
+            self.line(f"  ✓ {self.name(session_id)} connected  +{phone}")
+        else:
+            self.line(f"  ✗ {self.name(session_id)}: {result}; skipped")
 
 
-async def onboard(settings: Any, walk: Walk, *, sandbox_scan: bool, timeout: float) -> None:
+async def onboard(settings: Settings, walk: Walk, *, sandbox_scan: bool, timeout: float) -> None:
     from app.bootstrap import open_engine
-    from app.engine.api import AccountSpec, EngineError
+    from app.engine.api import AccountSpec
 
-    engine = open_engine(settings)
+    engine: Engine = open_engine(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -260,110 +237,119 @@ async def onboard(settings: Any, walk: Walk, *, sandbox_scan: bool, timeout: flo
         except EngineError as exc:
             raise UserError(str(exc)) from None
         events = engine.subscribe()
-        pump = asyncio.create_task(_pump(events, walk))
+        specs: list[AccountSpec] = [r.spec for r in walk.rows if r.spec]
         try:
-            specs: list[AccountSpec] = [a.row.spec for a in walk.accounts if a.row.spec]
-            try:
-                created = await engine.add_accounts(specs, start=False)
-            except EngineError as exc:
-                raise UserError(f"nothing was created: {exc}") from None
-            walk.bind([info.session_id for info in created])
-            walk.line(f"created {len(created)} account(s); scan each QR with the customer's phone")
-            scanner = None
-            if sandbox_scan:
-                if not engine.sandbox_url:
-                    raise UserError("--phone-scan-sandbox needs the sandbox (provider_url empty)")
-                scanner = _SandboxPhone(engine.sandbox_url)
-            walking = asyncio.create_task(_walk(engine, walk, scanner, timeout))
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({walking, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (walking, stopping):
-                task.cancel()
-            await asyncio.gather(walking, stopping, return_exceptions=True)
-            if walking.done() and not walking.cancelled() and walking.exception():
-                raise walking.exception()  # type: ignore[misc]
-            if stop.is_set():
-                walk.line("stopped by the operator; writing the results so far")
+            created = await engine.add_accounts(specs, start=False)
+        except EngineError as exc:
+            raise UserError(f"nothing was created: {exc}") from None
+        run = walk.begin(created)
+        walk.line(f"created {len(created)} account(s); scan each QR with the customer's phone")
+        phone = None
+        if sandbox_scan:
+            if not engine.sandbox_url:
+                raise UserError("--phone-scan-sandbox needs the sandbox (provider_url empty)")
+            phone = AsyncTestPhone(engine.sandbox_url)
+        try:
+            await _walk_until_stopped(engine, events, walk, run, phone, timeout, stop)
         finally:
-            pump.cancel()
-            await asyncio.gather(pump, return_exceptions=True)
+            if phone is not None:
+                await phone.aclose()
     finally:
         walk.line("stopping every instance...")
         await engine.aclose()
 
 
-async def _pump(events: Any, walk: Walk) -> None:
+async def _walk_until_stopped(
+    engine: Engine,
+    events: AsyncIterator[EngineEvent],
+    walk: Walk,
+    run: OnboardingRun,
+    phone: AsyncTestPhone | None,
+    timeout: float,
+    stop: asyncio.Event,
+) -> None:
+    async with asyncio.TaskGroup() as group:
+        follower = group.create_task(_follow(events, engine, walk, run))
+        walking = group.create_task(_walk(engine, walk, run, phone, timeout))
+        stopping = group.create_task(stop.wait())
+        await asyncio.wait({walking, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (follower, walking, stopping):
+            task.cancel()
+    if stop.is_set():
+        walk.line("stopped by the operator; writing the results so far")
+
+
+async def _follow(
+    events: AsyncIterator[EngineEvent], engine: Engine, walk: Walk, run: OnboardingRun
+) -> None:
+    """Feed the run every event, and make the engine calls its moves ask for."""
+    await _move(engine, walk, run)
     async for event in events:
-        walk.event(event)
+        if walk.note(event):
+            await _move(engine, walk, run)
 
 
-async def _walk(engine: Any, walk: Walk, scanner: _SandboxPhone | None, timeout: float) -> None:
-    started: set[str] = set()
+async def _move(engine: Engine, walk: Walk, run: OnboardingRun) -> None:
+    """Start and stop sessions until exactly the run's warm window is running."""
+    while True:
+        start, stop = run.next_moves()
+        if not start and not stop:
+            return
+        for sid in stop:
+            with contextlib.suppress(EngineError):  # it is given up or skipped anyway
+                await engine.stop_session(sid)
+        for sid in start:
+            try:
+                await engine.start_session(sid)
+            except EngineError as exc:
+                walk.line(f"  {walk.name(sid)} did not start: {exc}")
+                run.note_ended(sid, "not started")
+                walk.changed.set()
 
-    async def warm(index: int) -> None:
-        for account in walk.accounts[index : index + WARM]:
-            if account.session_id not in started:
-                started.add(account.session_id)
-                account.started_at = time.monotonic()
-                await engine.start_session(account.session_id)
 
-    for n, account in enumerate(walk.accounts, start=1):
-        await warm(n - 1)
-        began = time.monotonic()
+async def _walk(
+    engine: Engine,
+    walk: Walk,
+    run: OnboardingRun,
+    phone: AsyncTestPhone | None,
+    timeout: float,
+) -> None:
+    """Each account's turn in queue order: its QRs until it is connected or given up."""
+    for n, sid in enumerate(list(run.order), start=1):
         try:
             async with asyncio.timeout(timeout):
-                await _scan_one(walk, n, account, scanner)
+                await _turn(walk, run, n, sid, phone)
         except TimeoutError:
-            account.result = "timed out"
-            walk.line(f"  {walk.name(account)}: not linked within {timeout:.0f} s; skipped")
-            with contextlib.suppress(Exception):
-                await engine.stop_session(account.session_id)
+            run.give_up(sid, TIMED_OUT)
+            walk.line(f"  {walk.name(sid)}: not linked within {timeout:.0f} s; skipped")
+            await _move(engine, walk, run)
             continue
-        account.seconds = time.monotonic() - began
-        if account.state is SessionState.CONNECTED:
-            account.result = "connected"
-            walk.line(f"  ✓ {walk.name(account)} connected  +{account.phone}")
-        else:
-            account.result = account.state.value
-            walk.line(f"  ✗ {walk.name(account)}: {account.state.value}; skipped")
+        walk.outcome(sid)
 
 
-async def _scan_one(walk: Walk, n: int, account: Account, scanner: _SandboxPhone | None) -> None:
-    shown = 0
-    while not account.linked.is_set():
-        if account.qr and account.qr_count != shown and account.state is not SessionState.PAIRING:
-            shown = account.qr_count
-            walk.show_qr(n, account)
-            if scanner is not None:
-                await scanner.scan(account.qr, f"6281{7000000 + account.row.line:08d}", walk)
-        account.new_qr.clear()
-        waits = {
-            asyncio.create_task(account.linked.wait()),
-            asyncio.create_task(account.new_qr.wait()),
-        }
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in waits:
-                task.cancel()
-
-
-class _SandboxPhone:
-    """The sandbox test phone (`POST {sandbox_url}phone/scan`)."""
-
-    def __init__(self, sandbox_url: str) -> None:
-        self.url = sandbox_url.rstrip("/") + "/phone/scan"
-
-    async def scan(self, qr: str, phone: str, walk: Walk) -> None:
-        import httpx
-
-        try:
-            async with httpx.AsyncClient(timeout=10) as client:
-                response = await client.post(self.url, json={"qr": qr, "phone": phone})
-        except httpx.HTTPError as exc:
-            walk.line(f"  test phone unreachable at {self.url}: {exc}")
+async def _turn(
+    walk: Walk, run: OnboardingRun, n: int, session_id: str, phone: AsyncTestPhone | None
+) -> None:
+    shown = ""
+    while True:
+        walk.changed.clear()  # before reading: a change from here on wakes the wait below
+        if session_id in run.connected or session_id in run.given_up:
             return
-        if response.status_code >= 400:
-            walk.line(f"  test phone: HTTP {response.status_code}; waiting for the next QR")
-        else:
-            walk.line(f"  test phone {phone} scanned it")
+        qr = walk.qr_to_scan(session_id)
+        if qr and qr != shown:
+            shown = qr
+            walk.show_qr(n, session_id)
+            if phone is not None:
+                await _scan(walk, phone, qr, walk.test_phone_number(session_id))
+        await walk.changed.wait()
+
+
+async def _scan(walk: Walk, phone: AsyncTestPhone, qr: str, number: str) -> None:
+    try:
+        await phone.scan(qr, number)
+    except PhoneUnreachable as exc:
+        walk.line(f"  {exc}")
+    except PhoneError as exc:
+        walk.line(f"  test phone: HTTP {exc.status}; waiting for the next QR")
+    else:
+        walk.line(f"  test phone {number} scanned it")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import logging
 import os
 import signal
@@ -29,6 +28,11 @@ from app.domain.events import (
     SessionReady,
     SessionStateChanged,
 )
+from app.domain.models import InstanceInfo
+from app.domain.qr import qr_modules
+
+ART_QUIET_ZONE = 2  # modules: enough for phone cameras, and saves terminal lines
+_HALF_BLOCKS = (" ", "▀", "▄", "█")  # indexed by: upper half painted + 2 * lower half painted
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -115,7 +119,7 @@ async def serve(settings: Settings, view: TerminalView, *, demo: int = 0) -> Non
         async with asyncio.TaskGroup() as group:
             printer = group.create_task(_print_events(events, view))
             instances = await engine.list_instances()
-            view.started(instances, getattr(engine, "runtime", None))
+            view.started(instances, provider=engine.provider_url, central=engine.central_url)
             for info in instances:
                 if not info.alive:
                     for text in await engine.instance_log(info.instance_id, 6):
@@ -153,14 +157,13 @@ class TerminalView:
         stamp = datetime.now().strftime("%H:%M:%S")
         print(f"{stamp} {text}", file=self._out, flush=True)
 
-    def started(self, instances: Sequence[object], runtime: object) -> None:
+    def started(self, instances: Sequence[InstanceInfo], *, provider: str, central: str) -> None:
         for info in instances:
-            iid, alive = getattr(info, "instance_id", "?"), getattr(info, "alive", False)
-            self._alive[iid] = alive
-            where = f"at {getattr(info, 'url', '')} (pid {getattr(info, 'pid', 0)})"
-            self.line(f"{iid} {'up ' + where if alive else 'did not start; retrying'}")
-        provider = getattr(runtime, "provider_url", "")
-        central = getattr(runtime, "central_url", "")
+            self._alive[info.instance_id] = info.alive
+            where = f"at {info.url} (pid {info.pid})"
+            self.line(
+                f"{info.instance_id} {'up ' + where if info.alive else 'did not start; retrying'}"
+            )
         if provider:
             self.line(f"login pages from {provider}")
             if "127.0.0.1" in provider or "localhost" in provider:
@@ -205,13 +208,19 @@ class TerminalView:
 
 
 def qr_art(text: str, *, invert: bool = True) -> str:
-    """The QR as half-block characters with a 2-module quiet zone (error correction M)."""
-    import qrcode
-    from qrcode.constants import ERROR_CORRECT_M
+    """The QR as half-block characters, two module rows per line, 2-module quiet zone.
 
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=2)
-    code.add_data(text)
-    code.make(fit=True)
-    buffer = io.StringIO()
-    code.print_ascii(out=buffer, tty=False, invert=invert)
-    return buffer.getvalue()
+    With `invert` (light text on a dark terminal) the characters paint the
+    light modules, otherwise the dark ones.
+    """
+    rows = qr_modules(text, ART_QUIET_ZONE)
+    # The half line under an odd last row is left unpainted: the terminal's background.
+    unpainted = (invert,) * len(rows)
+    lines = []
+    for upper, lower in zip(rows[::2], (*rows[1::2], unpainted), strict=False):
+        cells = (
+            (top != invert) + 2 * (bottom != invert)
+            for top, bottom in zip(upper, lower, strict=True)
+        )
+        lines.append("".join(_HALF_BLOCKS[cell] for cell in cells))
+    return "\n".join(lines) + "\n"

@@ -1,8 +1,9 @@
 """Local stand-ins for the outside world: the WhatsApp Web login simulator,
-its test phone, oracle and faults (this package's public API below), and the
-reference central API (`app.sandbox.central`).
+its test phone, oracle and faults (this package's public API below; the test
+phone's client is `app.sandbox.phone_client`), and the reference central API
+(`app.sandbox.central`).
 
-The simulator serves a page with the surface DESIGN.md section 3 describes
+The simulator serves a page with the surface docs/SESSIONS.md ("The login page") describes
 (`window.Debug.VERSION`, `window.require` modules, the `div[data-ref]` QR
 canvas, `#pane-side`), so the engine's `whatsapp_web` adapter runs unchanged
 against it and against the real site. See docs/SANDBOX.md.
@@ -12,15 +13,22 @@ from __future__ import annotations
 
 from app.sandbox._app import create_simulator_app
 from app.sandbox._options import FLAVOURS, SandboxOptions
-from app.sandbox._phone import AsyncTestPhone, PhoneError, TestPhone, read_qr
 from app.sandbox._qr import QrParts, parse_qr
 from app.sandbox._server import SandboxServer
 from app.sandbox._world import SandboxWorld
+from app.sandbox.phone_client import (
+    AsyncTestPhone,
+    PhoneError,
+    PhoneUnreachable,
+    TestPhone,
+    read_qr,
+)
 
 __all__ = [
     "FLAVOURS",
     "AsyncTestPhone",
     "PhoneError",
+    "PhoneUnreachable",
     "QrParts",
     "SandboxOptions",
     "SandboxServer",

@@ -1,9 +1,9 @@
 """Login QR strings: new refs, the QR module matrix the page paints, parsing.
 
 The QR string is WhatsApp Web's `ref,base64(noisePub),base64(identityPub),
-advSecret,platform`. The server encodes it with the `qrcode` library (error
-correction M) and sends the page the module matrix, so the page needs no QR
-encoder of its own and what it draws is exactly what a phone would read.
+advSecret,platform`. The server encodes it with the project's one QR encoder
+(`app.domain.qr`) and sends the page the module matrix, so the page needs no
+QR encoder of its own and what it draws is exactly what a phone would read.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-import qrcode
-from qrcode.constants import ERROR_CORRECT_M
+from app.domain.qr import qr_modules
 
 KEY_BYTES = 32
 _PLATFORM = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -87,11 +86,7 @@ def parse_qr(text: object) -> QrParts:
 def qr_matrix(text: str) -> tuple[int, str]:
     """(size, modules) for `text`: modules is size*size '0'/'1', row by row, no border.
 
-    A fixed mask pattern keeps this around 2 ms instead of 12 ms (mask
-    evaluation); any mask is valid QR, and the quiet zone is the page's job.
+    The quiet zone is the page's job.
     """
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0, mask_pattern=0)
-    code.add_data(text)
-    code.make(fit=True)
-    rows = code.get_matrix()
+    rows = qr_modules(text)
     return len(rows), "".join("1" if cell else "0" for row in rows for cell in row)

@@ -1,4 +1,4 @@
-"""Webhook bodies built from engine events (DESIGN.md section 5's event table).
+"""Webhook bodies built from engine events (the event table of docs/SYNC.md).
 
 `webhook_for(event)` maps a domain event to the `Webhook` the central API must
 receive, or None when the contract has no event for it (heartbeats, the
@@ -28,9 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import qrcode
 from PIL import Image
-from qrcode.constants import ERROR_CORRECT_M
 
 from app.domain.events import (
     EngineEvent,
@@ -40,13 +38,12 @@ from app.domain.events import (
     SessionStateChanged,
 )
 from app.domain.outbox import OutboxDraft, OutboxItem, WebhookEvent
+from app.domain.qr import QUIET_ZONE, qr_modules
 from app.domain.states import CentralStatus, Reason, SessionState
 
 QR_EVENT = WebhookEvent.QR_CODE_GENERATED.value
 EVENT_NAMES = tuple(e.value for e in WebhookEvent)
 QR_PIXELS = 256
-QR_BORDER = 4  # modules of quiet zone the QR standard asks for
-QR_MASK = 0  # fixed mask pattern: scoring all eight is most of qrcode's time
 _BLACK, _WHITE = 0, 255
 
 # A state change without a reason still needs one on the wire.
@@ -103,19 +100,12 @@ def qr_data_url(qr: str) -> str:
     largest integer module size that fits, centred on a white square.
 
     Fast on purpose, since it sits between a QR appearing and its webhook:
-    the mask pattern is fixed (`QR_MASK`) instead of scored eight ways, which
-    is where qrcode spends most of its time (10-25 ms in pure Python); any
-    mask gives a valid code every reader decodes. The image is built from the
-    module matrix in one pass and PNG-compressed at the fastest level. The
-    result is cached, so the same QR (an API read-back, a retry) is never
-    drawn twice.
+    the symbol comes from `app.domain.qr` (fixed mask, cached), the image is
+    built from its modules in one pass and PNG-compressed at the fastest
+    level. The result is cached, so the same QR (an API read-back, a retry)
+    is never drawn twice.
     """
-    code = qrcode.QRCode(
-        error_correction=ERROR_CORRECT_M, box_size=1, border=QR_BORDER, mask_pattern=QR_MASK
-    )
-    code.add_data(qr)
-    code.make(fit=True)
-    matrix: list[list[bool]] = code.get_matrix()  # includes the quiet zone
+    matrix = qr_modules(qr, QUIET_ZONE)
     count = len(matrix)
     scale = max(1, QR_PIXELS // count)
     pixels = bytes(_BLACK if dark else _WHITE for row in matrix for dark in row)

@@ -7,24 +7,23 @@ one, the console runs on the scripted `DemoEngine`.
 
 from __future__ import annotations
 
-import inspect
 import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.config import Settings
+from app.demo.data import LABELS
 from app.domain.models import AccountSpec
+from app.engine.api import Engine
 from app.ui import theme
-from app.ui.demo_data import LABELS
-from app.ui.engine_host import EngineHost
-from app.ui.main_window import MainWindow
-from app.ui.qr_render import _module_image
+from app.ui.engine_host import EngineFactory, EngineHost
+from app.ui.main_window import MainWindow, ScanPoster
+from app.ui.qr_render import forget_images
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def run_console(
     settings: Settings,
     options: ConsoleOptions,
     *,
-    engine_factory: Callable[[], Any] | None = None,
+    engine_factory: EngineFactory | None = None,
 ) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -61,20 +60,20 @@ def run_console(
     if options.theme == "system":
         app.styleHints().colorSchemeChanged.connect(lambda _s: theme.apply(app, None))
 
-    scan_poster = None
+    scan_poster: ScanPoster | None = None
     if engine_factory is not None and not options.demo_engine:
         factory = engine_factory
     else:
-        from app.ui.demo_engine import DemoEngine
+        from app.demo.engine import DemoEngine
 
         demo = DemoEngine(fleet=48, instances=3)
 
-        def factory() -> Any:
+        def factory() -> Engine:
             return demo
 
         scan_poster = demo.demo_scan
 
-    host = EngineHost(_awaiting(factory))
+    host = EngineHost(factory)
     window = MainWindow(host, settings=settings, scan_poster=scan_poster)
     if engine_factory is None or options.demo_engine:
         window.setWindowTitle(window.windowTitle() + "  — DEMO DATA")
@@ -101,20 +100,8 @@ def run_console(
         _schedule_screenshots(app, window, options)
     code = app.exec()
     host.close()
-    _module_image.cache_clear()
+    forget_images()
     return code
-
-
-def _awaiting(factory: Any) -> Any:
-    """Accept engine factories that return the engine or an awaitable of it."""
-
-    def build() -> Any:
-        engine = factory()
-        if inspect.isawaitable(engine):
-            raise TypeError("open_engine returned an awaitable; EngineHost expects the engine")
-        return engine
-
-    return build
 
 
 def _prepare_view(window: MainWindow, options: ConsoleOptions) -> None:

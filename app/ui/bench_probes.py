@@ -1,8 +1,9 @@
 """Probes the benchmark (`app/bench`) puts into the console; they live here
 because nothing outside `app/ui` imports Qt. What the console scenarios
-share: an offscreen QApplication, a watch on the moment a QR is actually
-painted, and an engine wrapper that stamps when each event reached the
-supervisor's subscriber.
+share: an offscreen QApplication, precise timers, a watch on the moment a QR
+is actually painted, and an engine wrapper that stamps when each event
+reached the supervisor's subscriber. No Qt class leaves this module: the
+bench calls these and never touches Qt itself.
 
 `PaintWatch` is an event filter on `QrView` widgets: it records the first
 `Paint` event that carries a given QR string (the widget's own `qr_text()`),
@@ -17,13 +18,24 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 
-__all__ = ["PaintWatch", "QElapsedTimer", "Qt", "QTimer", "StampedEngine", "qt_app", "spin"]
+from app.domain.events import EngineEvent, QrIssued
+from app.engine.api import (
+    AccountSpec,
+    DoctorCheck,
+    Engine,
+    InstanceInfo,
+    OutboxItem,
+    SessionInfo,
+    TimelineEntry,
+)
+
+__all__ = ["Paint", "PaintWatch", "PreciseTimers", "StampedEngine", "qt_app", "spin"]
 
 
 def qt_app() -> Any:
@@ -42,6 +54,29 @@ def spin(app: Any, until: Callable[[], bool], *, timeout: float, what: str) -> N
             raise RuntimeError(f"{what} (waited {timeout:.0f} s)")
         app.processEvents()
         time.sleep(0.001)
+
+
+class PreciseTimers:
+    """Precise Qt timers that call plain functions on the GUI thread, started and
+    stopped together (the grid scenario's stall probe, frame and tick)."""
+
+    def __init__(self) -> None:
+        self._timers: list[QTimer] = []
+
+    def every(self, interval_ms: int, call: Callable[[], object]) -> None:
+        timer = QTimer()
+        timer.setTimerType(Qt.TimerType.PreciseTimer)
+        timer.setInterval(interval_ms)
+        timer.timeout.connect(call)
+        self._timers.append(timer)
+
+    def start(self) -> None:
+        for timer in self._timers:
+            timer.start()
+
+    def stop(self) -> None:
+        for timer in self._timers:
+            timer.stop()
 
 
 _KEY = "benchPaintKey"
@@ -82,29 +117,21 @@ class StampedEngine:
 
     `first_qr[workspace_id]` and `first_qr_sid[session_id]` are the perf_counter
     times of the first `QrIssued` seen by the subscriber; `sid_of[workspace_id]`
-    maps a workspace to the session its first QR came from.
+    maps a workspace to the session its first QR came from. Everything else is
+    passed to the wrapped engine as it is.
     """
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self.first_qr: dict[int, float] = {}
         self.first_qr_sid: dict[str, float] = {}
         self.sid_of: dict[int, str] = {}
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._engine, name)
-
-    @property
-    def sandbox_url(self) -> str:
-        return str(getattr(self._engine, "sandbox_url", ""))
-
-    def subscribe(self) -> AsyncIterator[Any]:
+    def subscribe(self) -> AsyncIterator[EngineEvent]:
         # Subscribe now, not at the first iteration: nothing may be missed.
         return self._stamp(self._engine.subscribe())
 
-    async def _stamp(self, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        from app.domain.events import QrIssued
-
+    async def _stamp(self, stream: AsyncIterator[EngineEvent]) -> AsyncIterator[EngineEvent]:
         async for event in stream:
             if isinstance(event, QrIssued):
                 now = time.perf_counter()
@@ -112,3 +139,75 @@ class StampedEngine:
                 self.sid_of.setdefault(event.workspace_id, event.session_id)
                 self.first_qr_sid.setdefault(event.session_id, now)
             yield event
+
+    @property
+    def provider_url(self) -> str:
+        return self._engine.provider_url
+
+    @property
+    def central_url(self) -> str:
+        return self._engine.central_url
+
+    @property
+    def sandbox_url(self) -> str:
+        return self._engine.sandbox_url
+
+    async def start(self) -> None:
+        await self._engine.start()
+
+    async def aclose(self) -> None:
+        await self._engine.aclose()
+
+    async def add_accounts(
+        self, specs: Sequence[AccountSpec], *, start: bool = True
+    ) -> list[SessionInfo]:
+        return await self._engine.add_accounts(specs, start=start)
+
+    async def start_session(self, session_id: str) -> None:
+        await self._engine.start_session(session_id)
+
+    async def stop_session(self, session_id: str) -> None:
+        await self._engine.stop_session(session_id)
+
+    async def restart_session(self, session_id: str) -> None:
+        await self._engine.restart_session(session_id)
+
+    async def logout_session(self, session_id: str) -> None:
+        await self._engine.logout_session(session_id)
+
+    async def regenerate_qr(self, session_id: str) -> None:
+        await self._engine.regenerate_qr(session_id)
+
+    async def remove_account(self, session_id: str) -> None:
+        await self._engine.remove_account(session_id)
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        return await self._engine.list_sessions()
+
+    async def list_instances(self) -> list[InstanceInfo]:
+        return await self._engine.list_instances()
+
+    async def restart_instance(self, instance_id: str) -> None:
+        await self._engine.restart_instance(instance_id)
+
+    async def add_instance(self) -> InstanceInfo:
+        return await self._engine.add_instance()
+
+    async def session_timeline(self, session_id: str) -> list[TimelineEntry]:
+        return await self._engine.session_timeline(session_id)
+
+    async def list_outbox(self, state: str = "") -> list[OutboxItem]:
+        return await self._engine.list_outbox(state)
+
+    async def retry_outbox(self, event_ids: Sequence[str] = ()) -> int:
+        return await self._engine.retry_outbox(event_ids)
+
+    async def instance_log(self, instance_id: str, lines: int = 200) -> list[str]:
+        return await self._engine.instance_log(instance_id, lines)
+
+    async def doctor(self) -> list[DoctorCheck]:
+        return await self._engine.doctor()
+
+
+def _is_an_engine(engine: StampedEngine) -> Engine:
+    return engine  # mypy checks here that StampedEngine satisfies the Engine Protocol

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -70,18 +70,6 @@ class Operation:
 def _message(error: BaseException) -> str:
     text = str(error).strip()
     return text or type(error).__name__
-
-
-def _sandbox_url(engine: Engine) -> str:
-    """The login page's base URL as the engine reports it (the sandbox's, in sandbox mode).
-
-    Not on the Protocol yet (requested as `Engine.sandbox_url`); the real engine
-    exposes it as `runtime.provider_url`. The window uses it only in sandbox mode.
-    """
-    url = getattr(engine, "sandbox_url", "")
-    if not url:
-        url = getattr(getattr(engine, "runtime", None), "provider_url", "")
-    return str(url or "")
 
 
 class EngineHost(QObject):
@@ -151,6 +139,30 @@ class EngineHost(QObject):
         """An operation on the engine; call `.run()` to submit it."""
         return Operation(self, call, label)
 
+    # One slot per session verb (the same words as the Engine's): a view's
+    # request signal connects straight to these; failures reach the window
+    # through `sig_operation_failed`.
+
+    @Slot(str)
+    def start_session(self, session_id: str) -> None:
+        self.op(lambda e: e.start_session(session_id), f"start {session_id}").run()
+
+    @Slot(str)
+    def stop_session(self, session_id: str) -> None:
+        self.op(lambda e: e.stop_session(session_id), f"stop {session_id}").run()
+
+    @Slot(str)
+    def restart_session(self, session_id: str) -> None:
+        self.op(lambda e: e.restart_session(session_id), f"restart {session_id}").run()
+
+    @Slot(str)
+    def logout_session(self, session_id: str) -> None:
+        self.op(lambda e: e.logout_session(session_id), f"log out {session_id}").run()
+
+    @Slot(str)
+    def regenerate_qr(self, session_id: str) -> None:
+        self.op(lambda e: e.regenerate_qr(session_id), f"new QR for {session_id}").run()
+
     def run_coroutine(
         self, coro_factory: Callable[[], Awaitable[Any]], label: str = ""
     ) -> Operation:
@@ -209,9 +221,9 @@ class EngineHost(QObject):
             log.warning("engine failed to start: %s", _message(exc))
             self._queue.append(("failed", f"The engine did not start: {_message(exc)}"))
             return
-        self._queue.append(("loaded", _sandbox_url(engine), sessions, instances))
+        self._queue.append(("loaded", engine.sandbox_url, sessions, instances))
 
-    async def _pump(self, stream: Any) -> None:
+    async def _pump(self, stream: AsyncIterator[EngineEvent]) -> None:
         try:
             async for event in stream:
                 self._queue.append(event)

@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.states import SessionState
-from app.ui import fmt, theme
+from app.operator import text as fmt
+from app.ui import theme
 from app.ui.session_row import AGE_COLS, ID_ROLE, STATE_ROLE, Col
 from app.ui.sessions_model import SessionsModel, SessionsProxy
 
@@ -40,7 +41,7 @@ ACTIONS = (
     ("stop", "Stop"),
     ("restart", "Restart"),
     ("logout", "Log out"),
-    ("regenerate", "New QR"),
+    ("regenerate_qr", "New QR"),
 )
 WIDTHS = {
     Col.STATE: 140,
@@ -103,7 +104,7 @@ class HealthGrid(QWidget):
 
     Signals:
         sig_action_requested(str, list): an action ('start', 'stop', 'restart',
-            'logout', 'regenerate') for these session ids.
+            'logout', 'regenerate_qr') for these session ids.
         sig_timeline_requested(str): double-click on a row (session id).
     """
 

@@ -16,7 +16,7 @@ from PySide6.QtCore import QModelIndex, QObject, Qt
 
 from app.domain.events import InstanceLoad
 from app.domain.models import InstanceInfo
-from app.ui import fmt
+from app.operator import text as fmt
 from app.ui.table_model import RowTableModel
 
 HISTORY = timedelta(minutes=10)

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui import fmt, theme
+from app.operator import text as fmt
+from app.ui import theme
 from app.ui.instances_model import HISTORY, InstancesModel
 
 HOT = 80.0

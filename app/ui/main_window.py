@@ -28,8 +28,9 @@ from app.config import Settings
 from app.domain.events import EngineEvent, SyncStatus
 from app.domain.models import SessionInfo
 from app.domain.states import SessionState
+from app.engine.api import Engine
+from app.operator.bundle import write_bundle
 from app.ui import test_phone
-from app.ui.bundle import write_bundle
 from app.ui.diagnostics_view import DiagnosticsView
 from app.ui.engine_host import EngineHost
 from app.ui.focus_view import FocusView
@@ -46,13 +47,6 @@ from app.ui.timeline import TimelineModel, TimelineView
 from app.ui.window_parts import VIEWS, Header, Nav, ShortcutOverlay, StatusTotals, app_icon
 
 ScanPoster = Callable[[str, str], Awaitable[None]]
-_ACTIONS = {
-    "start": "start_session",
-    "stop": "stop_session",
-    "restart": "restart_session",
-    "logout": "logout_session",
-    "regenerate": "regenerate_qr",
-}
 
 
 class MainWindow(QMainWindow):
@@ -139,6 +133,8 @@ class MainWindow(QMainWindow):
         h.sig_started.connect(self._on_host_started)
         h.sig_sessions_loaded.connect(self._on_host_sessions_loaded)
         h.sig_instances_loaded.connect(self._on_host_instances_loaded)
+        # The wall hears the engine first-hand (the fewest hand-offs from a QR to the screen).
+        h.sig_session_events.connect(self.wall_model.apply)
         h.sig_session_events.connect(self._on_host_session_events)
         h.sig_instance_loads.connect(self._on_host_instance_loads)
         h.sig_sync_status.connect(self._on_host_sync_status)
@@ -150,9 +146,9 @@ class MainWindow(QMainWindow):
         self.sessions.sig_counts_changed.connect(self._on_sessions_counts_changed)
         self.totals.sig_filter_requested.connect(self._on_totals_filter_requested)
         self.wall.sig_focus_requested.connect(self.enter_focus)
-        self.wall.sig_regenerate_requested.connect(lambda sid: self.act("regenerate", [sid]))
+        self.wall.sig_regenerate_requested.connect(h.regenerate_qr)
         self.wall.sig_scan_requested.connect(self._on_wall_scan_requested)
-        self.focus.sig_regenerate_requested.connect(lambda sid: self.act("regenerate", [sid]))
+        self.focus.sig_regenerate_requested.connect(h.regenerate_qr)
         self.focus.sig_leave_requested.connect(self.leave_focus)
         self.grid.sig_action_requested.connect(self.act)
         self.grid.sig_timeline_requested.connect(self._on_grid_timeline_requested)
@@ -197,11 +193,19 @@ class MainWindow(QMainWindow):
     def leave_focus(self) -> None:
         self.qr_stack.setCurrentWidget(self.wall)
 
-    def act(self, action: str, ids: list[str]) -> None:
-        method = _ACTIONS[action]
+    def act(self, verb: str, ids: list[str]) -> None:
+        """Ask the engine for `verb` on each session: start, stop, restart, logout or
+        regenerate_qr (the bulk bar and the menus carry the verb's name)."""
+        slot = {
+            "start": self.host.start_session,
+            "stop": self.host.stop_session,
+            "restart": self.host.restart_session,
+            "logout": self.host.logout_session,
+            "regenerate_qr": self.host.regenerate_qr,
+        }[verb]
         for sid in ids:
-            self.host.op(_engine_call(method, sid), f"{action} {sid}").run()
-        self.statusBar().showMessage(f"{action}: sent for {len(ids)} session(s)", 4000)
+            slot(sid)
+        self.statusBar().showMessage(f"{verb}: sent for {len(ids)} session(s)", 4000)
 
     def open_settings(self) -> None:
         from app.ui.settings_dialog import SettingsDialog
@@ -209,11 +213,10 @@ class MainWindow(QMainWindow):
         SettingsDialog(self.settings, self).exec()
 
     def _diag(
-        self, call: Callable[[Any], Awaitable[Any]], label: str, done: Callable[[Any], None]
+        self, call: Callable[[Engine], Awaitable[Any]], label: str, done: Callable[[Any], None]
     ) -> None:
         def failed(exc: BaseException) -> None:
-            what = "the engine does not offer this yet" if isinstance(exc, AttributeError) else exc
-            self.statusBar().showMessage(f"{label}: {what}", 8000)
+            self.statusBar().showMessage(f"{label}: {exc}", 8000)
 
         self.host.op(call, label).success(done).failure(failed).run()
 
@@ -240,7 +243,6 @@ class MainWindow(QMainWindow):
     @Slot(list)
     def _on_host_session_events(self, events: list[EngineEvent]) -> None:
         self.sessions.apply(events)
-        self.wall_model.apply(events)
         self._update_nav()
         self.notifier.note(events, self.sessions)
         self.onboarding_flow.on_events(events)
@@ -392,21 +394,13 @@ class MainWindow(QMainWindow):
         """Gather sessions, outbox, logs and doctor results from the engine, then zip them."""
         ids = [self.instances.info(r).instance_id for r in range(self.instances.rowCount())]
 
-        async def gather(engine: Any) -> dict[str, Any]:
-            out: dict[str, Any] = {"sessions": await engine.list_sessions()}
-            for key in ("outbox", "doctor"):
-                try:
-                    out[key] = await (engine.list_outbox() if key == "outbox" else engine.doctor())
-                except AttributeError:
-                    out[key] = []
-            logs = {}
-            for iid in ids:
-                try:
-                    logs[iid] = await engine.instance_log(iid)
-                except AttributeError:
-                    break
-            out["logs"] = logs
-            return out
+        async def gather(engine: Engine) -> dict[str, Any]:
+            return {
+                "sessions": await engine.list_sessions(),
+                "outbox": await engine.list_outbox(),
+                "doctor": await engine.doctor(),
+                "logs": {iid: await engine.instance_log(iid) for iid in ids},
+            }
 
         def write(data: dict[str, Any]) -> None:
             write_bundle(path, settings=self.settings, **data)
@@ -424,12 +418,3 @@ class MainWindow(QMainWindow):
         if self.overlay.isVisible():
             self.overlay.hide()
             self.overlay.toggle()
-
-
-def _engine_call(method: str, session_id: str) -> Callable[[Any], Any]:
-    """An operation calling `engine.<method>(session_id)` (bound now, not at call time)."""
-
-    def call(engine: Any) -> Any:
-        return getattr(engine, method)(session_id)
-
-    return call

@@ -2,11 +2,14 @@
 
 The valid rows become accounts created *stopped* (`add_accounts(start=False)`),
 so no QR opens before staff get to it. The flow then starts sessions so
-that exactly the run's warm window is open (`OnboardingRun.plan`: the current
-account and the next two), and moves the window on as soon as an account is
-scanned, while focus mode (which follows the run's order) has already moved
-to the next QR on screen. Pause stops the warm QRs that nobody scanned;
-resume opens them again. Skip sends an account to the back of the queue.
+that exactly the run's warm window is open (`OnboardingRun.next_moves`: the
+current account and the next two), and moves the window on as soon as an
+account is scanned, while focus mode (which follows the run's order) has
+already moved to the next QR on screen. Pause stops the warm QRs that nobody
+scanned; resume opens them again. Skip sends an account to the back of the
+queue. What counts as scanned, connected or given up is the run's business
+(`app.operator.onboarding`, shared with `pairdesk onboard`); this module only
+turns its moves into engine operations.
 """
 
 from __future__ import annotations
@@ -16,23 +19,22 @@ from functools import partial
 
 from PySide6.QtCore import QObject, Signal
 
-from app.domain.events import EngineEvent, SessionReady, SessionStateChanged
+from app.domain.events import EngineEvent
 from app.domain.models import AccountSpec, SessionInfo
-from app.domain.states import SessionState
 from app.engine.api import Engine
+from app.operator.onboarding import OnboardingRun
 from app.ui.engine_host import EngineHost
 from app.ui.focus_view import FocusView
-from app.ui.onboarding_run import OnboardingRun
 from app.ui.onboarding_view import OnboardingView
 from app.ui.sessions_model import SessionsModel
 
 
-def _call(method: str, session_id: str, engine: Engine) -> Awaitable[None]:
-    result: Awaitable[None] = getattr(engine, method)(session_id)
-    return result
+def _start(session_id: str, engine: Engine) -> Awaitable[None]:
+    return engine.start_session(session_id)
 
 
-_STOPPED = (SessionState.STOPPED, SessionState.FAILED, SessionState.LOGGED_OUT)
+def _stop(session_id: str, engine: Engine) -> Awaitable[None]:
+    return engine.stop_session(session_id)
 
 
 class OnboardingFlow(QObject):
@@ -91,21 +93,12 @@ class OnboardingFlow(QObject):
         run = self.run
         if run is None:
             return
+        changed = False
         for ev in events:
-            sid = getattr(ev, "session_id", "")
-            if sid not in run.running and sid not in run.linked:
-                continue
-            if isinstance(ev, SessionReady):
-                run.note_connected(sid, ev.at, ev.phone_number)
-            elif isinstance(ev, SessionStateChanged):
-                if ev.state is SessionState.PAIRING:
-                    run.note_linking(sid)
-                elif ev.state is SessionState.CONNECTED:
-                    run.note_connected(sid, ev.at, ev.phone_number)
-                elif ev.state in _STOPPED and sid not in run.linked:
-                    run.mark_stopped([sid])
-        self._warm()
-        self.update_progress()
+            changed = run.apply(ev) or changed
+        if changed:
+            self._warm()
+            self.update_progress()
 
     def toggle_pause(self) -> None:
         run = self.run
@@ -129,13 +122,21 @@ class OnboardingFlow(QObject):
         run = self.run
         if run is None:
             return
-        start, stop = run.plan()
+        start, stop = run.next_moves()
         for sid in stop:
-            self._host.op(partial(_call, "stop_session", sid), f"stop {sid}").run()
-        run.mark_stopped(stop)
+            self._host.op(partial(_stop, sid), f"stop {sid}").run()
         for sid in start:
-            self._host.op(partial(_call, "start_session", sid), f"start {sid}").run()
-        run.mark_started(start)
+            op = self._host.op(partial(_start, sid), f"start {sid}")
+            op.failure(partial(self._on_start_failed, sid)).run()
+
+    def _on_start_failed(self, session_id: str, error: BaseException) -> None:
+        run = self.run
+        if run is None:
+            return
+        run.note_ended(session_id, "not started")
+        self.sig_message.emit(f"{session_id} did not start: {error}")
+        self._warm()
+        self.update_progress()
 
     def update_progress(self) -> None:
         run = self.run

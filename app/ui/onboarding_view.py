@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 
 from app.domain.import_rows import ImportFileError, ImportRow, parse_bytes, parse_text, results_csv
 from app.domain.models import AccountSpec, SessionInfo
+from app.operator.onboarding import OnboardingRun
 from app.ui import theme
-from app.ui.onboarding_run import OnboardingRun
 from app.ui.table_model import RowTableModel
 
 HEADERS = ("Row", "Workspace", "Label", "Phone", "Check")

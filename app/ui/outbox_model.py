@@ -15,7 +15,8 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Qt
 
 from app.domain.outbox import OutboxItem
-from app.ui import fmt, theme
+from app.operator import text as fmt
+from app.ui import theme
 from app.ui.table_model import RowTableModel
 
 HEADERS = ("State", "Event", "Session", "Attempts", "HTTP", "Last try", "Central API answer")

@@ -1,4 +1,4 @@
-"""Crisp QR codes: the module matrix from `qrcode`, painted module by module.
+"""Crisp QR codes: the module matrix from `app.domain.qr`, painted module by module.
 
 `QrView` sizes each module to a whole number of *device* pixels (so the code
 stays sharp at 125 % or 150 % scaling), keeps the 4-module quiet zone, and is
@@ -10,28 +10,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import qrcode
 from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-QUIET_ZONE = 4
-
-
-@lru_cache(maxsize=256)
-def qr_matrix(text: str) -> tuple[tuple[bool, ...], ...]:
-    """The QR symbol for `text` as rows of dark/light modules, quiet zone included."""
-    code = qrcode.QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_M, border=QUIET_ZONE, box_size=1
-    )
-    code.add_data(text)
-    code.make(fit=True)
-    return tuple(tuple(bool(v) for v in row) for row in code.get_matrix())
+from app.domain.qr import QUIET_ZONE, qr_modules
 
 
 @lru_cache(maxsize=256)
 def _module_image(text: str) -> QImage:
-    matrix = qr_matrix(text)
+    """One pixel per module, quiet zone included; `QrView` scales it without smoothing."""
+    matrix = qr_modules(text, QUIET_ZONE)
     n = len(matrix)
     image = QImage(n, n, QImage.Format.Format_Grayscale8)
     image.fill(255)
@@ -40,6 +29,11 @@ def _module_image(text: str) -> QImage:
             if dark:
                 image.setPixel(x, y, 0xFF000000)
     return image
+
+
+def forget_images() -> None:
+    """Drop the cached module images (before the QApplication goes away)."""
+    _module_image.cache_clear()
 
 
 class QrView(QWidget):

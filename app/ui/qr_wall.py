@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.states import SessionState
-from app.ui import fmt, theme
+from app.operator import text as fmt
+from app.ui import theme
 from app.ui.qr_render import QrView
 from app.ui.qr_wall_model import Phase, QrWallModel, WallEntry
 

@@ -33,7 +33,7 @@ from app.domain.events import (
 )
 from app.domain.models import SessionInfo
 from app.domain.states import SessionState
-from app.ui import fmt
+from app.operator import text as fmt
 from app.ui.session_row import Col
 from app.ui.sessions_model import SessionsModel
 
@@ -141,6 +141,7 @@ class QrWallModel(QAbstractListModel):
                 entry.expires_at = info.qr_expires_at
                 entry.first_qr_at = info.qr_issued_at
 
+    @Slot(list)
     def apply(self, events: list[EngineEvent]) -> None:
         touched: set[str] = set()
         for ev in events:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionState
-from app.ui import fmt
+from app.operator import text as fmt
 
 SORT_ROLE = Qt.ItemDataRole.UserRole
 STATE_ROLE = Qt.ItemDataRole.UserRole + 1

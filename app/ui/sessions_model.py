@@ -36,7 +36,7 @@ from app.domain.events import (
 )
 from app.domain.models import SessionInfo
 from app.domain.states import SessionState
-from app.ui import fmt
+from app.operator import text as fmt
 from app.ui.session_row import (
     AGE_COLS,
     HEADERS,

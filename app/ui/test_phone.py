@@ -1,8 +1,10 @@
 """Sandbox "Scan with test phone": read the QR off the screen, as a camera would.
 
 `decode_widget` grabs the tile's own rendered pixels, converts them to a
-greyscale PIL image and decodes them with zxing-cpp; `post_scan` sends the
-decoded string to the sandbox test phone (`POST {sandbox_url}phone/scan`).
+greyscale PIL image and decodes them with zxing-cpp; `post_scan` has the
+sandbox test phone scan the decoded string, through the sandbox's own client
+(`app.sandbox.phone_client`, the console's one allowed import of the sandbox),
+and turns its refusals into words for the status bar.
 """
 
 from __future__ import annotations
@@ -47,21 +49,28 @@ def test_phone_number(rng: random.Random | None = None) -> str:
     return f"62811{rng.randrange(10**7, 10**8)}"
 
 
+_REFUSALS = {
+    404: "the sandbox does not know this QR",
+    409: "this QR was already used",
+    410: "this QR has expired; wait for the next one",
+}
+
+
 async def post_scan(
     sandbox_url: str, qr: str, phone: str, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> None:
     """Ask the sandbox test phone to scan `qr`; raises `ScanError` with the reason."""
-    url = sandbox_url.rstrip("/") + "/phone/scan"
+    # Here, not at the top: importing app.sandbox loads the simulator's web app, which
+    # a console on the real site never needs.
+    from app.sandbox.phone_client import AsyncTestPhone, PhoneError, PhoneUnreachable
+
     try:
-        async with httpx.AsyncClient(timeout=10, transport=transport) as client:
-            response = await client.post(url, json={"qr": qr, "phone": phone})
-    except httpx.HTTPError as exc:
-        raise ScanError(f"The sandbox test phone is not reachable at {url} ({exc}).") from None
-    reasons = {
-        404: "the sandbox does not know this QR",
-        409: "this QR was already used",
-        410: "this QR has expired; wait for the next one",
-    }
-    if response.status_code >= 400:
-        why = reasons.get(response.status_code, f"HTTP {response.status_code}")
-        raise ScanError(f"Test phone did not link: {why}.")
+        async with AsyncTestPhone(sandbox_url, transport=transport) as client:
+            await client.scan(qr, phone)
+    except PhoneUnreachable as exc:
+        raise ScanError(
+            f"The sandbox test phone is not reachable at {exc.url} ({exc.__cause__})."
+        ) from None
+    except PhoneError as exc:
+        why = _REFUSALS.get(exc.status, f"HTTP {exc.status}")
+        raise ScanError(f"Test phone did not link: {why}.") from None

@@ -1,7 +1,7 @@
 """Colours, fonts and palettes: light and dark, following the system.
 
 The state colours are chosen to stay distinguishable for common colour-vision
-deficiencies, and every use pairs them with text (see `fmt.STATE_LABELS`).
+deficiencies, and every use pairs them with text (see `app.operator.text.STATE_LABELS`).
 QR codes are always black on white, whatever the theme.
 """
 

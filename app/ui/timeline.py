@@ -14,7 +14,8 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from app.domain.models import TimelineEntry
-from app.ui import fmt, theme
+from app.operator import text as fmt
+from app.ui import theme
 from app.ui.table_model import RowTableModel
 
 HEADERS = ("Time", "State", "Reason", "Detail", "After")

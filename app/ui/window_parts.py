@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
 
 from app.domain.events import SyncStatus
 from app.domain.states import SessionState
-from app.ui import fmt, theme
+from app.operator import text as fmt
+from app.ui import theme
 
 VIEWS = ("QR wall", "Sessions", "Instances", "Onboard", "Diagnose")
 SHORTCUTS = (

@@ -1,4 +1,5 @@
-"""`pairdesk onboard FILE`: rows checked first, nothing created from a bad file, a real run."""
+"""`pairdesk onboard FILE`: rows checked first, nothing created from a bad file, the walk
+(warm-up, scans, give-up, results) over a scripted engine, and a real run."""
 
 from __future__ import annotations
 
@@ -8,6 +9,67 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from app.domain.events import SessionReady
+from app.domain.states import SessionState
+from app.sandbox import PhoneError
+from tests.ui.fakes import FakeEngine, qr_event, state_event
+
+
+class ScannedEngine(FakeEngine):
+    """The console tests' fake engine, with a QR for every started session and the
+    sandbox test phone's effect: a scan links the account at once."""
+
+    sandbox_url = "http://sandbox.test/"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: set[str] = set()  # started, not scanned: a QR someone has to watch
+        self.most_waiting = 0
+
+    async def start_session(self, session_id: str) -> None:
+        await super().start_session(session_id)
+        self.waiting.add(session_id)
+        self.most_waiting = max(self.most_waiting, len(self.waiting))
+        self._put(qr_event(session_id, qr=f"qr-{session_id}"))
+
+    async def stop_session(self, session_id: str) -> None:
+        await super().stop_session(session_id)
+        self.waiting.discard(session_id)
+        self._put(state_event(session_id, SessionState.STOPPED))
+
+    def link(self, qr: str, phone: str) -> None:
+        session_id = qr.removeprefix("qr-")
+        self.waiting.discard(session_id)
+        self._put(state_event(session_id, SessionState.PAIRING))
+        self._put(SessionReady(session_id=session_id, workspace_id=1, phone_number=phone))
+
+
+class Phone:
+    """Stands in for `AsyncTestPhone`: scans link on the engine, except `refused` QRs."""
+
+    def __init__(self, engine: ScannedEngine, refused: frozenset[str]) -> None:
+        self.engine, self.refused = engine, refused
+
+    async def scan(self, qr: str, phone: str) -> dict[str, object]:
+        if qr in self.refused:
+            raise PhoneError(410, "expired")
+        self.engine.link(qr, phone)
+        return {}
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> ScannedEngine:
+    fake = ScannedEngine()
+    monkeypatch.setattr("app.bootstrap.open_engine", lambda settings: fake)
+    return fake
+
+
+def _walk(monkeypatch, engine: ScannedEngine, refused: frozenset[str] = frozenset()) -> None:
+    """`--phone-scan-sandbox` scans with `Phone` instead of the sandbox's test phone."""
+    monkeypatch.setattr("app.cli._onboard.AsyncTestPhone", lambda url: Phone(engine, refused))
 
 
 @pytest.fixture
@@ -76,6 +138,41 @@ def test_unusable_file_creates_nothing(tmp_path, capsys, no_engine, text, why):
 def test_missing_file_is_one_line(tmp_path, capsys, no_engine):
     assert main(["onboard", str(tmp_path / "nope.csv")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_the_walk_keeps_three_qrs_open_scans_each_and_writes_every_row(
+    tmp_path, capsys, engine, monkeypatch
+):
+    _walk(monkeypatch, engine)
+    lines = "".join(f"{k},Desk {k},\n" for k in range(1, 7))
+    path = _sheet(tmp_path, f"workspace_id,label,phone\n{lines}x,Bad,\n")
+    code = main(["onboard", str(path), "--yes", "--phone-scan-sandbox", "--no-qr"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert engine.add_started is False  # created stopped; the walk opens them
+    assert engine.most_waiting == 3  # the current account and the next two, never more
+    assert "[1/6] Desk 1 (ws 1)" in out and "[6/6] Desk 6 (ws 6)" in out
+    assert "✓ Desk 6 (ws 6) connected" in out and "6 / 6 connected" in out
+    rows = list(csv.DictReader((tmp_path / "accounts.csv.results.csv").open(encoding="utf-8")))
+    assert [r["result"] for r in rows] == ["connected"] * 6 + [
+        "rejected: workspace_id 'x' is not a number"
+    ]
+    assert all(r["phone"].startswith("6281") and r["session_id"] for r in rows[:6])
+
+
+def test_an_account_not_linked_in_time_is_given_up_and_the_walk_goes_on(
+    tmp_path, capsys, engine, monkeypatch
+):
+    _walk(monkeypatch, engine, refused=frozenset({"qr-s-1-0"}))
+    path = _sheet(tmp_path, "workspace_id,label,phone\n1,Toko,\n2,Klinik,\n")
+    code = main(["onboard", str(path), "--phone-scan-sandbox", "--no-qr", "--timeout", "1"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "test phone: HTTP 410; waiting for the next QR" in out
+    assert "Toko (ws 1): not linked within 1 s; skipped" in out
+    assert ("stop_session", "s-1-0") in engine.calls
+    rows = list(csv.DictReader((tmp_path / "accounts.csv.results.csv").open(encoding="utf-8")))
+    assert [r["result"] for r in rows] == ["timed out", "connected"]
 
 
 @pytest.mark.e2e

@@ -1,4 +1,5 @@
-"""`FakeEngine`: satisfies `app.engine.api.Engine`, records calls, emits scripted events."""
+"""`FakeEngine`: satisfies `app.engine.api.Engine` (checked by mypy), records calls, emits
+scripted events."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ from datetime import timedelta
 
 from app.domain.events import EngineEvent, QrIssued, SessionStateChanged, utcnow
 from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
+from app.domain.outbox import OutboxItem
 from app.domain.states import SessionState
+from app.engine.api import DoctorCheck, Engine
 
 _END = object()
 
 
 class FakeEngine:
     """In-memory engine for console tests. `push()` is safe from any thread."""
+
+    provider_url = ""
+    central_url = ""
+    sandbox_url = ""
 
     def __init__(
         self,
@@ -24,7 +31,7 @@ class FakeEngine:
         self.sessions = {s.session_id: s for s in sessions}
         self.instances = list(instances) or [InstanceInfo(instance_id="i-1", index=1, capacity=50)]
         self.calls: list[tuple[str, object]] = []
-        self.outbox: list = []
+        self.outbox: list[OutboxItem] = []
         self.closed = False
         self._queues: list[asyncio.Queue[object]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -120,7 +127,7 @@ class FakeEngine:
             )
         ]
 
-    async def list_outbox(self, state: str = "") -> list:  # type: ignore[type-arg]
+    async def list_outbox(self, state: str = "") -> list[OutboxItem]:
         return [o for o in self.outbox if not state or o.state == state]
 
     async def retry_outbox(self, event_ids: Sequence[str] = ()) -> int:
@@ -130,11 +137,17 @@ class FakeEngine:
     async def instance_log(self, instance_id: str, lines: int = 200) -> list[str]:
         return [f"[{instance_id}] token=SECRET-TOKEN-123 started"]
 
-    async def doctor(self) -> list:  # type: ignore[type-arg]
+    async def doctor(self) -> list[DoctorCheck]:
         return []
 
 
-def qr_event(sid: str, ws: int = 1, *, qr: str = "", life: float = 60.0, age: float = 0.0):
+def _is_an_engine(engine: FakeEngine) -> Engine:
+    return engine  # mypy checks here that FakeEngine satisfies the Engine Protocol
+
+
+def qr_event(
+    sid: str, ws: int = 1, *, qr: str = "", life: float = 60.0, age: float = 0.0
+) -> QrIssued:
     """A `QrIssued` issued `age` seconds ago that lives `life` seconds."""
     at = utcnow() - timedelta(seconds=age)
     return QrIssued(

@@ -89,7 +89,7 @@ def test_diagnostics_bundle_has_no_secret(qtbot, host, fake_engine, settings, tm
 
 
 def test_sync_tab_retries_selected_dead_rows_and_all(qtbot, host, fake_engine, settings):
-    from app.ui.demo_data import demo_outbox
+    from app.demo.data import demo_outbox
 
     fake_engine.outbox = demo_outbox()
     window = MainWindow(host, settings=settings)

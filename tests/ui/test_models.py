@@ -133,7 +133,7 @@ def test_upsert_fills_labels_without_reset(qtbot):
 def test_outbox_model_merges_refreshes_without_reset(qtmodeltester, qtbot):
     from dataclasses import replace
 
-    from app.ui.demo_data import demo_outbox
+    from app.demo.data import demo_outbox
     from app.ui.outbox_model import OutboxModel
 
     items = demo_outbox()
@@ -154,10 +154,10 @@ def test_table_models_keep_their_roles_and_headers(qtmodeltester):
 
     from PySide6.QtCore import Qt
 
+    from app.demo.data import demo_outbox
     from app.domain.events import utcnow
     from app.domain.import_rows import parse_text
     from app.domain.models import TimelineEntry
-    from app.ui.demo_data import demo_outbox
     from app.ui.onboarding_view import ImportRowsModel
     from app.ui.outbox_model import OutboxModel
 

@@ -1,57 +1,18 @@
-"""Onboarding: warm-up window, advance on scan, pause, skip, labels, results export."""
+"""The Onboard view in the console: focus advances on scan to a QR already on screen,
+the next account is warmed, pause stops the warm QRs; labels arrive from events.
+
+The run model itself (warm window, skip, results) is tested in tests/operator."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from app.domain.events import SessionReady
-from app.domain.import_rows import parse_text, results_csv
 from app.domain.models import SessionInfo
 from app.domain.states import SessionState
 from app.ui.main_window import MainWindow
-from app.ui.onboarding_run import WARM, OnboardingRun
 from tests.ui.fakes import qr_event, state_event
 
 S = SessionState
 SHEET = "workspace_id,label,phone\n1,A,\n2,B,\nx,Bad,\n3,C,\n4,D,\n5,E,\n"
-
-
-def _infos(n: int) -> list[SessionInfo]:
-    return [SessionInfo(session_id=f"s{k}", workspace_id=k + 1) for k in range(n)]
-
-
-def test_run_keeps_exactly_the_warm_window_started():
-    run = OnboardingRun(parse_text(SHEET), _infos(5))
-    start, stop = run.plan()
-    assert start == ["s0", "s1", "s2"] and not stop and WARM == 3
-    run.mark_started(start)
-    run.note_linking("s0")  # scanned: the next account opens at once
-    assert run.plan() == (["s3"], [])
-    run.mark_started(["s3"])
-    run.skip("s1")  # to the back of the queue, stopped until it comes round
-    assert run.order[-1] == "s1"
-    assert run.plan() == (["s4"], ["s1"])
-    run.mark_started(["s4"])
-    run.mark_stopped(["s1"])
-    run.set_paused(True)
-    assert run.plan() == ([], ["s2", "s3", "s4"])
-    assert "paused" in run.summary()
-
-
-def test_results_have_every_row_with_result_and_phone():
-    rows = parse_text(SHEET)
-    run = OnboardingRun(rows, _infos(5))
-    run.mark_started(["s0"])
-    run.note_connected("s0", run.started, "6281100000001")
-    run.skip("s1")
-    out = list(csv.DictReader(io.StringIO(results_csv(run.results()))))
-    assert [r["row"] for r in out] == ["2", "3", "4", "5", "6", "7"]
-    assert out[0]["result"] == "connected" and out[0]["phone"] == "6281100000001"
-    assert out[1]["result"] == "skipped"
-    assert out[2]["result"].startswith("rejected: workspace_id 'x'")
-    assert out[3]["result"] == "not connected"
-    assert "1 / 5 connected" in run.summary() and "1 skipped" in run.summary()
 
 
 def test_focus_advances_on_scan_to_a_qr_already_on_screen(qtbot, host, fake_engine, settings):

@@ -6,11 +6,11 @@ All of it is invented for demos and screenshots.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 from app.domain.events import utcnow
 from app.domain.outbox import OutboxItem, OutboxState
+from app.engine.api import DoctorCheck
 
 LABELS = (
     "Toko Maju",
@@ -38,16 +38,6 @@ LABELS = (
     "Percetakan Kilat",
     "Service AC Dingin",
 )
-
-
-@dataclass(frozen=True)
-class DemoCheck:
-    """Same shape as the engine's doctor `CheckResult`."""
-
-    name: str
-    ok: bool
-    detail: str
-    advice: str = ""
 
 
 def demo_outbox() -> list[OutboxItem]:
@@ -102,13 +92,13 @@ def demo_log(instance_id: str, lines: int) -> list[str]:
     return out
 
 
-def demo_doctor() -> list[DemoCheck]:
+def demo_doctor() -> list[DoctorCheck]:
     return [
-        DemoCheck("python", True, "Python 3.12.3"),
-        DemoCheck("chromium", True, "Playwright's own Chromium (131.0), launched in 0.8 s"),
-        DemoCheck("sessions folder", True, "./sessions writable, 48 GiB free"),
-        DemoCheck("database", True, "SQLite WAL at ~/.local/share/pairdesk/pairdesk.db"),
-        DemoCheck(
+        DoctorCheck("python", True, "Python 3.12.3"),
+        DoctorCheck("chromium", True, "Playwright's own Chromium (131.0), launched in 0.8 s"),
+        DoctorCheck("sessions folder", True, "./sessions writable, 48 GiB free"),
+        DoctorCheck("database", True, "SQLite WAL at ~/.local/share/pairdesk/pairdesk.db"),
+        DoctorCheck(
             "central API",
             False,
             "reachable, but the signature was refused (HTTP 401)",

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from app.demo.data import LABELS, demo_doctor, demo_log, demo_outbox
 from app.domain.events import (
     EngineEvent,
     InstanceLoad,
@@ -28,9 +29,9 @@ from app.domain.events import (
     utcnow,
 )
 from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
-from app.domain.outbox import OutboxState
+from app.domain.outbox import OutboxItem, OutboxState
 from app.domain.states import Reason, SessionState
-from app.ui.demo_data import LABELS, demo_doctor, demo_log, demo_outbox
+from app.engine.api import DoctorCheck, Engine
 
 S = SessionState
 FIRST_REF_S = 60.0
@@ -50,6 +51,8 @@ class DemoEngine:
     """Scripted demo engine (see module docstring). Not for production use."""
 
     def __init__(self, *, fleet: int = 60, instances: int = 3, seed: int = 7) -> None:
+        self.provider_url = ""  # a demo: no login page, no central API
+        self.central_url = ""
         self.sandbox_url = ""
         self._rng = random.Random(seed)
         self._fleet = fleet
@@ -189,7 +192,7 @@ class DemoEngine:
     async def session_timeline(self, session_id: str) -> list[TimelineEntry]:
         return list(self._timelines.get(session_id, []))
 
-    async def list_outbox(self, state: str = "") -> list:  # type: ignore[type-arg]
+    async def list_outbox(self, state: str = "") -> list[OutboxItem]:
         return [o for o in self._outbox if not state or o.state == state]
 
     async def retry_outbox(self, event_ids: Sequence[str] = ()) -> int:
@@ -208,7 +211,7 @@ class DemoEngine:
     async def instance_log(self, instance_id: str, lines: int = 200) -> list[str]:
         return demo_log(instance_id, lines)
 
-    async def doctor(self) -> list:  # type: ignore[type-arg]
+    async def doctor(self) -> list[DoctorCheck]:
         return demo_doctor()
 
     async def demo_scan(self, qr: str, phone: str) -> None:
@@ -433,3 +436,7 @@ _REASONS = {
     S.LOGGED_OUT: Reason.LOGOUT,
     S.FAILED: Reason.QR_LIMIT,
 }
+
+
+def _is_an_engine(engine: DemoEngine) -> Engine:
+    return engine  # mypy checks here that DemoEngine satisfies the Engine Protocol

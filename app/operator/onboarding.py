@@ -1,4 +1,9 @@
-"""`OnboardingRun`: one onboarding batch's queue, warm-up plan and progress (no Qt).
+"""`OnboardingRun`: one onboarding batch's queue, warm-up plan, progress and results.
+
+One model for both ways to onboard: the console's Onboard view
+(`app.ui.onboarding_flow` drives it from Qt) and `pairdesk onboard`
+(`app.cli._onboard` drives it on the engine's loop). So both warm up the same
+accounts, count the same things and write the same results file.
 
 The accounts are created stopped (`add_accounts(start=False)`); the run then
 keeps the current account and the next `WARM - 1` started, so their QRs are
@@ -6,7 +11,19 @@ already on screen when staff get to them, and opens no more (an unwatched QR
 costs a renderer and the phone user's retries). An account leaves the warm
 window as soon as it is scanned (`pairing`), which is when the next one is
 started. Skipped accounts go to the back of the queue and are stopped until
-they come round again. Paused time does not count towards the average.
+they come round again; an account given up (the command line's per-account
+timeout) leaves the queue for good. Paused time does not count towards the
+average.
+
+A warm account whose session ends by itself is started again: running out
+of QRs (`qr_limit`) is what an account waiting its turn does, so that is
+retried for as long as it takes. Any other end (failed, logged out, a start
+the engine refused) counts, and after `ATTEMPTS` of them the account is given
+up with that word as its result, so a broken account cannot keep the run
+restarting it.
+
+Drivers feed it the engine's events (`apply`) and make exactly the engine
+calls that `next_moves()` returns.
 """
 
 from __future__ import annotations
@@ -14,11 +31,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from app.domain.events import EngineEvent, SessionReady, SessionStateChanged
 from app.domain.import_rows import ImportRow
 from app.domain.models import SessionInfo
-from app.ui import fmt
+from app.domain.states import Reason, SessionState
+from app.operator import text as fmt
 
 WARM = 3  # the current account and the next two
+ATTEMPTS = 3  # ends (other than running out of QRs) before an account is given up
+CONNECTED = "connected"
+SKIPPED = "skipped"
+NOT_CONNECTED = "not connected"
+
+_ENDS = (SessionState.FAILED, SessionState.LOGGED_OUT)
 
 
 class OnboardingRun:
@@ -41,21 +66,57 @@ class OnboardingRun:
         self.running: set[str] = set()
         self.first_started: dict[str, datetime] = {}
         self.skipped: set[str] = set()
+        self.given_up: dict[str, str] = {}  # session id -> its result
         self.paused = False
+        self._ids = set(self.session_ids)
+        self._ends: dict[str, int] = {}
         self._paused_at: datetime | None = None
         self._paused_total = 0.0
 
     # -------------------------------------------------------------- events
 
+    def apply(self, event: EngineEvent) -> bool:
+        """Take in one engine event; True when it concerned an account of this run."""
+        sid = getattr(event, "session_id", "")
+        if sid not in self._ids:
+            return False
+        if isinstance(event, SessionReady):
+            self.note_connected(sid, event.at, event.phone_number)
+        elif not isinstance(event, SessionStateChanged):
+            return False
+        elif event.state is SessionState.PAIRING:
+            self.note_linking(sid)
+        elif event.state is SessionState.CONNECTED:
+            self.note_connected(sid, event.at, event.phone_number)
+        elif event.state is SessionState.FAILED and event.reason is Reason.QR_LIMIT:
+            self.mark_stopped([sid])  # nobody scanned in time: open it again, no end counted
+        elif event.state in _ENDS:
+            self.note_ended(sid, event.state.value)
+        elif event.state is SessionState.STOPPED and sid not in self.linked:
+            self.mark_stopped([sid])
+        return True
+
     def note_linking(self, session_id: str) -> None:
-        if session_id in self.session_ids:
+        if session_id in self._ids:
             self.linked.add(session_id)
 
     def note_connected(self, session_id: str, at: datetime, phone: str) -> None:
-        if session_id in self.session_ids and session_id not in self.connected:
+        if session_id in self._ids and session_id not in self.connected:
             self.connected[session_id] = (at, phone)
             self.linked.add(session_id)
             self.skipped.discard(session_id)
+            self.given_up.pop(session_id, None)  # a late scan still counts
+
+    def note_ended(self, session_id: str, result: str) -> None:
+        """The session ended by itself (or would not start) before connecting; `result`
+        is the word for the results file if that makes the run give it up."""
+        if session_id not in self._ids or session_id in self.connected:
+            return
+        self.running.discard(session_id)
+        self.linked.discard(session_id)  # a scan that did not take: it needs a new QR
+        self._ends[session_id] = self._ends.get(session_id, 0) + 1
+        if self._ends[session_id] >= ATTEMPTS:
+            self.give_up(session_id, result)
 
     def skip(self, session_id: str) -> None:
         """Send an account to the back of the queue (it is stopped until it comes round)."""
@@ -63,6 +124,12 @@ class OnboardingRun:
             self.order.remove(session_id)
             self.order.append(session_id)
             self.skipped.add(session_id)
+
+    def give_up(self, session_id: str, result: str) -> None:
+        """Take an account out of the queue for good; `result` goes in the results file."""
+        if session_id in self._ids and session_id not in self.connected:
+            self.given_up[session_id] = result
+            self.linked.discard(session_id)
 
     def set_paused(self, paused: bool, at: datetime | None = None) -> None:
         at = at or fmt.now()
@@ -77,7 +144,7 @@ class OnboardingRun:
 
     def open_ids(self) -> list[str]:
         """Accounts still to scan, in queue order."""
-        return [s for s in self.order if s not in self.linked]
+        return [s for s in self.order if s not in self.linked and s not in self.given_up]
 
     def plan(self) -> tuple[list[str], list[str]]:
         """(start these, stop these) so exactly the warm window is running."""
@@ -95,11 +162,32 @@ class OnboardingRun:
     def mark_stopped(self, ids: Sequence[str]) -> None:
         self.running.difference_update(ids)
 
+    def next_moves(self, at: datetime | None = None) -> tuple[list[str], list[str]]:
+        """`plan()`, recorded as done: the caller makes exactly these start and stop calls."""
+        start, stop = self.plan()
+        self.mark_stopped(stop)
+        self.mark_started(start, at)
+        return start, stop
+
     @property
     def done(self) -> bool:
+        """Every account is connected."""
         return bool(self.session_ids) and len(self.connected) == len(self.session_ids)
 
+    @property
+    def finished(self) -> bool:
+        """Nothing is left to wait for: every account is connected or given up."""
+        return all(s in self.connected or s in self.given_up for s in self.session_ids)
+
     # ------------------------------------------------------------ progress
+
+    def result_of(self, session_id: str) -> str:
+        """The account's word in the results file: connected, skipped, timed out, failed…"""
+        if session_id in self.connected:
+            return CONNECTED
+        if session_id in self.given_up:
+            return self.given_up[session_id]
+        return SKIPPED if session_id in self.skipped else NOT_CONNECTED
 
     def active_seconds(self, at: datetime | None = None) -> float:
         at = at or fmt.now()
@@ -111,33 +199,30 @@ class OnboardingRun:
     def summary(self, at: datetime | None = None) -> str:
         n, total = len(self.connected), len(self.session_ids)
         avg = self.active_seconds(at) / n if n else 0.0
-        left = total - n
-        parts = [f"{n} / {total} connected", f"{len(self.skipped)} skipped"]
+        left = total - n - len(self.given_up)
+        skipped = len(self.skipped - self.connected.keys()) + len(self.given_up)
+        parts = [f"{n} / {total} connected", f"{skipped} skipped"]
         if n:
             parts.append(f"avg {fmt.duration(avg)} per account")
         if n and left:
             parts.append(f"eta {fmt.duration(avg * left)}")
         if self.paused:
             parts.append("paused")
-        elif self.done:
+        elif self.session_ids and self.finished:
             parts.append("done")
         return "  ·  ".join(parts)
 
     def results(self) -> list[dict[str, str]]:
-        """Every row of the file, in file order: its result and phone number."""
+        """Every row of the file, in file order, for `app.domain.import_rows.results_csv`."""
         by_line = dict(zip((r.line for r in self.rows), self.session_ids, strict=False))
         out = []
         for row in self.all_rows:
             sid = by_line.get(row.line, "")
-            at, phone = self.connected.get(sid, (None, "")) if sid else (None, "")
+            at, phone = self.connected.get(sid, (None, ""))
             if not row.ok:
                 result = f"rejected: {row.error.split(': ', 1)[-1]}"
-            elif at is not None:
-                result = "connected"
-            elif sid in self.skipped:
-                result = "skipped"
             else:
-                result = "not connected"
+                result = self.result_of(sid)
             begun = self.first_started.get(sid, self.started)
             secs = f"{(at - begun).total_seconds():.0f}" if at else ""
             out.append(

@@ -1,0 +1,125 @@
+"""`OnboardingRun`, the one model of an onboarding batch for the console and the CLI:
+the warm window, what engine events mean for it, skip, give up, results."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from app.domain.events import SessionReady, SessionStateChanged
+from app.domain.import_rows import parse_text, results_csv
+from app.domain.models import SessionInfo
+from app.domain.states import Reason, SessionState
+from app.operator.onboarding import ATTEMPTS, WARM, OnboardingRun
+
+S = SessionState
+SHEET = "workspace_id,label,phone\n1,A,\n2,B,\nx,Bad,\n3,C,\n4,D,\n5,E,\n"
+
+
+def _run(n: int = 5) -> OnboardingRun:
+    infos = [SessionInfo(session_id=f"s{k}", workspace_id=k + 1) for k in range(n)]
+    return OnboardingRun(parse_text(SHEET), infos)
+
+
+def _state(sid: str, state: SessionState, **kw: object) -> SessionStateChanged:
+    return SessionStateChanged(session_id=sid, workspace_id=1, state=state, **kw)  # type: ignore[arg-type]
+
+
+def _rows(run: OnboardingRun) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(results_csv(run.results()))))
+
+
+def test_run_keeps_exactly_the_warm_window_started():
+    run = _run()
+    start, stop = run.plan()
+    assert start == ["s0", "s1", "s2"] and not stop and WARM == 3
+    run.mark_started(start)
+    run.note_linking("s0")  # scanned: the next account opens at once
+    assert run.plan() == (["s3"], [])
+    run.mark_started(["s3"])
+    run.skip("s1")  # to the back of the queue, stopped until it comes round
+    assert run.order[-1] == "s1"
+    assert run.plan() == (["s4"], ["s1"])
+    run.mark_started(["s4"])
+    run.mark_stopped(["s1"])
+    run.set_paused(True)
+    assert run.plan() == ([], ["s2", "s3", "s4"])
+    assert "paused" in run.summary()
+
+
+def test_next_moves_are_recorded_so_each_call_is_asked_for_once():
+    run = _run()
+    assert run.next_moves() == (["s0", "s1", "s2"], [])
+    assert run.next_moves() == ([], [])
+    assert run.apply(_state("s1", S.PAIRING))
+    assert run.next_moves() == (["s3"], [])
+
+
+def test_engine_events_move_the_window_and_fill_the_results():
+    run = _run()
+    run.next_moves()
+    at = run.started + timedelta(seconds=42)
+    assert run.apply(_state("s0", S.PAIRING))
+    assert run.apply(SessionReady(session_id="s0", workspace_id=1, phone_number="62811", at=at))
+    assert not run.apply(_state("somebody-else", S.CONNECTED))
+    assert run.open_ids() == ["s1", "s2", "s3", "s4"]
+    first = _rows(run)[0]
+    assert (first["result"], first["phone"], first["seconds"]) == ("connected", "62811", "42")
+
+
+def test_a_warm_account_that_ran_out_of_qrs_is_started_again_however_often():
+    run = _run()
+    run.next_moves()
+    for _ in range(ATTEMPTS + 2):
+        assert run.apply(_state("s1", S.FAILED, reason=Reason.QR_LIMIT))
+        assert run.next_moves() == (["s1"], [])
+    assert run.result_of("s1") == "not connected"
+
+
+def test_an_account_that_keeps_failing_is_given_up_and_the_next_one_opens():
+    run = _run()
+    run.next_moves()
+    for attempt in range(1, ATTEMPTS + 1):
+        run.apply(_state("s0", S.FAILED, reason=Reason.BROWSER_CRASH))
+        start, _ = run.next_moves()
+        assert start == (["s0"] if attempt < ATTEMPTS else ["s3"])
+    assert run.result_of("s0") == "failed"
+    assert "1 skipped" in run.summary()
+
+
+def test_a_scan_that_did_not_take_needs_a_new_qr():
+    run = _run()
+    run.next_moves()
+    run.apply(_state("s0", S.PAIRING))
+    run.next_moves()  # s3 opened when s0 was scanned
+    run.apply(_state("s0", S.LOGGED_OUT))
+    assert run.open_ids()[0] == "s0"
+    assert run.next_moves() == (["s0"], ["s3"])  # s0 is current again; the window is 3
+
+
+def test_given_up_leaves_the_queue_and_a_late_scan_still_counts():
+    run = _run(2)
+    run.next_moves()
+    run.give_up("s0", "timed out")
+    assert run.open_ids() == ["s1"] and run.result_of("s0") == "timed out"
+    assert run.next_moves() == ([], ["s0"])
+    run.note_connected("s1", run.started, "62812")
+    assert run.finished and not run.done
+    run.note_connected("s0", run.started, "62811")
+    assert run.done and run.result_of("s0") == "connected"
+
+
+def test_results_have_every_row_with_result_and_phone():
+    run = _run()
+    run.mark_started(["s0"])
+    run.note_connected("s0", run.started, "6281100000001")
+    run.skip("s1")
+    run.give_up("s3", "timed out")
+    out = _rows(run)
+    assert [r["row"] for r in out] == ["2", "3", "4", "5", "6", "7"]
+    assert out[0]["result"] == "connected" and out[0]["phone"] == "6281100000001"
+    assert out[1]["result"] == "skipped"
+    assert out[2]["result"].startswith("rejected: workspace_id 'x'")
+    assert [r["result"] for r in out[3:]] == ["not connected", "timed out", "not connected"]
+    assert "1 / 5 connected" in run.summary() and "2 skipped" in run.summary()
