@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test check lint format e2e clean
+.PHONY: setup run test test-fast check lint format clean
 
 setup: $(STAMP)
 	@$(BIN)/python scripts/ensure_chromium.py
@@ -19,16 +19,21 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/pairdesk gui --demo 3
 
-test: setup
+# Format, lint, types and import contracts first, then every test (what CI runs).
+test: setup lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
 
-lint:
+# The same checks, then only the tests that need no browser.
+test-fast: setup lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider -m "not e2e"
+
+lint: setup
 	$(BIN)/ruff format --check app tests scripts
 	$(BIN)/ruff check app tests scripts
-	$(BIN)/mypy app
+	$(BIN)/mypy app tests/ui/fakes.py
 	$(BIN)/lint-imports
 
-check: setup lint test
+check: test
 
 format: setup
 	$(BIN)/ruff format app tests scripts

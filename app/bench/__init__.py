@@ -1,4 +1,4 @@
-"""`pairdesk bench`: the performance targets of DESIGN.md section 9, measured
+"""`pairdesk bench`: the performance targets of docs/BENCHMARKS.md, measured
 side by side with the one-browser-per-session design pairdesk replaces.
 
 One module per scenario (`qr_latency`, `webhook_latency`, `memory`,

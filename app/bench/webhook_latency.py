@@ -12,7 +12,7 @@ not the path); sessions whose page ran out of refs are replaced by new ones
 until enough events were measured. The warm pool is off so each QR's issue
 time is the moment its ref arrived. Both ends stamp wall-clock time on this
 machine, so the difference is the latency. QRs a newer one superseded
-before delivery are dropped by design (DESIGN.md section 5) and counted,
+before delivery are dropped by design (docs/SYNC.md) and counted,
 not measured.
 
 The same figure for the sync layer alone (no browser, no instance:

@@ -1,4 +1,4 @@
-"""`pairdesk bench`: measure the performance targets (DESIGN.md section 9) side
+"""`pairdesk bench`: measure the performance targets (docs/BENCHMARKS.md) side
 by side with the one-browser-per-session design, in one run.
 
 Starts its own sandbox, reference central API, supervisor and instances,
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=(
             "the many-sessions scenarios' size: capacity ramps to N (default 300), restore "
             "brings back min(N, 200), memory's top step is min(N, 50); the latency, "
-            "onboarding and grid scenarios keep their issue-6 counts"
+            "onboarding and grid scenarios keep their fixed counts"
         ),
     )
     parser.add_argument("--json", dest="json_path", metavar="PATH", help="write the report here")

@@ -1,4 +1,4 @@
-"""Webhook outbox values (DESIGN.md section 5): what the store hands the deliverer.
+"""Webhook outbox values (docs/SYNC.md): what the store hands the deliverer.
 
 Every event the central API receives is first written to the store's outbox in
 the same transaction as the state change it reports; the deliverer then sends

@@ -1,4 +1,4 @@
-"""Session states, reasons and the legal transitions between them (DESIGN.md section 2).
+"""Session states, reasons and the legal transitions between them (docs/SESSIONS.md).
 
 The engine drives every session through `SessionLifecycle`; a transition that
 is not in `TRANSITIONS` is a bug in the engine and raises `IllegalTransition`

@@ -1,4 +1,4 @@
-"""Reference central API: the platform's receiving side of DESIGN.md section 5.
+"""Reference central API: the platform's receiving side of the webhook contract (docs/SYNC.md).
 
 `create_central_app(secret)` builds a Starlette app that verifies signed
 webhooks (`POST /api/whatsapp/webhooks/webjs`), keeps an event log and an

@@ -1,6 +1,6 @@
 """The reference central API's rules: webhook authentication and event validation.
 
-This is the receiving side of DESIGN.md section 5, written from the contract
+This is the receiving side of the webhook contract (docs/SYNC.md), written from the contract
 alone and deliberately independent of `app.sync` (our sender): if the sender
 signs the wrong bytes, formats the timestamp differently or leaves out a
 documented field, these checks fail the way the platform's Laravel side would,

@@ -15,7 +15,8 @@ from typing import Any
 
 Clock = Callable[[], float]
 
-# What each event sets the account's central status to (DESIGN.md section 2's vocabulary).
+# What each event sets the account's central status to (the platform's vocabulary,
+# docs/SESSIONS.md).
 STATUS_AFTER: dict[str, str] = {
     "qr_code_generated": "qr_scanning",
     "session_authenticated": "authenticated",

@@ -1,4 +1,4 @@
-"""The store: SQLAlchemy models, repositories and Alembic migrations (DESIGN.md section 7).
+"""The store: SQLAlchemy models, repositories and Alembic migrations (docs/ARCHITECTURE.md).
 
 Open a database with `create_engine_for(url)`, migrate it with `upgrade(url)`
 (safe on every start), and make sessions with `session_factory(engine)`.

@@ -1,4 +1,4 @@
-"""Opening databases and migrating them (DESIGN.md section 7).
+"""Opening databases and migrating them.
 
 `create_engine_for(url)` makes an engine tuned for how pairdesk uses the
 database: several processes (supervisor and instances) share one SQLite file,

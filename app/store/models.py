@@ -1,4 +1,4 @@
-"""ORM models of the store (DESIGN.md section 7), SQLAlchemy 2.0 typed style.
+"""ORM models of the store, SQLAlchemy 2.0 typed style.
 
 These classes never leave `app.store`: repositories map rows to the frozen
 values of `app.domain` first. States and reasons are stored as their stable
@@ -122,7 +122,7 @@ class SessionEvent(Base):
 
 
 class Instance(Base):
-    """One shard worker process as last reported (DESIGN.md section 3)."""
+    """One shard worker process as last reported."""
 
     __tablename__ = "instances"
 
@@ -158,7 +158,7 @@ class ImportBatch(Base):
 
 
 class OutboxRow(Base):
-    """One webhook to deliver to the central API (DESIGN.md section 5).
+    """One webhook to deliver to the central API (docs/SYNC.md).
 
     No foreign key to `accounts`: the last event of a removed account must
     still be delivered. `id` gives the per-session order.

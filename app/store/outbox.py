@@ -1,4 +1,4 @@
-"""The webhook outbox (DESIGN.md section 5): durable, ordered per session.
+"""The webhook outbox (docs/SYNC.md): durable, ordered per session.
 
 The engine enqueues an event in the same transaction as the state change it
 reports (`accounts.record_transition(..., outbox=[...])` or `enqueue`); the

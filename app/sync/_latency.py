@@ -1,4 +1,4 @@
-"""QR-to-webhook latency of the sync path alone, without browsers (issue 4's figure).
+"""QR-to-webhook latency of the sync path alone, without browsers (a figure of `pairdesk bench`).
 
 `measure_webhook_latency(n, central_url=..., secret=..., arrivals=...)` runs
 a real SQLite store in a scratch folder and an `OutboxDeliverer` with a real
@@ -11,7 +11,7 @@ notified. `arrivals()` tells when the receiver logged each event id. It
 reports, in ms:
 
 - `event_to_received`: the QR event's timestamp -> the central API verified
-  and logged the webhook (what DESIGN.md section 9 targets: p95 under 50 ms);
+  and logged the webhook (the target: p95 under 50 ms, docs/BENCHMARKS.md);
 - `enqueue_to_received`: the outbox commit -> received (delivery alone);
 - `render` and `commit`: the two steps before the commit.
 
@@ -103,7 +103,8 @@ async def measure_webhook_latency(
             client = CentralClient(
                 central_url=central_url, secret=secret, instance_url="http://latency.invalid"
             )
-            deliverer = OutboxDeliverer(store=SqlOutbox(sessions=factory), client=client)
+            outbox = SqlOutbox(sessions=factory)
+            deliverer = OutboxDeliverer(store=outbox, client=client)
             issued: dict[str, tuple[float, float]] = {}  # event id -> (event at, committed at)
             render: list[float] = []
             commit: list[float] = []
@@ -143,15 +144,24 @@ async def measure_webhook_latency(
                     issued[event_id] = (at.timestamp(), committed)
                     deliverer.notify()
                     await asyncio.sleep(interval)
+                # Done when every event is accounted for: received, or superseded by a
+                # newer QR of its session before it went out (correctly never sent).
+                superseded = 0
                 try:
                     async with asyncio.timeout(timeout):
-                        while len(_ours(arrivals(), issued)) < n:
+                        while True:
+                            metrics = await outbox.metrics(_utc())
+                            superseded = metrics.superseded
+                            got = len(_ours(arrivals(), issued))
+                            if metrics.pending == 0 and got + superseded >= n:
+                                break
                             await asyncio.sleep(0.05)
                 except TimeoutError:
                     status = await deliverer.status()
                     raise TimeoutError(
-                        f"only {len(_ours(arrivals(), issued))} of {n} webhooks arrived within "
-                        f"{timeout:g} s; outbox: {status.pending} pending, {status.dead} dead, "
+                        f"only {len(_ours(arrivals(), issued))} of {n} webhooks arrived "
+                        f"({superseded} superseded) within {timeout:g} s; outbox: "
+                        f"{status.pending} pending, {status.dead} dead, "
                         f"last error: {status.last_error or 'none'}"
                     ) from None
             received = _ours(arrivals(), issued)
@@ -161,6 +171,8 @@ async def measure_webhook_latency(
     to_commit = [(at - issued[eid][1]) * 1000 for eid, at in received.items()]
     return {
         "n": n,
+        "received": len(received),
+        "superseded": superseded,
         "sessions": sessions,
         "event_to_received_ms": summary(to_event),
         "enqueue_to_received_ms": summary(to_commit),

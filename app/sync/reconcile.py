@@ -1,7 +1,7 @@
 """Pull and reconcile: the platform's expected accounts against pairdesk's own.
 
 `GET {central_url}/api/whatsapp/accounts/active` lists the accounts the
-platform expects to be connected (DESIGN.md section 5). `compare` sets that
+platform expects to be connected (docs/SYNC.md). `compare` sets that
 list against the accounts in pairdesk's store and returns a
 `ReconcileReport`:
 

@@ -1,4 +1,4 @@
-"""Webhook signing, exactly as DESIGN.md section 5 writes it.
+"""Webhook signing, exactly as the webhook contract (docs/SYNC.md) writes it.
 
 The platform verifies `X-HMAC-Signature` = lowercase hex HMAC-SHA256, keyed
 with the shared secret, over the bytes `X-Timestamp + raw body`. The only

@@ -1,5 +1,5 @@
 // The WhatsApp Web module surface that automation touches up to "authenticated"
-// (DESIGN.md section 3), as Backbone-like models: on/off/once/trigger, attribute
+// (docs/SANDBOX.md), as Backbone-like models: on/off/once/trigger, attribute
 // properties that fire `change:<name>` with (model, value). The login controller
 // (login.js) owns the behaviour; these objects only expose it.
 //

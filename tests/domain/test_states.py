@@ -1,4 +1,4 @@
-"""The session state machine of DESIGN.md section 2."""
+"""The session state machine of docs/SESSIONS.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reference central API: webhook authentication and the event table (DESIGN.md section 5).
+"""Reference central API: webhook authentication and the event table (docs/SYNC.md).
 
 These tests sign requests by hand from the contract's wording, not with
 `app.sync`, so the reference is checked against the contract itself.

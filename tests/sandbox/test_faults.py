@@ -20,7 +20,7 @@ from tests.sandbox._helpers import (
     wait_state,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
 
 async def test_boot_delay_applies_to_pages_loaded_after(

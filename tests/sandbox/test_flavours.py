@@ -9,7 +9,7 @@ from playwright.async_api import BrowserContext
 from app.sandbox import AsyncTestPhone, SandboxOptions, SandboxServer, read_qr
 from tests.sandbox._helpers import FAST, PHONE, current_qr
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
 DOM = SandboxOptions(boot_delay=0.05, sync_delay=0.2, pair_delay=0.1, flavour="dom")
 PIXELS = SandboxOptions(boot_delay=0.05, sync_delay=0.2, pair_delay=0.1, flavour="pixels")

@@ -16,7 +16,7 @@ from tests.sandbox._helpers import (
     wait_state,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
 RECORD_STATES = """() => {
     window.__states = [];

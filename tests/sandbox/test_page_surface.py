@@ -1,4 +1,4 @@
-"""The login page offers the WhatsApp Web surface an adapter reads (DESIGN.md 3)."""
+"""The login page offers the WhatsApp Web surface an adapter reads (docs/SESSIONS.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from playwright.async_api import Browser, BrowserContext
 from app.sandbox import AsyncTestPhone, SandboxServer, parse_qr, read_qr
 from tests.sandbox._helpers import WAIT_MS, current_qr, link, open_login, wait_state
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
 MODULES = {
     "WAWebSocketModel": "Socket",

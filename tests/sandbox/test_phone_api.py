@@ -13,7 +13,7 @@ from playwright.async_api import BrowserContext
 from app.sandbox import AsyncTestPhone, PhoneError, SandboxServer, parse_qr
 from tests.sandbox._helpers import PHONE, current_qr, link, open_login, wait_state
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
 
 async def _status(sandbox: SandboxServer, path: str, body: Any, raw: bool = False) -> tuple:

@@ -9,7 +9,7 @@ from playwright.async_api import BrowserContext
 from app.sandbox import SandboxOptions, SandboxServer, parse_qr, read_qr
 from tests.sandbox._helpers import current_qr, open_login, wait_state
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
 SCALED = SandboxOptions(time_scale=0.05, boot_delay=0.05)
 

@@ -14,7 +14,7 @@ from playwright.async_api import BrowserContext
 from app.sandbox import AsyncTestPhone, SandboxServer
 from tests.sandbox._helpers import PHONE
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
 EXPOSE_AUTH_STORE = """() => {
     window.AuthStore = {};

@@ -1,4 +1,4 @@
-"""Webhook signing and bodies: the bytes the platform verifies, per DESIGN.md section 5."""
+"""Webhook signing and bodies: the bytes the platform verifies, per docs/SYNC.md."""
 
 from __future__ import annotations
 
