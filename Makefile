@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast check lint format clean
+.PHONY: setup run test test-fast check lint format clean bundle
 
 setup: $(STAMP)
 	@$(BIN)/python scripts/ensure_chromium.py
@@ -35,9 +35,17 @@ lint: setup
 
 check: test
 
+# The Linux desktop bundle, dist/pairdesk/ (packaging/README.md).
+bundle: setup $(VENV)/.bundle-installed
+	$(BIN)/python packaging/build_bundle.py $(BUNDLE_FLAGS)
+
+$(VENV)/.bundle-installed: pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bundle]'
+	@touch $@
+
 format: setup
 	$(BIN)/ruff format app tests scripts
 	$(BIN)/ruff check --fix app tests scripts
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
