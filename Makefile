@@ -25,27 +25,23 @@ test: setup lint
 
 # The same checks, then only the tests that need no browser.
 test-fast: setup lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider -m "not e2e"
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider -m "not e2e and not bundle"
 
 lint: setup
-	$(BIN)/ruff format --check app tests scripts
-	$(BIN)/ruff check app tests scripts
+	$(BIN)/ruff format --check app tests scripts packaging
+	$(BIN)/ruff check app tests scripts packaging
 	$(BIN)/mypy app tests/ui/fakes.py
 	$(BIN)/lint-imports
 
 check: test
 
 # The Linux desktop bundle, dist/pairdesk/ (packaging/README.md).
-bundle: setup $(VENV)/.bundle-installed
+bundle: setup
 	$(BIN)/python packaging/build_bundle.py $(BUNDLE_FLAGS)
 
-$(VENV)/.bundle-installed: pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,bundle]'
-	@touch $@
-
 format: setup
-	$(BIN)/ruff format app tests scripts
-	$(BIN)/ruff check --fix app tests scripts
+	$(BIN)/ruff format app tests scripts packaging
+	$(BIN)/ruff check --fix app tests scripts packaging
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

@@ -17,6 +17,7 @@ measures start-up times.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import subprocess
@@ -48,17 +49,35 @@ XCB_PACKAGES = (
 )
 
 
-def check_xcb_libraries() -> None:
+def missing_xcb_libraries() -> set[str]:
     import PySide6
 
     plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
     if not plugin.is_file() or shutil.which("ldd") is None:
-        return
+        return set()
     qpa = plugin.parents[2] / "lib" / "libQt6XcbQpa.so.6"
     missing = set()
     for library in (plugin, qpa):
         out = subprocess.run(["ldd", str(library)], capture_output=True, text=True).stdout
         missing |= {line.split()[0] for line in out.splitlines() if "not found" in line}
+    return missing
+
+
+def check_xcb_libraries() -> None:
+    """Make sure PyInstaller finds (and so bundles) every library of Qt's X11 plugin.
+
+    As root on Debian the missing packages are installed, as `make setup` does
+    for Chromium; elsewhere the build stops and says which packages to install.
+    """
+    missing = missing_xcb_libraries()
+    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"build_bundle: installing {XCB_PACKAGES} (apt-get)...", flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        install = ["apt-get", "install", "-y", "-qq", *XCB_PACKAGES.split()]
+        if subprocess.run(install, check=False, env=env).returncode != 0:
+            subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+            subprocess.run(install, check=False, env=env)
+        missing = missing_xcb_libraries()
     if missing:
         sys.exit(
             f"build_bundle: Qt's X11 plugin needs {', '.join(sorted(missing))}, missing on "
@@ -71,7 +90,7 @@ def build(dist: Path, work: Path) -> Path:
     try:
         import PyInstaller  # noqa: F401
     except ImportError:
-        sys.exit("build_bundle: PyInstaller is missing; run `make bundle` (it installs .[bundle])")
+        sys.exit("build_bundle: PyInstaller is missing; run `make bundle` (it installs .[dev])")
     spec = ROOT / "packaging" / "pyinstaller" / "pairdesk-linux.spec"
     command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level=WARN"]
     command += ["--distpath", str(dist), "--workpath", str(work), str(spec)]

@@ -78,7 +78,9 @@ def _env(home: Path, display: str = "") -> dict[str, str]:
 def time_version(program: str) -> float:
     with tempfile.TemporaryDirectory() as home:
         started = time.perf_counter()
-        subprocess.run([program, "--version"], env=_env(Path(home)), check=True, capture_output=True)
+        subprocess.run(
+            [program, "--version"], env=_env(Path(home)), check=True, capture_output=True
+        )
         return time.perf_counter() - started
 
 

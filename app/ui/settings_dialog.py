@@ -76,7 +76,7 @@ class SettingsDialog(QDialog):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
-        note = QLabel(f"Changes apply after a restart. Saved to {self.path}.")
+        self.note = note = QLabel(f"Changes apply after a restart. Saved to {self.path}.")
         note.setWordWrap(True)
         note.setProperty("muted", True)
         self.buttons = QDialogButtonBox(

@@ -72,3 +72,39 @@ def hiddenimports() -> list[str]:
     modules = collect_submodules("app", filter=lambda name: ".migrations" not in name)
     modules += collect_submodules("keyring.backends")
     return sorted(set(modules))
+
+
+def platform_icon(kind: str) -> str:
+    """A Windows .ico or macOS .icns drawn from the icon's shapes, in the build folder."""
+    sys.path.insert(0, str(ROOT / "packaging" / "icons"))
+    import make_icons
+
+    target = ROOT / "build" / "icons" / f"{NAME}.{kind}"
+    if kind == "ico":
+        return str(make_icons.write_ico(target))
+    return str(make_icons.write_icns(target))
+
+
+def windows_version_file() -> str:
+    """The version resource of the .exe files (Properties > Details), from app.__version__."""
+    numbers = [int(part) for part in VERSION.split(".")[:3] if part.isdigit()]
+    four = tuple((numbers + [0, 0, 0, 0])[:4])
+    text = f"""# UTF-8
+VSVersionInfo(
+  ffi=FixedFileInfo(filevers={four}, prodvers={four}),
+  kids=[
+    StringFileInfo([StringTable('040904B0', [
+      StringStruct('CompanyName', 'pairdesk'),
+      StringStruct('FileDescription', 'pairdesk operator console'),
+      StringStruct('FileVersion', '{VERSION}'),
+      StringStruct('ProductName', 'pairdesk'),
+      StringStruct('ProductVersion', '{VERSION}'),
+    ])]),
+    VarFileInfo([VarStruct('Translation', [1033, 1200])]),
+  ],
+)
+"""
+    path = ROOT / "build" / "windows-version.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return str(path)
