@@ -28,18 +28,20 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QCommandLinkButton,
     QDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -63,6 +65,7 @@ from app.ui.engine_host import EngineFactory
 from app.ui.window_parts import app_icon
 
 SANDBOX, PRODUCTION = "sandbox", "production"
+MAX_HEIGHT = 760
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,25 @@ class FirstRunDialog(QDialog):
         self._warned_untested = False
         self.pages = QStackedWidget()
         self.pages.addWidget(self._welcome_page())
-        self.pages.addWidget(self._production_page())
+        # Verdicts can run to several lines: the form scrolls rather than clip them.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self._production_page())
+        production = QWidget()
+        box = QVBoxLayout(production)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(scroll, 1)
+        box.addWidget(self.save_error)
+        box.addLayout(self._production_buttons())  # always in view, never scrolled away
+        self.pages.addWidget(production)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.addWidget(self.pages)
         self.sig_check_done.connect(self._on_check_done)
-        self.resize(640, self.sizeHint().height())
+        self.setMinimumWidth(640)
+        self.resize(720, 400)
 
     # ----------------------------------------------------------- pages
 
@@ -153,7 +169,7 @@ class FirstRunDialog(QDialog):
         self.later_button.setToolTip("Start on the sandbox now and ask again next time")
         self.welcome_error = _error_label()
         self.sandbox_button.clicked.connect(self._on_sandbox_button_clicked)
-        self.production_button.clicked.connect(lambda: self.pages.setCurrentIndex(1))
+        self.production_button.clicked.connect(self._on_production_button_clicked)
         self.later_button.clicked.connect(self.reject)
         footer = QHBoxLayout()
         note = QLabel("Decide later: the console starts on the sandbox.")
@@ -205,7 +221,8 @@ class FirstRunDialog(QDialog):
         self.test_button.clicked.connect(self._on_test_button_clicked)
 
         data_dir = user_data_dir(self.environ)
-        self.use_sqlite = QRadioButton(f"This computer (SQLite in {data_dir})")
+        self.use_sqlite = QRadioButton("This computer (SQLite)")
+        self.use_sqlite.setToolTip(f"The database file goes into {data_dir}")
         self.use_postgres = QRadioButton("A PostgreSQL server, shared by several consoles")
         self.use_sqlite.setChecked(True)
         group = QButtonGroup(self)
@@ -229,21 +246,15 @@ class FirstRunDialog(QDialog):
         form.addRow("Central API URL", _stack(self.central_url, self.errors["central_url"]))
         form.addRow("Webhook secret", _stack(secret_row, self.errors["secret"], self.secret_where))
         form.addRow("", _stack(self.test_button, self.test_verdict))
-        form.addRow("Database", _stack(self.use_sqlite, self.use_postgres, db_row))
+        where = QLabel(f"SQLite keeps its file in {data_dir}.")
+        where.setWordWrap(True)
+        where.setProperty("muted", True)
+        form.addRow("Database", _stack(self.use_sqlite, where, self.use_postgres, db_row))
         form.addRow("", _stack(self.errors["database_url"], self.db_verdict))
 
         self.save_error = _error_label()
-        self.back_button = QPushButton("Back")
-        self.back_button.clicked.connect(lambda: self.pages.setCurrentIndex(0))
-        self.save_button = QPushButton("Save and start")
-        self.save_button.setDefault(True)
-        self.save_button.clicked.connect(self._on_save_button_clicked)
         for edit in (self.central_url, self.secret, self.database_url):
             edit.textChanged.connect(self._on_input_changed)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.back_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.save_button)
         page = QWidget()
         box = QVBoxLayout(page)
         box.setContentsMargins(0, 0, 0, 0)
@@ -252,9 +263,26 @@ class FirstRunDialog(QDialog):
         box.addSpacing(8)
         box.addLayout(form)
         box.addStretch(1)
-        box.addWidget(self.save_error)
-        box.addLayout(buttons)
         return page
+
+    def _production_buttons(self) -> QHBoxLayout:
+        self.back_button = QPushButton("Back")
+        self.back_button.clicked.connect(lambda: self.pages.setCurrentIndex(0))
+        self.save_button = QPushButton("Save and start")
+        self.save_button.setDefault(True)
+        self.save_button.clicked.connect(self._on_save_button_clicked)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.back_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.save_button)
+        return buttons
+
+    def _grow(self) -> None:
+        """Make room for a longer verdict, up to what fits on a laptop screen."""
+        scroll = self.pages.currentWidget().findChild(QScrollArea)
+        inner = scroll.widget() if scroll is not None else None
+        wanted = inner.sizeHint().height() + 120 if inner is not None else self.height()
+        self.resize(self.width(), max(self.height(), min(wanted, MAX_HEIGHT)))
 
     def _secret_destination(self) -> str:
         name = usable_keyring(self._keyring())
@@ -316,6 +344,11 @@ class FirstRunDialog(QDialog):
         threading.Thread(target=work, name=f"first-run-{check}", daemon=True).start()
 
     @Slot()
+    def _on_production_button_clicked(self) -> None:
+        self.pages.setCurrentIndex(1)
+        self._grow()
+
+    @Slot()
     def _on_test_button_clicked(self) -> None:
         problems = validate_production(self.production_choice(), self.secret.text())
         problems.pop("database_url", None)
@@ -350,6 +383,7 @@ class FirstRunDialog(QDialog):
             self.passed.pop(check, None)
         label = self.test_verdict if check == "connection" else self.db_verdict
         _set_verdict(label, outcome.ok, outcome.headline, outcome.details)
+        self._grow()
         self.test_button.setEnabled(True)
         self.db_button.setEnabled(self.use_postgres.isChecked())
 
@@ -448,7 +482,7 @@ def _set_verdict(label: QLabel, ok: bool | None, headline: str, details: list[st
         mark, colour = "…", theme.GREY
     else:
         mark, colour = ("✓", theme.GREEN) if ok else ("✗", theme.RED)
-    lines = "".join(f"<br>{escape(d)}" for d in details)
+    lines = "".join(f"<br>• {escape(d)}" for d in details)
     label.setText(
         f"<span style='color:{colour}; font-weight:600'>{mark} {escape(headline)}</span>{lines}"
     )
