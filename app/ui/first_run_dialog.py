@@ -14,17 +14,15 @@ decided this is a first run (`app.first_run.is_first_run`, and never for
   with "Check"); "Save and start" keeps the secret in the OS keyring or a
   0600 file (`app.secret_store`) and writes `pairdesk.toml` without it.
 
-Checks run on a short-lived thread of their own (the engine is not started
-yet) and report back through `sig_check_done`, so the dialog never freezes.
+Checks run on a short-lived thread of their own (`app/ui/verdict.py`; the
+engine is not started yet) and report back through `sig_check_done`, so the
+dialog never freezes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +58,8 @@ from app.first_run import (
     write_first_config,
 )
 from app.secret_store import SecretStoreError, save_secret, usable_keyring
-from app.ui import theme
 from app.ui.engine_host import EngineFactory
+from app.ui.verdict import error_label, run_check, set_verdict, stack, verdict_label
 from app.ui.window_parts import app_icon
 
 SANDBOX, PRODUCTION = "sandbox", "production"
@@ -167,7 +165,7 @@ class FirstRunDialog(QDialog):
         )
         self.later_button = QPushButton("Decide later")
         self.later_button.setToolTip("Start on the sandbox now and ask again next time")
-        self.welcome_error = _error_label()
+        self.welcome_error = error_label()
         self.sandbox_button.clicked.connect(self._on_sandbox_button_clicked)
         self.production_button.clicked.connect(self._on_production_button_clicked)
         self.later_button.clicked.connect(self.reject)
@@ -217,7 +215,7 @@ class FirstRunDialog(QDialog):
         self.secret_where.setProperty("muted", True)
         self.test_button = QPushButton("Test connection")
         self.test_button.setToolTip("Send one signed test request, as `pairdesk sync test` does")
-        self.test_verdict = _verdict_label()
+        self.test_verdict = verdict_label()
         self.test_button.clicked.connect(self._on_test_button_clicked)
 
         data_dir = user_data_dir(self.environ)
@@ -233,7 +231,7 @@ class FirstRunDialog(QDialog):
         self.database_url.setEnabled(False)
         self.db_button = QPushButton("Check")
         self.db_button.setEnabled(False)
-        self.db_verdict = _verdict_label()
+        self.db_verdict = verdict_label()
         self.use_postgres.toggled.connect(self.database_url.setEnabled)
         self.use_postgres.toggled.connect(self.db_button.setEnabled)
         self.db_button.clicked.connect(self._on_db_button_clicked)
@@ -241,18 +239,18 @@ class FirstRunDialog(QDialog):
         db_row.addWidget(self.database_url, 1)
         db_row.addWidget(self.db_button)
 
-        self.errors = {key: _error_label() for key in ("central_url", "secret", "database_url")}
+        self.errors = {key: error_label() for key in ("central_url", "secret", "database_url")}
         form = QFormLayout()
-        form.addRow("Central API URL", _stack(self.central_url, self.errors["central_url"]))
-        form.addRow("Webhook secret", _stack(secret_row, self.errors["secret"], self.secret_where))
-        form.addRow("", _stack(self.test_button, self.test_verdict))
+        form.addRow("Central API URL", stack(self.central_url, self.errors["central_url"]))
+        form.addRow("Webhook secret", stack(secret_row, self.errors["secret"], self.secret_where))
+        form.addRow("", stack(self.test_button, self.test_verdict))
         where = QLabel(f"SQLite keeps its file in {data_dir}.")
         where.setWordWrap(True)
         where.setProperty("muted", True)
-        form.addRow("Database", _stack(self.use_sqlite, where, self.use_postgres, db_row))
-        form.addRow("", _stack(self.errors["database_url"], self.db_verdict))
+        form.addRow("Database", stack(self.use_sqlite, where, self.use_postgres, db_row))
+        form.addRow("", stack(self.errors["database_url"], self.db_verdict))
 
-        self.save_error = _error_label()
+        self.save_error = error_label()
         for edit in (self.central_url, self.secret, self.database_url):
             edit.textChanged.connect(self._on_input_changed)
         page = QWidget()
@@ -279,7 +277,8 @@ class FirstRunDialog(QDialog):
 
     def _grow(self) -> None:
         """Make room for a longer verdict, up to what fits on a laptop screen."""
-        scroll = self.pages.currentWidget().findChild(QScrollArea)
+        page = self.pages.currentWidget()
+        scroll = page.findChild(QScrollArea) if page is not None else None
         inner = scroll.widget() if scroll is not None else None
         wanted = inner.sizeHint().height() + 120 if inner is not None else self.height()
         self.resize(self.width(), max(self.height(), min(wanted, MAX_HEIGHT)))
@@ -330,18 +329,7 @@ class FirstRunDialog(QDialog):
             return
         self._running.add(check)
         inputs = self._inputs(check)
-
-        def work() -> None:
-            try:
-                outcome = asyncio.run(_awaited(make))
-            except Exception as exc:  # the verdict names any failure of the check itself
-                outcome = CheckOutcome(False, "the check could not run", [f"{exc}"])
-            try:
-                self.sig_check_done.emit(check, (inputs, outcome))
-            except RuntimeError:  # the dialog was closed meanwhile
-                pass
-
-        threading.Thread(target=work, name=f"first-run-{check}", daemon=True).start()
+        run_check(make, lambda outcome: self.sig_check_done.emit(check, (inputs, outcome)))
 
     @Slot()
     def _on_production_button_clicked(self) -> None:
@@ -357,7 +345,7 @@ class FirstRunDialog(QDialog):
             return
         url, secret = self._inputs("connection")
         self.test_button.setEnabled(False)
-        _set_verdict(self.test_verdict, None, f"Sending a signed test request to {url}…", [])
+        set_verdict(self.test_verdict, None, f"Sending a signed test request to {url}…", [])
         self._run_check("connection", lambda: self.checks.test_connection(url, secret))
 
     @Slot()
@@ -370,7 +358,7 @@ class FirstRunDialog(QDialog):
             return
         (url,) = self._inputs("database")
         self.db_button.setEnabled(False)
-        _set_verdict(self.db_verdict, None, "Connecting…", [])
+        set_verdict(self.db_verdict, None, "Connecting…", [])
         self._run_check("database", lambda: self.checks.check_database(url))
 
     @Slot(str, object)
@@ -382,7 +370,7 @@ class FirstRunDialog(QDialog):
         else:
             self.passed.pop(check, None)
         label = self.test_verdict if check == "connection" else self.db_verdict
-        _set_verdict(label, outcome.ok, outcome.headline, outcome.details)
+        set_verdict(label, outcome.ok, outcome.headline, outcome.details)
         self._grow()
         self.test_button.setEnabled(True)
         self.db_button.setEnabled(self.use_postgres.isChecked())
@@ -452,49 +440,7 @@ def ask(first_run: FirstRun, parent: QWidget | None = None) -> tuple[str, Path |
     return dialog.choice, dialog.config_path
 
 
-async def _awaited(make: Callable[[], Awaitable[CheckOutcome]]) -> CheckOutcome:
-    return await make()
-
-
 def _config_dir(environ: Mapping[str, str]) -> Path:
     from app.config import default_config_path
 
     return default_config_path(environ).parent
-
-
-def _error_label() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setStyleSheet(f"color: {theme.RED};")
-    label.hide()
-    return label
-
-
-def _verdict_label() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.hide()
-    return label
-
-
-def _set_verdict(label: QLabel, ok: bool | None, headline: str, details: list[str]) -> None:
-    if ok is None:
-        mark, colour = "…", theme.GREY
-    else:
-        mark, colour = ("✓", theme.GREEN) if ok else ("✗", theme.RED)
-    lines = "".join(f"<br>• {escape(d)}" for d in details)
-    label.setText(
-        f"<span style='color:{colour}; font-weight:600'>{mark} {escape(headline)}</span>{lines}"
-    )
-    label.show()
-
-
-def _stack(*items: QWidget | QHBoxLayout) -> QVBoxLayout:
-    box = QVBoxLayout()
-    box.setSpacing(4)
-    for item in items:
-        if isinstance(item, QWidget):
-            box.addWidget(item)
-        else:
-            box.addLayout(item)
-    return box

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import tarfile
@@ -29,16 +28,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 import app
+from tests.packaging.installed import (
+    Installed,
+    check_console_paints,
+    check_sandbox_page,
+    check_serve_shows_a_qr,
+)
 
 pytestmark = [pytest.mark.network, pytest.mark.e2e]
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT = 600
-RUN_TIMEOUT = 180
 # Everything read at run time, as the wheel must carry it (importlib.resources finds it).
 PACKAGE_DATA = (
     "app/sandbox/page/index.html",
@@ -54,36 +57,17 @@ PACKAGE_DATA = (
 
 
 @dataclass(frozen=True)
-class Installed:
-    venv: Path
-    home: Path
-    cwd: Path
+class Wheel:
+    """The built artefacts, and pairdesk installed from the wheel into `venv`."""
+
     wheel: Path
     sdist: Path
-
-    @property
-    def pairdesk(self) -> str:
-        return str(self.venv / "bin" / "pairdesk")
+    venv: Path
+    installed: Installed
 
     @property
     def python(self) -> str:
         return str(self.venv / "bin" / "python")
-
-    def env(self) -> dict[str, str]:
-        keep = ("PATH", "LANG", "LC_ALL", "TZ", "PIP_CONFIG_FILE")
-        env = {k: v for k, v in os.environ.items() if k in keep}
-        env.update(
-            HOME=str(self.home),
-            XDG_CONFIG_HOME=str(self.home / ".config"),
-            XDG_DATA_HOME=str(self.home / ".local" / "share"),
-            QT_QPA_PLATFORM="offscreen",
-        )
-        return env
-
-    def run(self, *argv: str, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            argv, cwd=self.cwd, env=self.env(), capture_output=True, text=True, timeout=timeout
-        )
 
 
 def _pip_cache() -> Path:
@@ -92,7 +76,7 @@ def _pip_cache() -> Path:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wheel]:
     base = tmp_path_factory.mktemp("wheel")
     dist = base / "dist"
     env = dict(os.environ, PIP_CACHE_DIR=str(_pip_cache()))
@@ -123,112 +107,55 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     home, cwd = base / "home", base / "elsewhere"
     home.mkdir()
     cwd.mkdir()
-    yield Installed(venv=venv, home=home, cwd=cwd, wheel=wheel, sdist=sdist)
+    program = str(venv / "bin" / "pairdesk")
+    yield Wheel(wheel=wheel, sdist=sdist, venv=venv, installed=Installed(program, home, cwd))
 
 
-def test_both_artefacts_carry_the_package_data(installed: Installed) -> None:
-    wheel_names = set(zipfile.ZipFile(installed.wheel).namelist())
-    with tarfile.open(installed.sdist) as tar:
+def test_both_artefacts_carry_the_package_data(wheel: Wheel) -> None:
+    wheel_names = set(zipfile.ZipFile(wheel.wheel).namelist())
+    with tarfile.open(wheel.sdist) as tar:
         sdist_names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
     revisions = [n for n in wheel_names if re.match(r"app/store/migrations/versions/\w+\.py$", n)]
     assert revisions, "no migration revision in the wheel"
     for name in PACKAGE_DATA:
         assert name in wheel_names, f"{name} is missing from the wheel"
         assert name in sdist_names, f"{name} is missing from the sdist"
-    assert installed.wheel.name == f"pairdesk-{app.__version__}-py3-none-any.whl"
+    assert wheel.wheel.name == f"pairdesk-{app.__version__}-py3-none-any.whl"
 
 
-def test_runs_from_site_packages_with_the_checkouts_version(installed: Installed) -> None:
-    where = installed.run(installed.python, "-c", "import app; print(app.__file__)")
+def test_runs_from_site_packages_with_the_checkouts_version(wheel: Wheel) -> None:
+    where = wheel.installed.run(wheel.python, "-c", "import app; print(app.__file__)")
     assert where.returncode == 0, where.stderr
-    assert Path(where.stdout.strip()).is_relative_to(installed.venv)
-    version = installed.run(installed.pairdesk, "--version")
+    assert Path(where.stdout.strip()).is_relative_to(wheel.venv)
+    version = wheel.installed.run(wheel.installed.program, "--version")
     assert version.stdout.strip() == f"pairdesk {app.__version__}"
 
 
-def test_doctor_passes(installed: Installed) -> None:
-    doctor = installed.run(installed.pairdesk, "doctor")
+def test_doctor_passes(wheel: Wheel) -> None:
+    doctor = wheel.installed.run(wheel.installed.program, "doctor")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert "all checks passed" in doctor.stdout
 
 
-def test_migrations_run_from_the_package(installed: Installed) -> None:
+def test_migrations_run_from_the_package(wheel: Wheel) -> None:
     code = (
         "from app.store import upgrade, current_revision, create_engine_for, head_revision\n"
         "url = 'sqlite:///migrated.db'\n"
         "upgrade(url)\n"
         "print(current_revision(create_engine_for(url)) == head_revision())\n"
     )
-    result = installed.run(installed.python, "-c", code)
+    result = wheel.installed.run(wheel.python, "-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
 
 
-def test_sandbox_serves_its_page(installed: Installed) -> None:
-    proc = subprocess.Popen(
-        [installed.pairdesk, "sandbox", "--port", "0"],
-        cwd=installed.cwd,
-        env=installed.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        url = _wait_for_line(proc, r"sandbox: (http://\S+)")
-        page = httpx.get(url, timeout=30)
-        assert page.status_code == 200
-        script = (ROOT / "app" / "sandbox" / "page" / "modules.js").read_text(encoding="utf-8")
-        assert script.splitlines()[0] in page.text  # the scripts are inlined, as packaged
-        assert "{{SCRIPT}}" not in page.text
-    finally:
-        _interrupt(proc)
+def test_sandbox_serves_its_page(wheel: Wheel) -> None:
+    check_sandbox_page(wheel.installed)
 
 
-def test_serve_shows_a_qr_from_a_real_instance(installed: Installed) -> None:
-    proc = subprocess.Popen(
-        [installed.pairdesk, "serve", "--demo", "1", "--instances", "1", "--no-qr"],
-        cwd=installed.cwd,
-        env=installed.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        _wait_for_line(proc, r"QR #1")
-    finally:
-        code = _interrupt(proc)
-    assert code in (0, 130), f"serve exited with {code}"
+def test_serve_shows_a_qr_from_a_real_instance(wheel: Wheel) -> None:
+    check_serve_shows_a_qr(wheel.installed)
 
 
-def test_console_paints_offscreen(installed: Installed) -> None:
-    shot = installed.cwd / "console.png"
-    result = installed.run(
-        installed.pairdesk, "gui", "--demo-engine", "--screenshot", str(shot), "--after", "1"
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert shot.stat().st_size > 10_000
-
-
-def _wait_for_line(proc: subprocess.Popen[str], pattern: str) -> str:
-    """The first group (or the whole match) of the first output line matching `pattern`."""
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        found = re.search(pattern, line)
-        if found:
-            return found.group(1) if found.groups() else found.group(0)
-    raise AssertionError(f"the process ended without printing {pattern!r}:\n{''.join(seen)}")
-
-
-def _interrupt(proc: subprocess.Popen[str]) -> int:
-    """Ctrl+C, as a user would; the process stops its instances and browsers itself."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-    try:
-        return proc.wait(timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise
+def test_console_paints_offscreen(wheel: Wheel) -> None:
+    check_console_paints(wheel.installed)
