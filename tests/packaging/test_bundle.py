@@ -11,8 +11,10 @@ removed, and (e2e) `serve` up to a QR from an instance the bundle started.
 from __future__ import annotations
 
 import configparser
+import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +58,13 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bundle]:
             "--work",
             str(base / "work"),
         ],
+        env=dict(
+            os.environ,
+            # PyInstaller's cache of processed libraries: a temporary folder that outlives
+            # one run (never the home folder), so a re-run is faster.
+            PYINSTALLER_CONFIG_DIR=str(Path(tempfile.gettempdir()) / "pairdesk-test-pyinstaller"),
+            PYTHONDONTWRITEBYTECODE="1",
+        ),
         capture_output=True,
         text=True,
         timeout=BUILD_TIMEOUT,

@@ -1,6 +1,7 @@
 """The wheel works outside the source tree: built, installed into an empty venv, run.
 
-`python -m build` makes the sdist and, from it, the wheel (so the sdist is
+`python -m build`, run on a copy of the checkout's files as a fresh clone
+would hold them, makes the sdist and, from it, the wheel (so the sdist is
 complete too); the wheel goes into a new venv in a temporary folder; every
 command then runs from another temporary folder, with a temporary home and
 no PYTHONPATH, so nothing can come from this checkout. It proves what a
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -70,6 +72,24 @@ class Wheel:
         return str(self.venv / "bin" / "python")
 
 
+def _fresh_clone(target: Path) -> Path:
+    """The checkout's files as git sees them (tracked, plus new ones not ignored), copied
+    to `target`: the build starts from what a fresh clone would hold and writes nothing
+    into this checkout (setuptools leaves an egg-info folder where it builds)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
 def _pip_cache() -> Path:
     # A temporary folder that outlives one run: a re-run does not fetch every wheel again.
     return Path(tempfile.gettempdir()) / "pairdesk-test-pip-cache"
@@ -82,7 +102,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wheel]:
     env = dict(os.environ, PIP_CACHE_DIR=str(_pip_cache()))
     env.pop("PYTHONPATH", None)
     build = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)],
+        [sys.executable, "-m", "build", "--outdir", str(dist), str(_fresh_clone(base / "src"))],
         env=env,
         capture_output=True,
         text=True,
