@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast check lint format clean
+.PHONY: setup run test test-fast check lint format clean bundle
 
 setup: $(STAMP)
 	@$(BIN)/python scripts/ensure_chromium.py
@@ -25,19 +25,23 @@ test: setup lint
 
 # The same checks, then only the tests that need no browser.
 test-fast: setup lint
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider -m "not e2e"
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider -m "not e2e and not bundle"
 
 lint: setup
-	$(BIN)/ruff format --check app tests scripts
-	$(BIN)/ruff check app tests scripts
+	$(BIN)/ruff format --check app tests scripts packaging
+	$(BIN)/ruff check app tests scripts packaging
 	$(BIN)/mypy app tests/ui/fakes.py
 	$(BIN)/lint-imports
 
 check: test
 
+# The Linux desktop bundle, dist/pairdesk/ (packaging/README.md).
+bundle: setup
+	$(BIN)/python packaging/build_bundle.py $(BUNDLE_FLAGS)
+
 format: setup
-	$(BIN)/ruff format app tests scripts
-	$(BIN)/ruff check --fix app tests scripts
+	$(BIN)/ruff format app tests scripts packaging
+	$(BIN)/ruff check --fix app tests scripts packaging
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

@@ -10,6 +10,7 @@ one clear line instead of a traceback deep in the engine.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import tomllib
@@ -67,6 +68,7 @@ class Settings:
     central_url: str = ""
     webhook_secret: str = field(default="", repr=False)
     webhook_secret_file: str = ""
+    webhook_secret_keyring: bool = False
     database_url: str = ""
     data_dir: Path = field(default_factory=lambda: user_data_dir(os.environ))
     sessions_dir: Path = field(default_factory=lambda: Path("sessions"))
@@ -105,7 +107,8 @@ class Settings:
         return self.start_concurrency or max(1, os.cpu_count() or 1)
 
     def resolved_webhook_secret(self) -> str:
-        """The HMAC key: the secret file wins over the inline value; sandbox has a default."""
+        """The HMAC key: the secret file, else the inline value, else the OS keyring
+        (`webhook_secret_keyring`); the sandbox has a default."""
         if self.webhook_secret_file:
             path = Path(self.webhook_secret_file).expanduser()
             try:
@@ -120,6 +123,15 @@ class Settings:
             return secret
         if self.webhook_secret:
             return self.webhook_secret
+        if self.webhook_secret_keyring:
+            from app.secret_store import SecretStoreError, read_keyring_secret
+
+            try:
+                return read_keyring_secret()
+            except SecretStoreError as exc:
+                raise ConfigError(
+                    f"webhook_secret_keyring: {exc}; webhooks cannot be signed until then"
+                ) from None
         return SANDBOX_WEBHOOK_SECRET if not self.central_url else ""
 
     def redacted(self) -> dict[str, Any]:
@@ -155,7 +167,7 @@ class Settings:
         """
         env = dict(os.environ if environ is None else environ)
         base = _defaults(env)
-        file_path = config_file or _find_config_file(env, cwd or Path.cwd())
+        file_path = config_file or find_config_file(env, cwd or Path.cwd())
         values: dict[str, Any] = {}
         if file_path is not None:
             values.update(_read_toml(file_path))
@@ -182,7 +194,8 @@ def _defaults(environ: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
-def _find_config_file(environ: Mapping[str, str], cwd: Path) -> Path | None:
+def find_config_file(environ: Mapping[str, str], cwd: Path) -> Path | None:
+    """The `pairdesk.toml` that `Settings.load` reads without `--config`, or None."""
     explicit = environ.get(ENV_PREFIX + "CONFIG")
     if explicit:
         path = Path(explicit).expanduser()
@@ -193,6 +206,23 @@ def _find_config_file(environ: Mapping[str, str], cwd: Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def default_config_path(environ: Mapping[str, str]) -> Path:
+    """Where a new `pairdesk.toml` goes: the user config folder."""
+    return user_config_dir(environ) / CONFIG_FILE_NAME
+
+
+def toml_line(key: str, value: object) -> str:
+    """One `key = value` line of `pairdesk.toml`, the value quoted as TOML wants."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, int | float):
+        text = str(value)
+    else:
+        # A JSON string is a valid TOML basic string (same escapes, incl. control chars).
+        text = json.dumps(str(value), ensure_ascii=False)
+    return f"{key} = {text}"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -264,6 +294,17 @@ def _as_choice(choices: tuple[str, ...], upper: bool = False) -> Parser:
     return parse
 
 
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _as_str(value).lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0", ""):
+        return False
+    raise ValueError
+
+
 def _as_http_url(value: Any) -> str:
     text = _as_str(value)
     if not text:
@@ -295,6 +336,7 @@ _PARSERS: dict[str, tuple[Parser, str]] = {
     "central_url": (_as_http_url, "an http(s) URL such as https://platform.example.com"),
     "webhook_secret": (_as_str, "text"),
     "webhook_secret_file": (_as_str, "a path to a file holding the secret"),
+    "webhook_secret_keyring": (_as_bool, "true (the secret is in the OS keyring) or false"),
     "database_url": (_as_db_url, "a SQLAlchemy URL such as sqlite:///pairdesk.db"),
     "data_dir": (_as_path, "a folder path"),
     "sessions_dir": (_as_path, "a folder path"),

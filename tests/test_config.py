@@ -98,3 +98,50 @@ def test_with_overrides_validates(tmp_path: Path) -> None:
     assert s.with_overrides(instances=3).instances == 3
     with pytest.raises(ConfigError, match="instances"):
         s.with_overrides(instances=0)
+
+
+def test_the_webhook_secret_can_live_in_the_os_keyring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import secret_store
+    from tests.keyring_fakes import MemoryKeyring, NoKeyring
+
+    keyring = MemoryKeyring()
+    keyring.set_password("pairdesk", "webhook_secret", "from-keyring")
+    monkeypatch.setattr(secret_store, "default_backend", lambda: keyring)
+    (tmp_path / "pairdesk.toml").write_text(
+        'central_url = "https://platform.example.com"\nwebhook_secret_keyring = true\n'
+    )
+    s = load(tmp_path)
+    assert s.webhook_secret_keyring is True
+    assert s.resolved_webhook_secret() == "from-keyring"
+    # An inline secret (e.g. the one the supervisor hands an instance) wins over the keyring.
+    assert load(tmp_path, env={"PAIRDESK_WEBHOOK_SECRET": "inline"}).resolved_webhook_secret() == (
+        "inline"
+    )
+    monkeypatch.setattr(secret_store, "default_backend", lambda: NoKeyring())
+    with pytest.raises(ConfigError, match="webhook_secret_keyring: .*no keyring service"):
+        s.resolved_webhook_secret()
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("true", True), ("Yes", True), ("1", True), ("false", False), ("off", False)]
+)
+def test_switches_accept_the_usual_words(tmp_path: Path, raw: str, value: bool) -> None:
+    s = load(tmp_path, env={"PAIRDESK_WEBHOOK_SECRET_KEYRING": raw})
+    assert s.webhook_secret_keyring is value
+
+
+def test_a_bad_switch_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PAIRDESK_WEBHOOK_SECRET_KEYRING .*true .* or false"):
+        load(tmp_path, env={"PAIRDESK_WEBHOOK_SECRET_KEYRING": "maybe"})
+
+
+def test_toml_lines_read_back_as_written(tmp_path: Path) -> None:
+    import tomllib
+
+    from app.config import toml_line
+
+    values = {"a": 'quote " back \\ slash\nnew line', "b": True, "c": 3, "d": 0.5}
+    text = "\n".join(toml_line(k, v) for k, v in values.items())
+    assert tomllib.loads(text) == values

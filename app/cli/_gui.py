@@ -8,6 +8,13 @@ falls back to the terminal view (`pairdesk serve`).
 
 Until the engine offers `open_engine`, or with `--demo-engine`, the console
 runs on `DemoEngine`: scripted, in-memory demo data, clearly badged.
+
+First run: when nothing configures pairdesk (`app.first_run.is_first_run`:
+no `--config`, no `pairdesk.toml`, no `PAIRDESK_*` variable) and a person
+can answer (a real display, not `QT_QPA_PLATFORM=offscreen`/`minimal`, no
+`--headless`, `--demo`, `--screenshot` or `--demo-engine`), the first-run
+dialog comes before the console. So `make run` (`--demo 3`), the test suite
+(offscreen) and scripted screenshots never see it.
 """
 
 from __future__ import annotations
@@ -15,8 +22,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.cli import load_settings
+from app.config import ConfigError, Settings, find_config_file
+from app.first_run import is_first_run
+
+if TYPE_CHECKING:
+    from app.ui.engine_host import EngineFactory
 
 VIEWS = {"qr": 0, "grid": 1, "instances": 2, "onboarding": 3, "diagnostics": 4}
 TABS = {"timeline": 0, "sync": 1, "logs": 2, "doctor": 3, "bundle": 4}
@@ -73,6 +87,17 @@ def run(args: argparse.Namespace) -> int:
     from app.bootstrap import open_engine
     from app.ui.app import ConsoleOptions, run_console
 
+    first_run = None
+    if _asks_first_run(args):
+        from app.cli._first_run import checks
+        from app.ui.first_run_dialog import FirstRun
+
+        def reload() -> tuple[Settings, EngineFactory]:
+            fresh = load_settings(args)
+            return fresh, lambda: open_engine(fresh)
+
+        first_run = FirstRun(checks=checks(), reload=reload, environ=os.environ)
+
     width, _, height = args.size.partition("x")
     return run_console(
         settings,
@@ -88,6 +113,25 @@ def run(args: argparse.Namespace) -> int:
             size=(int(width or 1440), int(height or 900)),
             demo_engine=args.demo_engine,
             demo_csv=DEMO_CSV if args.demo else "",
+            config_file=str(_config_in_use(args) or ""),
         ),
         engine_factory=lambda: open_engine(settings),
+        first_run=first_run,
     )
+
+
+def _asks_first_run(args: argparse.Namespace) -> bool:
+    if args.demo or args.screenshot or args.demo_engine or args.headless:
+        return False
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal"):
+        return False  # nobody can answer a dialog there
+    return is_first_run(explicit_config=args.config_file, environ=os.environ, cwd=Path.cwd())
+
+
+def _config_in_use(args: argparse.Namespace) -> Path | None:
+    if args.config_file:
+        return Path(args.config_file)
+    try:
+        return find_config_file(os.environ, Path.cwd())
+    except ConfigError:
+        return None

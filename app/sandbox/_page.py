@@ -1,10 +1,12 @@
 """The login page (`GET /`) and its login socket (`/ws`).
 
-The page's HTML, CSS and scripts come from `resources/sandbox/` and are sent
-as one document with the scripts inlined, and the socket URL is absolute
-(built from the request that rendered the page). So a copy of the page served
-under another origin, as whatsapp-web.js's web version cache does at the real
-site's address, still talks to this server and needs nothing else from it.
+The page's HTML, CSS and scripts are package data (`app/sandbox/page/`, read
+through `importlib.resources`, so an installed wheel or a desktop bundle serves
+the same page as a source checkout) and are sent as one document with the
+scripts inlined, and the socket URL is absolute (built from the request that
+rendered the page). So a copy of the page served under another origin, as
+whatsapp-web.js's web version cache does at the real site's address, still
+talks to this server and needs nothing else from it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from starlette.requests import Request
@@ -27,9 +30,9 @@ MAX_MESSAGE = 16 * 1024
 _SCRIPTS = ("modules.js", "ui.js", "login.js")
 
 
-def resources_dir() -> Path:
-    """`resources/sandbox` of the source tree (the package is installed editable)."""
-    return Path(__file__).resolve().parents[2] / "resources" / "sandbox"
+def page_files() -> Traversable:
+    """The page's files, as installed with the `app.sandbox` package."""
+    return resources.files("app.sandbox").joinpath("page")
 
 
 @dataclass(frozen=True)
@@ -38,15 +41,15 @@ class PageTemplate:
     script: str
 
     @classmethod
-    def load(cls, folder: Path | None = None) -> PageTemplate:
-        base = folder or resources_dir()
+    def load(cls, folder: Traversable | None = None) -> PageTemplate:
+        base = folder or page_files()
         try:
-            html = (base / "index.html").read_text(encoding="utf-8")
-            script = "\n".join((base / name).read_text(encoding="utf-8") for name in _SCRIPTS)
+            html = base.joinpath("index.html").read_text(encoding="utf-8")
+            script = "\n".join(base.joinpath(name).read_text(encoding="utf-8") for name in _SCRIPTS)
         except OSError as exc:
             raise RuntimeError(
                 f"the sandbox page's files are missing from {base} ({exc.strerror}); "
-                "run pairdesk from its source checkout (pip install -e .)"
+                "this pairdesk installation is incomplete: reinstall it"
             ) from None
         return cls(html, script)
 

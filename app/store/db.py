@@ -7,7 +7,8 @@ so it runs in WAL mode with a busy timeout, and every transaction starts with
 with "database is locked". PostgreSQL goes through psycopg 3.
 
 `upgrade(url)` applies the Alembic migrations packaged in
-`app/store/migrations`; no alembic.ini is needed. There is no global engine:
+`app/store/migrations` (package data, found through `importlib.resources`);
+no alembic.ini is needed. There is no global engine:
 the composition root builds one and passes it (or a `session_factory`) on.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +33,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.store.errors import DatabaseTooNew, DatabaseUnavailable, SchemaOutOfDate, redact_url
 
 __all__ = [
-    "MIGRATIONS_DIR",
     "check_schema",
     "create_engine_for",
     "current_revision",
     "head_revision",
+    "migrations_dir",
     "normalize_url",
     "session_factory",
     "upgrade",
 ]
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
@@ -147,9 +148,20 @@ def _unavailable(engine: Engine, exc: DBAPIError) -> DatabaseUnavailable:
     )
 
 
+def migrations_dir() -> Path:
+    """The packaged migrations folder (Alembic reads revision files from a real folder)."""
+    folder = resources.files("app.store").joinpath("migrations")
+    if not isinstance(folder, Path) or not folder.joinpath("env.py").is_file():
+        raise DatabaseUnavailable(
+            f"the database migrations are missing from this installation ({folder}); "
+            "pairdesk cannot open a database without them. Reinstall pairdesk."
+        )
+    return folder
+
+
 def _alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     if connection is not None:
         config.attributes["connection"] = connection
     return config

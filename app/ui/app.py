@@ -2,7 +2,9 @@
 
 `run_console` is what `pairdesk gui` calls. The composition root hands it an
 engine factory (`app.bootstrap.open_engine` bound to the settings); without
-one, the console runs on the scripted `DemoEngine`.
+one, the console runs on the scripted `DemoEngine`. On a first run the
+command line also hands it a `FirstRun`, and the first-run dialog
+(`app/ui/first_run_dialog.py`) is shown before the engine starts.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from app import __version__
 from app.config import Settings
 from app.demo.data import LABELS
 from app.domain.models import AccountSpec
@@ -24,6 +28,11 @@ from app.ui import theme
 from app.ui.engine_host import EngineFactory, EngineHost
 from app.ui.main_window import MainWindow, ScanPoster
 from app.ui.qr_render import forget_images
+
+if TYPE_CHECKING:
+    from app.ui.first_run_dialog import FirstRun
+
+DESKTOP_FILE = "io.pairdesk.Pairdesk"  # packaging/linux/io.pairdesk.Pairdesk.desktop
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class ConsoleOptions:
     size: tuple[int, int] = (1440, 900)
     demo_engine: bool = False
     demo_csv: str = ""
+    config_file: str = ""  # the pairdesk.toml in use, shown by About
 
 
 def demo_specs(n: int) -> list[AccountSpec]:
@@ -50,15 +60,27 @@ def run_console(
     options: ConsoleOptions,
     *,
     engine_factory: EngineFactory | None = None,
+    first_run: FirstRun | None = None,
 ) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("pairdesk")
+    app.setApplicationVersion(__version__)
+    # Wayland's app id / X11's desktop-file hint: the taskbar shows the .desktop entry's icon.
+    app.setDesktopFileName(DESKTOP_FILE)
     app.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, False)
     dark = None if options.theme == "system" else options.theme == "dark"
     theme.apply(app, dark)
     if options.theme == "system":
         app.styleHints().colorSchemeChanged.connect(lambda _s: theme.apply(app, None))
+    config_file = Path(options.config_file) if options.config_file else None
+    if first_run is not None:
+        from app.ui.first_run_dialog import ask
+
+        choice, written = ask(first_run)
+        if choice:
+            settings, engine_factory = first_run.reload()
+            config_file = written
 
     scan_poster: ScanPoster | None = None
     if engine_factory is not None and not options.demo_engine:
@@ -74,7 +96,7 @@ def run_console(
         scan_poster = demo.demo_scan
 
     host = EngineHost(factory)
-    window = MainWindow(host, settings=settings, scan_poster=scan_poster)
+    window = MainWindow(host, settings=settings, scan_poster=scan_poster, config_file=config_file)
     if engine_factory is None or options.demo_engine:
         window.setWindowTitle(window.windowTitle() + "  — DEMO DATA")
         window.header.demo.show()

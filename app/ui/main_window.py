@@ -20,10 +20,12 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSplitter,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+import app
 from app.config import Settings
 from app.domain.events import EngineEvent, SyncStatus
 from app.domain.models import SessionInfo
@@ -59,10 +61,12 @@ class MainWindow(QMainWindow):
         settings: Settings,
         sandbox_url: str = "",
         scan_poster: ScanPoster | None = None,
+        config_file: Path | None = None,
     ) -> None:
         super().__init__()
         self.host = host
         self.settings = settings
+        self.config_file = config_file
         self.sandbox_url = sandbox_url
         self._scan_poster = scan_poster
         self.setWindowTitle("pairdesk" + ("  [sandbox]" if settings.sandbox_mode else ""))
@@ -100,6 +104,12 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(view)
         self.totals = StatusTotals()
         self.statusBar().addPermanentWidget(self.totals, 1)
+        self.about_button = QToolButton()
+        self.about_button.setAutoRaise(True)
+        self.about_button.setText(f"pairdesk {app.__version__}")
+        self.about_button.setToolTip("About pairdesk: version and support details (F1)")
+        self.about_button.clicked.connect(self.open_about)
+        self.statusBar().addPermanentWidget(self.about_button)
 
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
@@ -173,6 +183,7 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("?"), self, self.overlay.toggle)
         QShortcut(QKeySequence("Shift+?"), self, self.overlay.toggle)
         QShortcut(QKeySequence("Ctrl+,"), self, self.open_settings)
+        QShortcut(QKeySequence("F1"), self, self.open_about)
         QShortcut(QKeySequence("Esc"), self, self.overlay.hide)
 
     # ----------------------------------------------------------- actions
@@ -211,6 +222,11 @@ class MainWindow(QMainWindow):
         from app.ui.settings_dialog import SettingsDialog
 
         SettingsDialog(self.settings, self).exec()
+
+    def open_about(self) -> None:
+        from app.ui.about_dialog import AboutDialog
+
+        AboutDialog(self.settings, config_file=self.config_file, parent=self).exec()
 
     def _diag(
         self, call: Callable[[Engine], Awaitable[Any]], label: str, done: Callable[[Any], None]

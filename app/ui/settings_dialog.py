@@ -2,13 +2,16 @@
 
 Each field is checked with `Settings.with_overrides` (the same parsers the
 file, environment and flags go through), so the dialog can never accept a
-value the engine would refuse. Valid changes are written to `pairdesk.toml`
-on Save; secrets are write-only (shown as "(set)").
+value the engine would refuse. Valid changes are written on Save to the
+`pairdesk.toml` the settings came from (else the user config folder's), so
+a file written by the first-run dialog is edited, never shadowed by a new
+one; secrets are write-only (shown as "(set)").
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Slot
@@ -23,17 +26,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.config import SECRET_KEYS, ConfigError, Settings
+from app.config import (
+    SECRET_KEYS,
+    ConfigError,
+    Settings,
+    default_config_path,
+    find_config_file,
+    toml_line,
+)
 from app.ui import theme
 
 
 class SettingsDialog(QDialog):
     """Edit settings; `result_settings` holds the validated copy after Save."""
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: Settings, parent: QWidget | None = None, *, path: Path | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
+        self.path = path or _config_path()
         self.result_settings: Settings | None = None
         self.edits: dict[str, QLineEdit] = {}
         self.errors: dict[str, QLabel] = {}
@@ -63,7 +76,8 @@ class SettingsDialog(QDialog):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
-        note = QLabel("Changes apply after a restart. Saved to pairdesk.toml in this folder.")
+        self.note = note = QLabel(f"Changes apply after a restart. Saved to {self.path}.")
+        note.setWordWrap(True)
         note.setProperty("muted", True)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -115,18 +129,19 @@ class SettingsDialog(QDialog):
         self.result_settings = new
         changes = {k: v for k, v in self.changes().items() if k not in SECRET_KEYS}
         if changes:
-            path = Path("pairdesk.toml")
+            path = self.path
+            path.parent.mkdir(parents=True, exist_ok=True)
             lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
             for key in changes:
                 lines = [ln for ln in lines if not ln.strip().startswith(f"{key} ")]
-                lines.append(f"{key} = {_toml(getattr(new, key))}")
+                lines.append(toml_line(key, getattr(new, key)))
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self.accept()
 
 
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _config_path() -> Path:
+    try:
+        found = find_config_file(os.environ, Path.cwd())
+    except ConfigError:
+        found = None
+    return found or default_config_path(os.environ)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+import contextlib
+from importlib import resources
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -29,27 +32,27 @@ SHORTCUTS = (
     ("R", "focus mode: ask for a new QR"),
     ("Esc", "leave focus mode / close this help"),
     ("Ctrl+,", "settings"),
+    ("F1", "about pairdesk: version and support details"),
     ("?", "show this help"),
 )
 
 
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+
+
 def app_icon() -> QIcon:
-    """The pairdesk icon, painted (a rounded square with a QR finder pattern)."""
-    pix = QPixmap(64, 64)
-    pix.fill(Qt.GlobalColor.transparent)
-    p = QPainter(pix)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    p.setBrush(QColor(theme.GREEN))
-    p.setPen(Qt.PenStyle.NoPen)
-    p.drawRoundedRect(2, 2, 60, 60, 14, 14)
-    p.setBrush(QColor("white"))
-    p.drawRect(14, 14, 36, 36)
-    p.setBrush(QColor(theme.GREEN))
-    p.drawRect(19, 19, 26, 26)
-    p.setBrush(QColor("white"))
-    p.drawRect(25, 25, 14, 14)
-    p.end()
-    return QIcon(pix)
+    """The pairdesk icon at every packaged size (`app/ui/icons/`, drawn by
+    `packaging/icons/make_icons.py`); read through importlib.resources, so the
+    installed wheel and the desktop bundle show the same icon as a checkout."""
+    icon = QIcon()
+    folder = resources.files("app.ui").joinpath("icons")
+    for size in ICON_SIZES:
+        pixmap = QPixmap()
+        with contextlib.suppress(OSError):
+            pixmap.loadFromData(folder.joinpath(f"pairdesk-{size}.png").read_bytes(), "PNG")
+        if not pixmap.isNull():
+            icon.addPixmap(pixmap)
+    return icon
 
 
 class Header(QFrame):

@@ -40,7 +40,8 @@ _PASSED_KEYS = (
 
 @dataclass(frozen=True, kw_only=True)
 class InstanceLauncher:
-    """Builds `python -m app instance --index I --port 0` with the supervisor's settings."""
+    """Builds `python -m app instance --index I --port 0` (in the desktop bundle:
+    `pairdesk instance ...`) with the supervisor's settings."""
 
     settings: Settings
     provider_url: str
@@ -61,6 +62,10 @@ class InstanceLauncher:
         if self.webhook_secret:
             env["PAIRDESK_WEBHOOK_SECRET"] = self.webhook_secret
             env["PAIRDESK_WEBHOOK_SECRET_FILE"] = ""
+        if getattr(sys, "frozen", False):
+            # The desktop bundle: its executable is `pairdesk` itself, not a Python.
+            argv = [sys.executable, "instance", "--index", str(index), "--port", "0"]
+            return LaunchSpec(argv=argv, env=env)
         # `-m app` must find this very checkout, also when it is not installed: the
         # folder that holds the `app` package (never `app/` itself, whose packages
         # would shadow the standard library's).

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+
+import pytest
 
 from app.config import Settings
 from app.engine.supervisor.launcher import InstanceLauncher
@@ -23,3 +26,18 @@ def test_the_child_finds_this_checkout_and_gets_its_settings(tmp_path: Path) -> 
     assert spec.argv[-6:] == ["app", "instance", "--index", "3", "--port", "0"]
     assert spec.env["PAIRDESK_PROVIDER_URL"] == "http://127.0.0.1:1/"
     assert spec.env["PAIRDESK_SESSIONS_DIR"] == str((tmp_path / "s").resolve())
+
+
+def test_in_the_desktop_bundle_the_child_is_the_bundles_own_executable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PyInstaller sets sys.frozen; sys.executable is then `pairdesk`, which has no `-m`.
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", "/opt/pairdesk/pairdesk")
+    settings = Settings.load(environ={}, cwd=tmp_path, flags={"data_dir": tmp_path})
+    spec = InstanceLauncher(settings=settings, provider_url="http://127.0.0.1:1/").spec(
+        index=1, token="t" * 32
+    )
+    assert spec.argv == ["/opt/pairdesk/pairdesk", "instance", "--index", "1", "--port", "0"]
+    assert "PYTHONPATH" not in spec.env
+    assert spec.env["PAIRDESK_INSTANCE_TOKEN"] == "t" * 32
