@@ -138,6 +138,10 @@ async def test_flavour_fault_changes_new_pages(
         ({"drop_sockets": 3}, "drop_sockets"),
         ({"hang_pages": "not-a-phone"}, "phone"),
         ({"explode": True}, "unknown field"),
+        ({"block_state": "BANNED"}, "block_state"),
+        ({"block_phone": 12}, "block_phone"),
+        ({"passkey": "abc"}, "phone"),
+        ({"language": "xx"}, "language"),
     ],
 )
 async def test_bad_fault_is_422(sandbox: SandboxServer, body: Any, needle: str) -> None:
@@ -148,5 +152,9 @@ async def test_bad_fault_is_422(sandbox: SandboxServer, body: Any, needle: str) 
     assert sandbox.world.faults.as_dict() == {
         "boot_delay": sandbox.options.boot_delay,
         "flavour": sandbox.options.flavour,
+        "language": "en",
         "reject_scans": False,
+        "passkey": False,
+        "block_state": None,
+        "block_phone": None,
     }
