@@ -22,6 +22,7 @@ __all__ = ["InvalidProxy", "PROXY_SCHEMES", "Proxy", "parse_proxy"]
 PROXY_SCHEMES = ("http", "https", "socks5")
 MAX_PROXY_LENGTH = 500
 _EXAMPLE = "http://user:password@proxy.example.com:3128"
+_ENCODE_HINT = "; percent-encode : / @ # in the user name or password (e.g. @ as %40)"
 _DEFAULT_PORTS = {"http": 80, "https": 443, "socks5": 1080}
 
 
@@ -78,8 +79,9 @@ def parse_proxy(text: object, *, password: str | None = None) -> Proxy:
         parts = urlsplit(value)
         port = parts.port
     except ValueError:
+        hint = _ENCODE_HINT if "@" in value else ""
         raise InvalidProxy(
-            f"proxy: the port is not a number from 1 to 65535 ({_EXAMPLE})"
+            f"proxy: the port is not a number from 1 to 65535 ({_EXAMPLE}){hint}"
         ) from None
     scheme = parts.scheme.lower()
     if scheme == "socks5h":
@@ -93,8 +95,9 @@ def parse_proxy(text: object, *, password: str | None = None) -> Proxy:
     if not host or any(ch.isspace() for ch in host):
         raise InvalidProxy(f"proxy: no host name ({_EXAMPLE})")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
+        hint = _ENCODE_HINT if "@" in parts.path + parts.query + parts.fragment else ""
         raise InvalidProxy(
-            f"proxy: only scheme, credentials, host and port belong in it ({_EXAMPLE})"
+            f"proxy: only scheme, credentials, host and port belong in it ({_EXAMPLE}){hint}"
         )
     username = unquote(parts.username or "")
     secret = unquote(parts.password or "") if password is None else password
