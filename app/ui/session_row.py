@@ -33,6 +33,7 @@ class Col(IntEnum):
     QR_AGE = 7
     RESTARTS = 8
     MEMORY = 9
+    PROXY = 10
 
 
 HEADERS = (
@@ -46,6 +47,7 @@ HEADERS = (
     "QR age",
     "Restarts",
     "JS heap",  # the page's JavaScript heap, from the heartbeat (process memory is per instance)
+    "Proxy",  # the account's own proxy, never with its password
 )
 AGE_COLS = (Col.CONNECTED_FOR, Col.HEARTBEAT, Col.QR_AGE)
 RIGHT_COLS = {Col.WORKSPACE, Col.CONNECTED_FOR, Col.HEARTBEAT, Col.QR_AGE, Col.RESTARTS, Col.MEMORY}
@@ -68,6 +70,7 @@ class Row:
         "restarts",
         "memory",
         "last_error",
+        "proxy",
         "cache",
     )
 
@@ -85,6 +88,7 @@ class Row:
         self.restarts = info.restarts
         self.memory = info.memory_bytes
         self.last_error = ""
+        self.proxy = info.proxy
         self.cache: dict[int, str] = {}
 
     def text(self, col: int) -> str:
@@ -108,6 +112,8 @@ class Row:
             return str(self.restarts) if self.restarts else ""
         if col == Col.MEMORY:
             return fmt.size(self.memory)
+        if col == Col.PROXY:
+            return self.proxy
         return ""
 
     def age(self, col: int, at: datetime | None = None) -> float | None:

@@ -74,6 +74,8 @@ class FakeEngine:
                 session_id=f"s-{spec.workspace_id}-{k}",
                 workspace_id=spec.workspace_id,
                 label=spec.label,
+                phone_number=spec.phone_number,
+                proxy=spec.proxy.display if spec.proxy is not None else "",
             )
             self.sessions[info.session_id] = info
             out.append(info)
