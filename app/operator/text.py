@@ -97,6 +97,26 @@ REASON_MESSAGES: dict[Reason, str] = {
 }
 
 
+#: Shorter words than "failed" for the gates that park a session (grid pills, wall tiles).
+REASON_LABELS: dict[Reason, str] = {
+    Reason.PROXYBLOCK: "network blocked",
+    Reason.TOS_BLOCK: "banned",
+    Reason.SMB_TOS_BLOCK: "banned (business)",
+    Reason.DEPRECATED_VERSION: "browser too old",
+    Reason.PROXY_UNREACHABLE: "proxy unreachable",
+}
+
+
+def state_label(state: SessionState, reason: Reason | str | None = None) -> str:
+    """The operator's word for a state, naming the gate when one parked the session."""
+    if state is SessionState.FAILED and reason:
+        try:
+            return REASON_LABELS.get(Reason(reason), STATE_LABELS[state])
+        except ValueError:
+            pass
+    return STATE_LABELS.get(state, str(state))
+
+
 def reason_message(reason: Reason | str | None) -> str:
     """The operator's explanation of `reason` (what it means, what to do), or ''."""
     try:

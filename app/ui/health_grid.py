@@ -57,7 +57,7 @@ WIDTHS = {
     Col.QR_AGE: 90,
     Col.RESTARTS: 90,
     Col.MEMORY: 90,
-    Col.PROXY: 220,
+    Col.PROXY: 200,
 }
 RESORT_TICKS = 5
 

@@ -220,7 +220,7 @@ class QrTile(QFrame):
             )
             self.bar.set_value(1.0, theme.STATE_COLORS[SessionState.PASSKEY_REQUIRED])
         elif entry.phase == Phase.BLOCKED:
-            self.qr.set_overlay("not linked", expired=True)
+            self.qr.set_overlay(entry.gate or "not linked", expired=True)
             self._status("stopped: needs an operator", theme.RED)
             self.bar.set_value(0.0, theme.RED)
         elif by_code:

@@ -75,6 +75,7 @@ class WallEntry:
     code_phone: str = ""
     code_issued_at: datetime | None = None
     code_expires_at: datetime | None = None
+    gate: str = ""  # what parked it, in the operator's words ("banned", "proxy unreachable")
 
     @property
     def needs_operator(self) -> bool:
@@ -209,6 +210,7 @@ class QrWallModel(QAbstractListModel):
                 elif ev.state is SessionState.FAILED and ev.reason in NO_RETRY_REASONS:
                     # Stays on the wall with what to do: nothing will retry it by itself.
                     entry.phase, entry.message = Phase.BLOCKED, ev.detail or ev.reason
+                    entry.gate = fmt.state_label(ev.state, ev.reason)
                 elif ev.state is SessionState.STARTING and entry.needs_operator:
                     entry.phase, entry.message, entry.qr, entry.code = Phase.EXPIRED, "", "", ""
                 elif not ev.state.waiting_for_scan and ev.state is not SessionState.STARTING:

@@ -27,13 +27,13 @@ class Col(IntEnum):
     WORKSPACE = 1
     LABEL = 2
     PHONE = 3
-    INSTANCE = 4
-    CONNECTED_FOR = 5
-    HEARTBEAT = 6
-    QR_AGE = 7
-    RESTARTS = 8
-    MEMORY = 9
-    PROXY = 10
+    PROXY = 4
+    INSTANCE = 5
+    CONNECTED_FOR = 6
+    HEARTBEAT = 7
+    QR_AGE = 8
+    RESTARTS = 9
+    MEMORY = 10
 
 
 HEADERS = (
@@ -41,13 +41,13 @@ HEADERS = (
     "Workspace",
     "Label",
     "Phone",
+    "Proxy",  # the account's own proxy, never with its password
     "Instance",
     "Connected for",
     "Last heartbeat",
     "QR age",
     "Restarts",
     "JS heap",  # the page's JavaScript heap, from the heartbeat (process memory is per instance)
-    "Proxy",  # the account's own proxy, never with its password
 )
 AGE_COLS = (Col.CONNECTED_FOR, Col.HEARTBEAT, Col.QR_AGE)
 RIGHT_COLS = {Col.WORKSPACE, Col.CONNECTED_FOR, Col.HEARTBEAT, Col.QR_AGE, Col.RESTARTS, Col.MEMORY}
@@ -99,7 +99,7 @@ class Row:
 
     def _format(self, col: int) -> str:
         if col == Col.STATE:
-            return fmt.STATE_LABELS.get(self.state, str(self.state))
+            return fmt.state_label(self.state, self.reason)
         if col == Col.WORKSPACE:
             return str(self.workspace_id)
         if col == Col.LABEL:

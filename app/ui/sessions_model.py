@@ -171,7 +171,7 @@ class SessionsModel(RowTableModel[Row]):
             if fresh != (row.label, row.phone, row.instance, row.proxy):
                 row.label, row.phone, row.instance, row.proxy = fresh
                 row.cache.clear()
-                changed[i] = (Col.LABEL, Col.PROXY)
+                changed[i] = (Col.LABEL, Col.INSTANCE)
         self._emit_changed(changed)
         self._recount()
 
