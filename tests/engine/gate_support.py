@@ -8,11 +8,13 @@ import asyncio
 import base64
 import contextlib
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
 from app.engine.browser.launch import ChromiumLauncher
@@ -141,7 +143,10 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 @contextlib.contextmanager
 def xvfb() -> Iterator[str]:
-    """An X server of this test's own; yields its DISPLAY (`:N`). Stopped by its pid."""
+    """An X server of this test's own; yields its DISPLAY (`:N`). Stopped by its pid.
+    Skips the test, saying how to install it, when there is no Xvfb."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (Debian: apt-get install xvfb); the window needs it")
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
