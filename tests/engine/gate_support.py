@@ -170,51 +170,70 @@ def xvfb() -> Iterator[str]:
             proc.wait(10)
 
 
-class _Context:
-    """A context whose new pages get a virtual authenticator before they load anything."""
+async def add_phone_passkey(
+    context: BrowserContext, page: Page, passkey: dict[str, Any], rp_id: str
+) -> None:
+    """Give `page` a virtual authenticator holding the test phone's passkey (`GET
+    /phone/passkey`), as the customer's phone answers the hybrid passkey prompt."""
+    raw = base64.urlsafe_b64decode(
+        passkey["credential_id"] + "=" * (-len(passkey["credential_id"]) % 4)
+    )
+    cdp = await context.new_cdp_session(page)
+    await cdp.send("WebAuthn.enable", {"enableUI": False})
+    added = await cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "hybrid",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    credential = {
+        "credentialId": base64.b64encode(raw).decode(),
+        "isResidentCredential": False,
+        "rpId": rp_id,
+        "privateKey": passkey["private_key"],
+        "signCount": 0,
+    }
+    await cdp.send(
+        "WebAuthn.addCredential",
+        {"authenticatorId": added["authenticatorId"], "credential": credential},
+    )
 
-    def __init__(self, context: BrowserContext, credential: dict[str, Any]) -> None:
+
+class _Context:
+    """A context whose new pages get the phone's passkey before they load anything."""
+
+    def __init__(self, context: BrowserContext, launcher: PhoneInWindowLauncher) -> None:
         self._context = context
-        self._credential = credential
+        self._launcher = launcher
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)
 
     async def new_page(self) -> Page:
         page = await self._context.new_page()
-        cdp = await self._context.new_cdp_session(page)
-        await cdp.send("WebAuthn.enable", {"enableUI": False})
-        added = await cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "hybrid",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                    "automaticPresenceSimulation": True,
-                }
-            },
-        )
-        await cdp.send(
-            "WebAuthn.addCredential",
-            {"authenticatorId": added["authenticatorId"], "credential": self._credential},
-        )
+        launcher = self._launcher
+        await add_phone_passkey(self._context, page, launcher.passkey, launcher.rp_id)
         return page
 
 
 class _Browser:
-    def __init__(self, browser: Browser, credential: dict[str, Any]) -> None:
+    def __init__(self, browser: Browser, launcher: PhoneInWindowLauncher) -> None:
         self._browser = browser
-        self._credential = credential
+        self._launcher = launcher
         self.windows: list[_Context] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._browser, name)
 
     async def new_context(self, **kwargs: Any) -> _Context:
-        context = _Context(await self._browser.new_context(**kwargs), self._credential)
+        context = _Context(await self._browser.new_context(**kwargs), self._launcher)
         self.windows.append(context)
         return context
 
@@ -225,19 +244,11 @@ class PhoneInWindowLauncher(ChromiumLauncher):
 
     def __init__(self, settings: Any, *, passkey: dict[str, Any], rp_id: str) -> None:
         super().__init__(settings)
-        credential_id = base64.urlsafe_b64decode(
-            passkey["credential_id"] + "=" * (-len(passkey["credential_id"]) % 4)
-        )
-        self.credential = {
-            "credentialId": base64.b64encode(credential_id).decode(),
-            "isResidentCredential": False,
-            "rpId": rp_id,
-            "privateKey": passkey["private_key"],
-            "signCount": 0,
-        }
+        self.passkey = passkey
+        self.rp_id = rp_id
         self.browsers: list[_Browser] = []
 
     async def launch_window(self) -> Browser:
-        browser = _Browser(await super().launch_window(), self.credential)
+        browser = _Browser(await super().launch_window(), self)
         self.browsers.append(browser)
         return browser  # type: ignore[return-value]  # duck-typed wrapper

@@ -4,7 +4,6 @@ authenticator holding the phone's passkey), and the terminal socket states."""
 
 from __future__ import annotations
 
-import base64
 import re
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page
 
 from app.sandbox import AsyncTestPhone, PhoneError, SandboxOptions, SandboxServer
+from tests.engine.gate_support import add_phone_passkey
 from tests.sandbox._helpers import FAST, PHONE, current_qr, open_login, wait_logged_in, wait_state
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
@@ -98,45 +98,12 @@ async def test_an_expired_code_is_410(
     assert late.value.status == 410
 
 
-async def _authenticator(context: BrowserContext, page: Page, phone: AsyncTestPhone) -> None:
-    """The test phone's passkey in a virtual authenticator (the phone's hybrid answer)."""
-    key = await phone.passkey(PHONE)
-    raw = base64.urlsafe_b64decode(key["credential_id"] + "=" * (-len(key["credential_id"]) % 4))
-    cdp = await context.new_cdp_session(page)
-    await cdp.send("WebAuthn.enable", {"enableUI": False})
-    added = await cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "hybrid",
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    await cdp.send(
-        "WebAuthn.addCredential",
-        {
-            "authenticatorId": added["authenticatorId"],
-            "credential": {
-                "credentialId": base64.b64encode(raw).decode(),
-                "isResidentCredential": False,
-                "rpId": "localhost",
-                "privateKey": key["private_key"],
-                "signCount": 0,
-            },
-        },
-    )
-
-
 async def test_the_passkey_step_needs_the_phones_passkey(
     context: BrowserContext, sandbox: SandboxServer, phone: AsyncTestPhone
 ) -> None:
     await phone.set_faults(passkey=PHONE)
     page = await context.new_page()
-    await _authenticator(context, page, phone)
+    await add_phone_passkey(context, page, await phone.passkey(PHONE), "localhost")
     await page.goto(sandbox.url.replace("127.0.0.1", "localhost"))
     await wait_state(page, "UNPAIRED")
     await page.evaluate(

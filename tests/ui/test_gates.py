@@ -15,11 +15,11 @@ from app.domain.states import Reason, SessionState
 from app.operator.text import reason_message
 from app.ui.focus_view import FocusView
 from app.ui.main_window import MainWindow
-from app.ui.qr_wall import QrWallView
 from app.ui.qr_wall_model import Phase, QrWallModel
 from app.ui.session_row import Col
 from app.ui.sessions_model import SessionsModel
 from tests.ui.fakes import qr_event, state_event
+from tests.ui.test_qr_wall import _wall
 
 S = SessionState
 PHONE = "6281234567890"
@@ -36,17 +36,6 @@ def _code(sid: str, code: str = "K7Q2M9XD", *, left: float = 150.0) -> PairingCo
         code_count=1,
         at=at,
     )
-
-
-def _wall(qtbot, sandbox: bool = True):
-    sessions = SessionsModel()
-    sessions.load([SessionInfo(session_id="a", workspace_id=12, label="Toko Maju")])
-    model = QrWallModel(sessions)
-    view = QrWallView(model, sandbox=sandbox)
-    qtbot.addWidget(view)
-    view.resize(1000, 800)
-    view.show()
-    return sessions, model, view
 
 
 def test_a_tile_switches_to_the_code_and_back(qtbot):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from playwright.async_api import Browser
+from playwright.async_api import Browser, Page
 
 from app.config import Settings
 from app.domain.events import EngineEvent, PairingCodeIssued, QrIssued, utcnow
@@ -162,13 +162,7 @@ class SessionHost:
                     proxy=settings,
                 )
                 page = await context.new_page()
-            provider = WhatsAppWebPage(
-                page,
-                url=self.provider_url,
-                time_scale=self.settings.time_scale,
-                clock=self._clock,
-                sink=sink,
-            )
+            provider = self._provider(page, sink)
             slot = PageSlot(context, provider)
             slot.watch_close()
             try:
@@ -183,6 +177,15 @@ class SessionHost:
             raise
         return slot
 
+    def _provider(self, page: Page, sink: Sink) -> WhatsAppWebPage:
+        return WhatsAppWebPage(
+            page,
+            url=self.provider_url,
+            time_scale=self.settings.time_scale,
+            clock=self._clock,
+            sink=sink,
+        )
+
     async def open_window_slot(
         self, state: dict[str, Any] | None, sink: Sink, *, proxy: Proxy | None = None
     ) -> PageSlot:
@@ -196,13 +199,7 @@ class SessionHost:
                 no_viewport=True,
             )
             page = await context.new_page()
-            provider = WhatsAppWebPage(
-                page,
-                url=self.provider_url,
-                time_scale=self.settings.time_scale,
-                clock=self._clock,
-                sink=sink,
-            )
+            provider = self._provider(page, sink)
             slot = PageSlot(context, provider, browser=browser)
             slot.watch_close()
             await provider.install(timeout=self._boot_timeout)

@@ -1,6 +1,6 @@
 """SessionHost against the sandbox: the gates besides the QR. Link with phone number
-(pairing codes, renewed, back to QR), terminal socket states in every extraction path,
-the conflict read from page state whatever the page's language."""
+(pairing codes, renewed, back to QR), terminal socket states in every extraction path.
+(The conflict read from page state whatever the page's language: test_restore.py.)"""
 
 from __future__ import annotations
 
@@ -128,31 +128,3 @@ async def test_blocks_are_seen_in_every_extraction_path(tmp_path: Path, flavour:
         failed = await w.recorder.wait_state("s1", S.FAILED)
         assert failed.reason is Reason.DEPRECATED_VERSION
         assert not w.recorder.of(QrIssued, "s1"), "a blocked page shows no QR"
-
-
-@pytest.mark.parametrize("flavour", ["full", "dom", "pixels"])
-async def test_conflict_is_read_from_the_page_state_not_its_words(
-    tmp_path: Path, flavour: str
-) -> None:
-    # The page speaks Spanish: a reader of the English "Use here" would miss it.
-    async with world(tmp_path, flavour=flavour) as w:
-        w.conflicts_expected = True
-        await w.phone.set_faults(language="es")
-        host = await w.host()
-        await w.connect(host, "s1", PHONE)
-        await host.stop_session("s1")
-        other_dir = tmp_path / "other"
-        import shutil
-
-        shutil.copytree(tmp_path / "sessions", other_dir / "sessions")
-        mark = len(w.recorder.events)
-        await host.start_session(session_id="s1", workspace_id=1)
-        await w.recorder.wait_for(SessionReady, lambda e: e.session_id == "s1", start=mark)
-        other = await w.host(sessions_dir=other_dir / "sessions")
-        await other.start_session(session_id="s1", workspace_id=1)
-        lost = await w.recorder.wait_for(
-            SessionStateChanged,
-            lambda e: e.instance_id == host.instance_id and e.state is S.DISCONNECTED,
-            start=mark,
-        )
-        assert lost.reason is Reason.CONFLICT

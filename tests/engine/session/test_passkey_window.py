@@ -104,7 +104,7 @@ async def test_a_window_closed_early_brings_the_page_back(
             await w.phone.set_faults(passkey=PHONE)
             host, launcher, _ = await _waiting_for_passkey(w)
             # Pretend the customer is not ready: their phone has no passkey in the window.
-            launcher.credential["rpId"] = "elsewhere.example"
+            launcher.rp_id = "elsewhere.example"
             await host.open_window("s1")
             window = host._sessions["s1"].slot
             assert window is not None and window.window
