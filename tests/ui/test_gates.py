@@ -165,3 +165,23 @@ def test_the_grid_shows_the_proxy_and_why(qtbot, host, fake_engine, settings, mo
     qtbot.waitUntil(lambda: ("request_pairing_code", ("a", PHONE)) in fake_engine.calls)
     window.act("open_window", ["a"])
     qtbot.waitUntil(lambda: ("open_window", "a") in fake_engine.calls)
+
+
+def test_gates_that_need_someone_now_are_notified(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    from app.ui.notifier import Notifier
+    from app.ui.window_parts import app_icon
+
+    sessions = SessionsModel()
+    sessions.load([SessionInfo(session_id="a", workspace_id=12, label="Toko Maju")])
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    notifier = Notifier(parent, app_icon())
+    notifier.note([state_event("a", S.PASSKEY_REQUIRED, 12)], sessions)
+    notifier.note([state_event("a", S.FAILED, 12, reason=Reason.TOS_BLOCK)], sessions)
+    notifier.note([state_event("a", S.FAILED, 12, reason=Reason.QR_LIMIT)], sessions)
+    assert [title for title, _ in notifier.sent] == [
+        "Toko Maju needs its passkey (open it in a window)",
+        "Toko Maju banned",
+    ]

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,9 @@ async def test_pairing_code_links_the_account(tmp_path: Path) -> None:
         host = await w.host()
         await host.start_session(session_id="s1", workspace_id=1)
         await w.recorder.wait_for(QrIssued, lambda e: e.session_id == "s1")
+        started = time.perf_counter()
         first = await host.request_pairing_code("s1", PHONE)
+        print(f"\nQR on screen -> pairing code in {1000 * (time.perf_counter() - started):.0f} ms")
         assert len(first.code) == 8 and first.code.isalnum() and first.code.isupper()
         assert first.display_code == f"{first.code[:4]}-{first.code[4:]}"
         assert first.phone == PHONE and first.code_count == 1 and first.expires_at > first.at

@@ -7,6 +7,7 @@ goes on headless, and a window closed early brings the same unlinked page back."
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +72,19 @@ async def test_passkey_is_finished_in_a_window(
             assert not host.session("s1").phone_number, "not linked yet"
             assert (await w.phone.stats())["linked_devices"] == []
             mark = len(w.recorder.events)
+            started = time.perf_counter()
             await host.open_window("s1")
+            opened = time.perf_counter() - started
             assert len(launcher.browsers) == 1 and launcher.browsers[0].windows
             assert _headed_browsers(), "a Chromium with windows runs on the display"
             ready = await w.recorder.wait_for(
                 SessionReady, lambda e: e.session_id == "s1", start=mark
             )
             assert ready.phone_number == PHONE and not ready.restored
+            linked = time.perf_counter() - started
+            print(
+                f"\nwindow open in {opened:.2f} s, passkey confirmed and linked at {linked:.2f} s"
+            )
             assert host.session("s1").state is S.CONNECTED
             stats = await w.phone.stats()
             assert stats["passkeys"]["confirmed"] == 1
