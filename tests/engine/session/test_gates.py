@@ -101,25 +101,25 @@ async def test_a_code_for_a_session_still_opening_waits_for_its_page(tmp_path: P
         assert code.code_count == 1 and host.session("s1").pairing_code == code.code
 
 
-@pytest.mark.parametrize(
-    "block", ["PROXYBLOCK", "TOS_BLOCK", "SMB_TOS_BLOCK", "DEPRECATED_VERSION"]
-)
-async def test_each_block_is_named_and_never_retried(tmp_path: Path, block: str) -> None:
+async def test_each_block_is_named_and_never_retried(tmp_path: Path) -> None:
+    blocks = ["PROXYBLOCK", "TOS_BLOCK", "SMB_TOS_BLOCK", "DEPRECATED_VERSION"]
+    phones = {block: f"62812345678{n:02d}" for n, block in enumerate(blocks)}
     async with world(tmp_path) as w:
         host = await w.host()
-        await w.connect(host, "s1", PHONE)
+        for block in blocks:
+            await w.connect(host, block, phones[block])
         mark = len(w.recorder.events)
-        await w.phone.set_faults(block_state=block, block_phone=PHONE)
-        failed = await w.recorder.wait_state("s1", S.FAILED, start=mark)
-        assert failed.reason is Reason(block)
-        assert failed.detail == reason_message(Reason(block)) and block in failed.detail
+        for block in blocks:  # each account meets its own block
+            await w.phone.set_faults(block_state=block, block_phone=phones[block])
+            failed = await w.recorder.wait_state(block, S.FAILED, start=mark)
+            assert failed.reason is Reason(block)
+            assert failed.detail == reason_message(Reason(block)) and block in failed.detail
         opened = (await w.phone.stats())["pages"]["opened_total"]
         await asyncio.sleep(2)  # a (wrong) automatic retry would open a page by now
-        assert host.session("s1").state is S.FAILED
+        assert {info.state for info in host.sessions()} == {S.FAILED}
         assert (await w.phone.stats())["pages"]["opened_total"] == opened
-        assert [
-            e.state for e in w.recorder.events[mark:] if isinstance(e, SessionStateChanged)
-        ] == [S.FAILED]
+        after = [e for e in w.recorder.events[mark:] if isinstance(e, SessionStateChanged)]
+        assert [(e.session_id, e.state) for e in after] == [(b, S.FAILED) for b in blocks]
 
 
 @pytest.mark.parametrize("flavour", ["full", "dom", "pixels"])

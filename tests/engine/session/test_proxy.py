@@ -80,7 +80,10 @@ async def test_a_refusing_proxy_is_named_not_a_qr_timeout(tmp_path: Path) -> Non
         assert steps == [S.STARTING, S.FAILED], "no retries through a dead proxy"
 
 
-async def test_a_silent_proxy_is_named_after_the_boot_timeout(tmp_path: Path) -> None:
+async def test_a_silent_proxy_is_named_after_the_boot_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.engine.browser.proxy.PROBE_TIMEOUT", 1.0)
     async with world(tmp_path) as w, ForwardingProxy(silent=True) as proxy:
         host = await w.host(boot_timeout=4.0)
         await host.start_session(session_id="s1", workspace_id=1, proxy=parse_proxy(proxy.url))
