@@ -84,6 +84,7 @@ class Settings:
     heartbeat_interval: float = 5.0
     retry_budget: int = 5
     webhook_timeout: float = 10.0
+    pairing_code_webhook: bool = False
     pull_interval: float = 300.0
     time_scale: float = 1.0
     sandbox_boot_delay: float = 0.3
@@ -352,6 +353,7 @@ _PARSERS: dict[str, tuple[Parser, str]] = {
     "heartbeat_interval": (_as_float(0.0, exclusive=True), "a number of seconds above 0"),
     "retry_budget": (_as_int(0, 100), "a whole number from 0 to 100"),
     "webhook_timeout": (_as_float(0.0, exclusive=True), "a number of seconds above 0"),
+    "pairing_code_webhook": (_as_bool, "true or false"),
     "pull_interval": (_as_float(0.0, exclusive=True), "a number of seconds above 0"),
     "time_scale": (_as_float(0.0, exclusive=True), "a number above 0 such as 1 or 0.05"),
     "sandbox_boot_delay": (_as_float(0.0), "a number of seconds, 0 or more"),

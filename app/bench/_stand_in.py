@@ -53,6 +53,15 @@ class StandInEngine:
     async def regenerate_qr(self, session_id: str) -> None:
         raise self._refused("regenerate a QR")
 
+    async def request_pairing_code(self, session_id: str, phone: str) -> None:
+        raise self._refused("give a pairing code")
+
+    async def open_window(self, session_id: str) -> None:
+        raise self._refused("open a window")
+
+    async def set_proxy(self, session_id: str, proxy: str) -> SessionInfo:
+        raise self._refused("set a proxy")
+
     async def remove_account(self, session_id: str) -> None:
         raise self._refused("remove an account")
 

@@ -11,8 +11,13 @@ The walk is the one the console's Onboard view runs: the shared model
 next QR is already there when one is scanned), what counts as linked or
 given up, and what the results say. This module shows it in the terminal:
 each account's QR as terminal art with a progress line, and one line per
-outcome. `--phone-scan-sandbox` has the sandbox test phone scan each QR (for
-demos and tests); an account not linked within `--timeout` is given up. At
+outcome. `--by-code` links the rows that have a phone by pairing code instead
+(the code is printed large, to read out to the customer). An account that
+must confirm with its passkey is opened in a window on this screen; a block
+or an unreachable proxy is printed with what to do, and the account given
+up. `--phone-scan-sandbox` has the sandbox test phone scan each QR (or type
+each code) for demos and tests; an account not linked within `--timeout` is
+given up. At
 the end, or on Ctrl+C, the results CSV gets one line per row of the file
 with its result and phone number (no file when nothing was created).
 """
@@ -31,10 +36,18 @@ from typing import TextIO
 
 from app.cli import UserError, load_settings
 from app.config import Settings
-from app.domain.events import EngineEvent, QrIssued, SessionError
+from app.domain.events import (
+    EngineEvent,
+    PairingCodeIssued,
+    QrIssued,
+    SessionError,
+    SessionStateChanged,
+)
 from app.domain.import_rows import ImportFileError, ImportRow, parse_bytes, results_csv
 from app.domain.models import SessionInfo
+from app.domain.states import SessionState
 from app.engine.api import Engine, EngineError
+from app.operator import text as fmt
 from app.operator.onboarding import CONNECTED, OnboardingRun
 from app.sandbox.phone_client import AsyncTestPhone, PhoneError, PhoneUnreachable
 
@@ -57,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="sandbox_scan",
         action="store_true",
         help="let the sandbox test phone scan each QR (demos, tests)",
+    )
+    parser.add_argument(
+        "--by-code",
+        dest="by_code",
+        action="store_true",
+        help="link rows that have a phone by pairing code instead of QR",
     )
     parser.add_argument(
         "--timeout",
@@ -104,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args, instances=args.instances, time_scale=args.time_scale)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     results = Path(args.results) if args.results else path.with_name(path.name + ".results.csv")
-    walk = Walk(rows, out=out, qr_art=args.qr_art, invert=args.invert)
+    walk = Walk(rows, out=out, qr_art=args.qr_art, invert=args.invert, by_code=args.by_code)
     try:
         asyncio.run(onboard(settings, walk, sandbox_scan=args.sandbox_scan, timeout=args.timeout))
     finally:
@@ -145,8 +164,19 @@ class Walk:
     `changed` is set whenever the run or a QR changed, to wake the account's turn.
     """
 
-    def __init__(self, rows: Sequence[ImportRow], *, out: TextIO, qr_art: bool, invert: bool):
+    def __init__(
+        self,
+        rows: Sequence[ImportRow],
+        *,
+        out: TextIO,
+        qr_art: bool,
+        invert: bool,
+        by_code: bool = False,
+    ):
         self.rows = list(rows)
+        self.by_code = by_code
+        self.passkeys: list[str] = []  # accounts that must confirm in a window, in order
+        self._codes: dict[str, PairingCodeIssued] = {}
         self.run: OnboardingRun | None = None
         self.changed = asyncio.Event()
         self._row_of: dict[str, ImportRow] = {}
@@ -157,7 +187,7 @@ class Walk:
 
     def begin(self, sessions: Sequence[SessionInfo]) -> OnboardingRun:
         """The accounts exist now: walk them."""
-        self.run = OnboardingRun(self.rows, sessions)
+        self.run = OnboardingRun(self.rows, sessions, by_code=self.by_code)
         self._row_of = dict(zip(self.run.session_ids, self.run.rows, strict=True))
         return self.run
 
@@ -168,9 +198,17 @@ class Walk:
             return False
         if isinstance(event, QrIssued):
             self._qr[sid] = (event.qr, event.qr_count)
+            self._codes.pop(sid, None)
+            self.changed.set()
+        elif isinstance(event, PairingCodeIssued):
+            self._codes[sid] = event
             self.changed.set()
         elif isinstance(event, SessionError):
             self.line(f"  {self.name(sid)}: {event.message}")
+        elif isinstance(event, SessionStateChanged) and fmt.reason_message(event.reason):
+            self.line(f"  {self.name(sid)}: {fmt.reason_message(event.reason)}")
+            if event.state is SessionState.PASSKEY_REQUIRED:
+                self.passkeys.append(sid)
         if not self.run.apply(event):
             return False
         self.changed.set()
@@ -185,6 +223,26 @@ class Walk:
         if session_id in self._begun().linked:
             return ""
         return self._qr.get(session_id, ("", 0))[0]
+
+    def code_to_enter(self, session_id: str) -> PairingCodeIssued | None:
+        """The account's newest pairing code, or None (none asked, or just linked)."""
+        if session_id in self._begun().linked:
+            return None
+        return self._codes.get(session_id)
+
+    def show_code(self, n: int, code: PairingCodeIssued) -> None:
+        run = self._begun()
+        self.line("")
+        self.line(
+            f"[{n}/{len(run.session_ids)}] {self.name(code.session_id)}  code #{code.code_count}"
+        )
+        self.line(f"  {run.summary()}")
+        self.line(f"  on the phone {fmt.phone(code.phone)}: WhatsApp > Linked devices >")
+        self.line("  Link a device > Link with phone number instead, then type")
+        self.line("")
+        self.line(f"      {'  '.join(code.display_code)}")
+        self.line("")
+        self.line(f"  a new code follows in {code.expires_in:.0f} s if it is not used")
 
     def name(self, session_id: str) -> str:
         row = self._row_of[session_id]
@@ -287,6 +345,21 @@ async def _follow(
     async for event in events:
         if walk.note(event):
             await _move(engine, walk, run)
+        while walk.passkeys:
+            await _open_window(engine, walk, walk.passkeys.pop(0))
+
+
+async def _open_window(engine: Engine, walk: Walk, session_id: str) -> None:
+    """The passkey can only be confirmed in a window: open one on this screen."""
+    try:
+        await engine.open_window(session_id)
+    except EngineError as exc:
+        walk.line(f"  {walk.name(session_id)}: could not open a window: {exc}")
+    else:
+        walk.line(
+            f"  {walk.name(session_id)}: opened in a window on this screen; have the customer "
+            "confirm with the passkey on their phone"
+        )
 
 
 async def _move(engine: Engine, walk: Walk, run: OnboardingRun) -> None:
@@ -299,8 +372,12 @@ async def _move(engine: Engine, walk: Walk, run: OnboardingRun) -> None:
             with contextlib.suppress(EngineError):  # it is given up or skipped anyway
                 await engine.stop_session(sid)
         for sid in start:
+            phone = run.code_phone(sid)  # by phone number: asking for a code opens it
             try:
-                await engine.start_session(sid)
+                if phone:
+                    await engine.request_pairing_code(sid, phone)
+                else:
+                    await engine.start_session(sid)
             except EngineError as exc:
                 walk.line(f"  {walk.name(sid)} did not start: {exc}")
                 run.note_ended(sid, "not started")
@@ -335,13 +412,30 @@ async def _turn(
         walk.changed.clear()  # before reading: a change from here on wakes the wait below
         if session_id in run.connected or session_id in run.given_up:
             return
-        qr = walk.qr_to_scan(session_id)
+        code = walk.code_to_enter(session_id)
+        if code is not None and code.code != shown:
+            shown = code.code
+            walk.show_code(n, code)
+            if phone is not None:
+                await _enter(walk, phone, code)
+        qr = "" if code is not None else walk.qr_to_scan(session_id)
         if qr and qr != shown:
             shown = qr
             walk.show_qr(n, session_id)
             if phone is not None:
                 await _scan(walk, phone, qr, walk.test_phone_number(session_id))
         await walk.changed.wait()
+
+
+async def _enter(walk: Walk, phone: AsyncTestPhone, code: PairingCodeIssued) -> None:
+    try:
+        await phone.pair(code.code, code.phone)
+    except PhoneUnreachable as exc:
+        walk.line(f"  {exc}")
+    except PhoneError as exc:
+        walk.line(f"  test phone: HTTP {exc.status}; waiting for the next code")
+    else:
+        walk.line(f"  test phone {code.phone} typed the code")
 
 
 async def _scan(walk: Walk, phone: AsyncTestPhone, qr: str, number: str) -> None:

@@ -1,7 +1,8 @@
 """`pairdesk serve`: the supervisor and its instances without a window (terminal view).
 
 Prints each new login QR as terminal art (scannable from the screen, also over
-SSH) and each state change as one line; Ctrl+C or SIGTERM stops every
+SSH), each pairing code large enough to read out, each state change as one
+line (with the operator's message when a gate needs them); Ctrl+C or SIGTERM stops every
 instance and Chromium cleanly. `--demo N` adds N sandbox accounts at start.
 """
 
@@ -23,6 +24,7 @@ from app.config import Settings
 from app.domain.events import (
     EngineEvent,
     InstanceLoad,
+    PairingCodeIssued,
     QrIssued,
     SessionError,
     SessionReady,
@@ -30,6 +32,8 @@ from app.domain.events import (
 )
 from app.domain.models import InstanceInfo
 from app.domain.qr import qr_modules
+from app.operator.text import phone as shown_phone
+from app.operator.text import reason_message
 
 ART_QUIET_ZONE = 2  # modules: enough for phone cameras, and saves terminal lines
 _HALF_BLOCKS = (" ", "▀", "▄", "█")  # indexed by: upper half painted + 2 * lower half painted
@@ -180,8 +184,17 @@ class TerminalView:
                 f"{event.session_id} [{event.instance_id or '-'}] "
                 f"{before}{event.state.value}{reason}"
             )
+            advice = reason_message(event.reason)
+            if advice:
+                self.line(f"  {advice}")
         elif isinstance(event, QrIssued):
             self._qr(event)
+        elif isinstance(event, PairingCodeIssued):
+            self.line(
+                f"{event.session_id} [{event.instance_id or '-'}] pairing code "
+                f"#{event.code_count} for {shown_phone(event.phone)}: {event.display_code}  "
+                f"(type it on the phone within {event.expires_in:.0f} s)"
+            )
         elif isinstance(event, SessionReady):
             how = "restored" if event.restored else "linked"
             self.line(f"{event.session_id} {how}: phone +{event.phone_number}")

@@ -21,6 +21,7 @@ from app.demo.data import LABELS, demo_doctor, demo_log, demo_outbox
 from app.domain.events import (
     EngineEvent,
     InstanceLoad,
+    PairingCodeIssued,
     QrIssued,
     SessionHeartbeat,
     SessionReady,
@@ -30,12 +31,15 @@ from app.domain.events import (
 )
 from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
 from app.domain.outbox import OutboxItem, OutboxState
+from app.domain.proxy import InvalidProxy, parse_proxy
 from app.domain.states import Reason, SessionState
-from app.engine.api import DoctorCheck, Engine
+from app.engine.api import DoctorCheck, Engine, EngineError
 
 S = SessionState
 FIRST_REF_S = 60.0
 NEXT_REF_S = 20.0
+RENEW_CODE_S = 180.0
+PAIRING_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 
 
 def fake_qr(rng: random.Random) -> str:
@@ -161,7 +165,49 @@ class DemoEngine:
         self._move(session_id, S.LOGGED_OUT, utcnow(), Reason.USER_INITIATED)
 
     async def regenerate_qr(self, session_id: str) -> None:
+        info = self._sessions[session_id]
+        self._sessions[session_id] = replace(info, pairing_code="", pairing_phone="")
         self._issue_qr(session_id, utcnow(), FIRST_REF_S, regen=True)
+
+    async def request_pairing_code(self, session_id: str, phone: str) -> None:
+        info = self._sessions[session_id]
+        if not info.state.waiting_for_scan:
+            self._issue_qr(session_id, utcnow(), FIRST_REF_S)
+            info = self._sessions[session_id]
+        now = utcnow()
+        code = "".join(self._rng.choice(PAIRING_ALPHABET) for _ in range(8))
+        expires = now + timedelta(seconds=RENEW_CODE_S)
+        count = 1 if not info.pairing_code else 2
+        self._sessions[session_id] = replace(
+            info, qr="", pairing_code=code, pairing_phone=phone, pairing_code_expires_at=expires
+        )
+        self._emit(
+            PairingCodeIssued(
+                at=now,
+                session_id=session_id,
+                workspace_id=info.workspace_id,
+                code=code,
+                phone=phone,
+                expires_at=expires,
+                code_count=count,
+                instance_id=info.instance_id,
+            )
+        )
+        self._scan_at.setdefault(session_id, now + timedelta(seconds=self._rng.uniform(20, 60)))
+
+    async def open_window(self, session_id: str) -> None:
+        info = self._sessions[session_id]
+        if info.state is not S.PASSKEY_REQUIRED:
+            raise EngineError(f"{session_id} is not waiting for its passkey")
+        self._scan_at[session_id] = utcnow() + timedelta(seconds=3)
+
+    async def set_proxy(self, session_id: str, proxy: str) -> SessionInfo:
+        try:
+            shown = parse_proxy(proxy).display if proxy.strip() else ""
+        except InvalidProxy as exc:
+            raise EngineError(str(exc)) from None
+        self._sessions[session_id] = replace(self._sessions[session_id], proxy=shown)
+        return self._sessions[session_id]
 
     async def remove_account(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
@@ -235,12 +281,17 @@ class DemoEngine:
         sid = f"webjs_{ws}_{1732700000 + n * 613}_{self._rng.getrandbits(32):08x}"
         state = S.CONNECTED
         roll = n % 23
+        reason = None
         if roll == 5:
             state = S.DISCONNECTED
         elif roll == 11:
             state = S.LOGGED_OUT
+        elif roll == 14:
+            state, reason = S.PASSKEY_REQUIRED, Reason.PASSKEY_REQUIRED
         elif roll == 17:
             state = S.FAILED
+        elif roll == 8 and n >= 23:
+            state, reason = S.FAILED, Reason.TOS_BLOCK
         elif roll == 20:
             state = S.STOPPED
         phone = f"628{self._rng.randrange(10**9, 10**10)}"
@@ -251,9 +302,10 @@ class DemoEngine:
             workspace_id=ws,
             label=LABELS[n % len(LABELS)],
             state=state,
-            reason=_REASONS.get(state),
+            reason=reason or _REASONS.get(state),
             phone_number=phone,
             instance_id=iid,
+            proxy=f"http://agent{n % 4}@proxy.example.net:3128" if n % 3 == 0 else "",
             connected_at=connected if state is S.CONNECTED else None,
             last_heartbeat_at=now - timedelta(seconds=self._rng.uniform(0, 5)),
             restarts=1 if n % 9 == 0 else 0,
@@ -347,15 +399,17 @@ class DemoEngine:
 
     def _advance_scans(self, now: datetime) -> None:
         for sid, info in list(self._sessions.items()):
-            if info.state is S.QR and info.qr_expires_at and info.qr_expires_at <= now:
+            due = info.qr_expires_at is not None and info.qr_expires_at <= now
+            if info.state is S.QR and due and not info.pairing_code:
                 self._issue_qr(sid, now, NEXT_REF_S)
             scan = self._scan_at.get(sid)
             if scan is None or scan > now:
                 continue
             if info.state.waiting_for_scan:
+                self._sessions[sid] = replace(info, pairing_code="", pairing_phone="")
                 self._move(sid, S.PAIRING, now, detail="scanned")
                 self._scan_at[sid] = now + timedelta(seconds=1.6)
-            elif info.state is S.PAIRING:
+            elif info.state in (S.PAIRING, S.PASSKEY_REQUIRED):
                 del self._scan_at[sid]
                 phone = info.phone_number or f"628{self._rng.randrange(10**9, 10**10)}"
                 self._sessions[sid] = replace(info, phone_number=phone)

@@ -64,6 +64,40 @@ class QrIssued(EngineEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PairingCodeIssued(EngineEvent):
+    """A new pairing code for a session (link with phone number); it travels like a QR.
+
+    `code` is the page's 8 characters; the phone's owner types them after choosing
+    "Link with phone number instead". The page asks for a fresh one every 180 s
+    (scaled) while the account stays unpaired, so every code has its expiry.
+    """
+
+    type: ClassVar[str] = "pairing_code"
+    session_id: str
+    workspace_id: int
+    code: str
+    phone: str  # E.164 digits the code was asked for
+    expires_at: datetime
+    code_count: int  # codes issued to this session since it was asked for one (1-based)
+    instance_id: str = ""
+
+    @property
+    def expires_in(self) -> float:
+        return max(0.0, (self.expires_at - self.at).total_seconds())
+
+    @property
+    def display_code(self) -> str:
+        """`ABCD-EFGH`, as the official page shows it."""
+        return format_pairing_code(self.code)
+
+
+def format_pairing_code(code: str) -> str:
+    """`ABCDEFGH` -> `ABCD-EFGH` (the way the page shows it, easy to read out loud)."""
+    compact = code.replace("-", "").strip().upper()
+    return f"{compact[:4]}-{compact[4:]}" if len(compact) == 8 else compact
+
+
+@dataclass(frozen=True, kw_only=True)
 class SessionReady(EngineEvent):
     """Logged in and synced; carries what the platform stores about the account."""
 
@@ -154,6 +188,7 @@ EVENT_TYPES: dict[str, type[EngineEvent]] = {
     for cls in (
         SessionStateChanged,
         QrIssued,
+        PairingCodeIssued,
         SessionReady,
         SessionError,
         SessionHeartbeat,

@@ -2,7 +2,9 @@
 
 Pure Python (no Qt, no I/O beyond the bytes handed in), shared by the
 console's Onboard view and `pairdesk onboard FILE`. Columns: `workspace_id`,
-`label`, `phone` (optional; `phone_number` is accepted too). Each rejected
+`label`, `phone` (optional; `phone_number` is accepted too), `proxy` (optional:
+the account's own proxy URL, `docs/SESSIONS.md`; rows keep only its display
+form, never the password, beyond the account they create). Each rejected
 row carries a message like "row 14: workspace_id 'abc' is not a number";
 row numbers are the spreadsheet's own (the header is row 1).
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from app.domain.ids import InvalidIdentifier, normalize_phone
 from app.domain.models import AccountSpec
+from app.domain.proxy import InvalidProxy, Proxy, parse_proxy
 
 MAX_ROWS = 5000
 MAX_LABEL = 120
@@ -31,6 +34,7 @@ class ImportRow:
     phone_raw: str
     spec: AccountSpec | None
     error: str = ""
+    proxy: str = ""  # the proxy as shown (`Proxy.display`), never with its password
 
     @property
     def ok(self) -> bool:
@@ -99,14 +103,22 @@ def validate(rows: list[list[str]]) -> list[ImportRow]:
     col_ws = header.index("workspace_id")
     col_label = header.index("label") if "label" in header else -1
     col_phone = next((header.index(k) for k in _PHONE_KEYS if k in header), -1)
+    col_proxy = header.index("proxy") if "proxy" in header else -1
     seen: dict[tuple[int, str], int] = {}
     out: list[ImportRow] = []
     for line, raw in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in raw):
             continue
         ws_raw, label, phone_raw = (_at(raw, col_ws), _at(raw, col_label), _at(raw, col_phone))
-        error, spec = _check(line, ws_raw, label, phone_raw, seen)
-        out.append(ImportRow(line, ws_raw, label, phone_raw, spec, error))
+        proxy: Proxy | None = None
+        try:
+            proxy = parse_proxy(_at(raw, col_proxy)) if _at(raw, col_proxy) else None
+        except InvalidProxy as exc:
+            error, spec = f"row {line}: {exc}", None
+        else:
+            error, spec = _check(line, ws_raw, label, phone_raw, seen, proxy)
+        shown = proxy.display if proxy is not None else ""
+        out.append(ImportRow(line, ws_raw, label, phone_raw, spec, error, shown))
     return out
 
 
@@ -115,7 +127,12 @@ def _at(raw: list[str], i: int) -> str:
 
 
 def _check(
-    line: int, ws_raw: str, label: str, phone_raw: str, seen: dict[tuple[int, str], int]
+    line: int,
+    ws_raw: str,
+    label: str,
+    phone_raw: str,
+    seen: dict[tuple[int, str], int],
+    proxy: Proxy | None = None,
 ) -> tuple[str, AccountSpec | None]:
     where = f"row {line}"
     if not ws_raw:
@@ -137,7 +154,7 @@ def _check(
     if key in seen:
         return f"{where}: duplicate of row {seen[key]} (same workspace and phone/label)", None
     seen[key] = line
-    return "", AccountSpec(workspace_id=workspace, label=label, phone_number=phone)
+    return "", AccountSpec(workspace_id=workspace, label=label, phone_number=phone, proxy=proxy)
 
 
 def results_csv(rows: list[dict[str, str]]) -> str:

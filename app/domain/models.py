@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from app.domain.proxy import Proxy
 from app.domain.states import CentralStatus, Reason, SessionState
 
 
@@ -22,6 +23,7 @@ class AccountSpec:
     phone_number: str = ""  # expected phone, digits only; optional
     session_id: str = ""  # empty: pairdesk makes one (webjs_{ws}_{unix}_{random8})
     account_id: int | None = None  # the platform's id, when it gave one
+    proxy: Proxy | None = None  # the account's own proxy (its password is never shown)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +50,11 @@ class SessionInfo:
     qr_issued_at: datetime | None = None
     qr_expires_at: datetime | None = None
     qr_count: int = 0
+    # While the account links by phone number: the current code, its phone and expiry.
+    pairing_code: str = ""
+    pairing_phone: str = ""
+    pairing_code_expires_at: datetime | None = None
+    proxy: str = ""  # the account's proxy as shown (`Proxy.display`: never its password)
     restarts: int = 0
     memory_bytes: int = 0
     extraction_method: str = ""
@@ -83,6 +90,10 @@ class SessionInfo:
             qr_issued_at=live.qr_issued_at or self.qr_issued_at,
             qr_expires_at=live.qr_expires_at,
             qr_count=max(live.qr_count, self.qr_count),
+            pairing_code=live.pairing_code,
+            pairing_phone=live.pairing_phone if live.pairing_code else "",
+            pairing_code_expires_at=live.pairing_code_expires_at,
+            proxy=self.proxy or live.proxy,
             restarts=max(live.restarts, self.restarts),
             memory_bytes=live.memory_bytes,
             extraction_method=live.extraction_method or self.extraction_method,

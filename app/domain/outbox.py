@@ -20,18 +20,26 @@ class WebhookEvent(StrEnum):
     """The event names of the central API contract (`{"event": NAME, ...}`)."""
 
     QR_CODE_GENERATED = "qr_code_generated"
+    PAIRING_CODE_GENERATED = "pairing_code_generated"  # sent only when enabled (docs/SYNC.md)
     SESSION_AUTHENTICATED = "session_authenticated"
     SESSION_READY = "session_ready"
     SESSION_DISCONNECTED = "session_disconnected"
     SESSION_ERROR = "session_error"
 
 
+#: Events worth nothing once anything newer of their session is queued: a QR or a
+#: pairing code nobody can use any more is superseded, never sent late.
+SUPERSEDABLE_EVENTS: frozenset[str] = frozenset(
+    {WebhookEvent.QR_CODE_GENERATED.value, WebhookEvent.PAIRING_CODE_GENERATED.value}
+)
+
+
 class OutboxState(StrEnum):
     """Lifecycle of one outbox row.
 
     `pending` until the central API accepts it (`sent`) or refuses it for good
-    (`dead`, retryable by the operator); a QR event overtaken by a newer QR or
-    any state event of the same session becomes `superseded` and is never sent.
+    (`dead`, retryable by the operator); a QR (or pairing code) event overtaken by
+    anything newer of the same session becomes `superseded` and is never sent.
     """
 
     PENDING = "pending"
@@ -68,8 +76,9 @@ class OutboxItem:
     sent_at: datetime | None = None
 
     @property
-    def is_qr(self) -> bool:
-        return self.name == WebhookEvent.QR_CODE_GENERATED
+    def supersedable(self) -> bool:
+        """A QR or pairing code: dropped, never sent late, once anything newer is queued."""
+        return self.name in SUPERSEDABLE_EVENTS
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,6 +20,7 @@ class SessionState(StrEnum):
     QR = "qr"
     QR_IDLE = "qr_idle"
     PAIRING = "pairing"
+    PASSKEY_REQUIRED = "passkey_required"
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
     LOGGED_OUT = "logged_out"
@@ -35,7 +36,7 @@ class SessionState(StrEnum):
 
     @property
     def needs_operator(self) -> bool:
-        return self in (SessionState.LOGGED_OUT, SessionState.FAILED)
+        return self in (SessionState.LOGGED_OUT, SessionState.FAILED, SessionState.PASSKEY_REQUIRED)
 
     @property
     def running(self) -> bool:
@@ -78,6 +79,8 @@ CENTRAL_STATUS: dict[SessionState, CentralStatus] = {
     SessionState.QR: CentralStatus.QR_SCANNING,
     SessionState.QR_IDLE: CentralStatus.QR_SCANNING,
     SessionState.PAIRING: CentralStatus.AUTHENTICATED,
+    # The phone accepted the link; the device waits for the passkey (session_error says so).
+    SessionState.PASSKEY_REQUIRED: CentralStatus.AUTHENTICATED,
     SessionState.CONNECTED: CentralStatus.CONNECTED,
     SessionState.DISCONNECTED: CentralStatus.DISCONNECTED,
     SessionState.LOGGED_OUT: CentralStatus.DISCONNECTED,
@@ -98,6 +101,31 @@ class Reason(StrEnum):
     STATE_CORRUPT = "state_corrupt"
     USER_INITIATED = "user_initiated"
     ERROR = "error"
+    # The gates of the real site (docs/SESSIONS.md, "Gates"): terminal socket states keep
+    # the page's own names, like LOGOUT and CONFLICT; none is ever retried automatically.
+    PROXYBLOCK = "PROXYBLOCK"
+    TOS_BLOCK = "TOS_BLOCK"
+    SMB_TOS_BLOCK = "SMB_TOS_BLOCK"
+    DEPRECATED_VERSION = "DEPRECATED_VERSION"
+    PROXY_UNREACHABLE = "proxy_unreachable"
+    PASSKEY_REQUIRED = "passkey_required"
+
+
+#: Socket states after which the page never recovers by itself, and the reason each
+#: is recorded with. Reopening the page would only repeat the verdict (a block gets
+#: worse with every retry), so a session that meets one is `failed` and waits for
+#: an operator.
+TERMINAL_SOCKET_STATES: dict[str, Reason] = {
+    "PROXYBLOCK": Reason.PROXYBLOCK,
+    "TOS_BLOCK": Reason.TOS_BLOCK,
+    "SMB_TOS_BLOCK": Reason.SMB_TOS_BLOCK,
+    "DEPRECATED_VERSION": Reason.DEPRECATED_VERSION,
+}
+#: Reasons a session must never be restarted for automatically (a block, a proxy that
+#: does not answer): onboarding gives the account up at once instead of retrying.
+NO_RETRY_REASONS: frozenset[Reason] = frozenset(
+    {*TERMINAL_SOCKET_STATES.values(), Reason.PROXY_UNREACHABLE}
+)
 
 
 S = SessionState
@@ -106,10 +134,18 @@ S = SessionState
 # (gave up); those are added below rather than repeated in every row.
 _BASE: dict[SessionState, frozenset[SessionState]] = {
     S.STOPPED: frozenset({S.STARTING}),
-    S.STARTING: frozenset({S.QR, S.PAIRING, S.CONNECTED, S.DISCONNECTED, S.LOGGED_OUT}),
-    S.QR: frozenset({S.QR, S.QR_IDLE, S.PAIRING, S.STARTING, S.DISCONNECTED, S.CONNECTED}),
+    S.STARTING: frozenset(
+        {S.QR, S.PAIRING, S.PASSKEY_REQUIRED, S.CONNECTED, S.DISCONNECTED, S.LOGGED_OUT}
+    ),
+    S.QR: frozenset(
+        {S.QR, S.QR_IDLE, S.PAIRING, S.PASSKEY_REQUIRED, S.STARTING, S.DISCONNECTED, S.CONNECTED}
+    ),
     S.QR_IDLE: frozenset({S.QR, S.STARTING, S.DISCONNECTED}),
-    S.PAIRING: frozenset({S.CONNECTED, S.QR, S.DISCONNECTED, S.LOGGED_OUT}),
+    S.PAIRING: frozenset({S.CONNECTED, S.PASSKEY_REQUIRED, S.QR, S.DISCONNECTED, S.LOGGED_OUT}),
+    # Waiting for the passkey: finished (connected), refused (a new QR), or reopened.
+    S.PASSKEY_REQUIRED: frozenset(
+        {S.CONNECTED, S.PAIRING, S.QR, S.STARTING, S.DISCONNECTED, S.LOGGED_OUT}
+    ),
     S.CONNECTED: frozenset({S.DISCONNECTED, S.LOGGED_OUT, S.STARTING}),
     S.DISCONNECTED: frozenset({S.STARTING, S.CONNECTED, S.LOGGED_OUT}),
     S.LOGGED_OUT: frozenset({S.STARTING}),

@@ -110,7 +110,22 @@ class Engine(Protocol):
         """Unlink the device and delete local state; the account stays, logged out."""
 
     async def regenerate_qr(self, session_id: str) -> None:
-        """Show a fresh QR now (the new one arrives as a `QrIssued` event)."""
+        """Show a fresh QR now (the new one arrives as a `QrIssued` event); from the
+        pairing-code screen, this is the way back to the QR."""
+
+    async def request_pairing_code(self, session_id: str, phone: str) -> None:
+        """Link by phone number: the session's page shows an 8-character code for `phone`
+        instead of the QR (started first if needed). The code, and a fresh one every 180 s
+        while the account stays unpaired, arrive as `PairingCodeIssued` events."""
+
+    async def open_window(self, session_id: str) -> None:
+        """Show a session waiting for its passkey (`passkey_required`) in a window on the
+        operator's screen, where the customer confirms with their phone."""
+
+    async def set_proxy(self, session_id: str, proxy: str) -> SessionInfo:
+        """Give the account its own proxy (a URL; '' for none). A running session uses it
+        from its next start or restart. Returns the row, the proxy shown without password."""
+        ...
 
     async def remove_account(self, session_id: str) -> None:
         """Log the session out and delete the account; its row is gone when this returns."""

@@ -36,7 +36,9 @@ def encode_session(info: SessionInfo) -> dict[str, Any]:
 
     `qr` is the current login QR string while the session waits for a scan
     (what a phone would read off the screen); the API's callers hold the
-    instance token, which also lets them ask for a new QR.
+    instance token, which also lets them ask for a new QR. While the account
+    links by phone number, `pairing_code` (and its phone and expiry) replaces it.
+    `proxy` is the account's proxy as shown: never with its password.
     """
     last = info.last_heartbeat_at or info.updated_at
     waiting = info.state.waiting_for_scan
@@ -58,6 +60,10 @@ def encode_session(info: SessionInfo) -> dict[str, Any]:
         "qr_count": info.qr_count,
         "qr_issued_at": _iso(info.qr_issued_at) if waiting else None,
         "qr_expires_at": _iso(info.qr_expires_at) if waiting else None,
+        "pairing_code": info.pairing_code if waiting and info.pairing_code else None,
+        "pairing_phone": info.pairing_phone if waiting and info.pairing_code else None,
+        "pairing_code_expires_at": _iso(info.pairing_code_expires_at) if waiting else None,
+        "proxy": info.proxy or None,
         "restarts": info.restarts,
         "memory_bytes": info.memory_bytes,
         "extraction_method": info.extraction_method or None,
@@ -83,6 +89,7 @@ def decode_session(data: dict[str, Any], *, instance_id: str = "") -> SessionInf
         state = SessionState.STOPPED
     waiting = state.waiting_for_scan
     qr = data.get("qr")
+    code = _text(data.get("pairing_code")) if waiting else ""
     return SessionInfo(
         session_id=session_id,
         workspace_id=workspace_id,
@@ -99,6 +106,10 @@ def decode_session(data: dict[str, Any], *, instance_id: str = "") -> SessionInf
         qr_issued_at=_time(data.get("qr_issued_at")) if waiting else None,
         qr_expires_at=_time(data.get("qr_expires_at")) if waiting else None,
         qr_count=_int(data.get("qr_count")) or 0,
+        pairing_code=code,
+        pairing_phone=_text(data.get("pairing_phone")) if code else "",
+        pairing_code_expires_at=_time(data.get("pairing_code_expires_at")) if code else None,
+        proxy=_text(data.get("proxy")),
         restarts=_int(data.get("restarts")) or 0,
         memory_bytes=_int(data.get("memory_bytes")) or 0,
         extraction_method=_text(data.get("extraction_method")),

@@ -17,10 +17,16 @@ average.
 
 A warm account whose session ends by itself is started again: running out
 of QRs (`qr_limit`) is what an account waiting its turn does, so that is
-retried for as long as it takes. Any other end (failed, logged out, a start
-the engine refused) counts, and after `ATTEMPTS` of them the account is given
-up with that word as its result, so a broken account cannot keep the run
-restarting it.
+retried for as long as it takes. A gate that is never retried (a block, an
+unreachable proxy: `NO_RETRY_REASONS`) gives the account up at once, with
+its reason as the result: restarting a banned account only makes the ban
+worse. Any other end (failed, logged out, a start the engine refused)
+counts, and after `ATTEMPTS` of them the account is given up with that word
+as its result, so a broken account cannot keep the run restarting it.
+
+Rows with a phone can be linked by pairing code instead of QR (`by_code`):
+the run then tells its driver to ask for a code (`code_phone`) where it would
+start a QR.
 
 Drivers feed it the engine's events (`apply`) and make exactly the engine
 calls that `next_moves()` returns.
@@ -34,7 +40,7 @@ from datetime import datetime
 from app.domain.events import EngineEvent, SessionReady, SessionStateChanged
 from app.domain.import_rows import ImportRow
 from app.domain.models import SessionInfo
-from app.domain.states import Reason, SessionState
+from app.domain.states import NO_RETRY_REASONS, Reason, SessionState
 from app.operator import text as fmt
 
 WARM = 3  # the current account and the next two
@@ -55,8 +61,11 @@ class OnboardingRun:
         sessions: Sequence[SessionInfo],
         *,
         started_at: datetime | None = None,
+        by_code: bool = False,
     ) -> None:
         self.started = started_at or fmt.now()
+        self.by_code = by_code
+        self._phones = {s.session_id: s.phone_number for s in sessions if s.phone_number}
         self.all_rows = list(rows)
         self.rows = [r for r in rows if r.ok]
         self.session_ids = [s.session_id for s in sessions]
@@ -90,6 +99,10 @@ class OnboardingRun:
             self.note_connected(sid, event.at, event.phone_number)
         elif event.state is SessionState.FAILED and event.reason is Reason.QR_LIMIT:
             self.mark_stopped([sid])  # nobody scanned in time: open it again, no end counted
+        elif event.state is SessionState.FAILED and event.reason in NO_RETRY_REASONS:
+            assert event.reason is not None
+            self.running.discard(sid)
+            self.give_up(sid, event.reason.value)  # never restarted: retries make it worse
         elif event.state in _ENDS:
             self.note_ended(sid, event.state.value)
         elif event.state is SessionState.STOPPED and sid not in self.linked:
@@ -117,6 +130,10 @@ class OnboardingRun:
         self._ends[session_id] = self._ends.get(session_id, 0) + 1
         if self._ends[session_id] >= ATTEMPTS:
             self.give_up(session_id, result)
+
+    def code_phone(self, session_id: str) -> str:
+        """The phone to ask a pairing code for when this account is started, or '' (a QR)."""
+        return self._phones.get(session_id, "") if self.by_code else ""
 
     def skip(self, session_id: str) -> None:
         """Send an account to the back of the queue (it is stopped until it comes round)."""

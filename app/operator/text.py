@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.domain.states import SessionState
+from app.domain.states import Reason, SessionState
 
 #: Operator-facing words for each state (never colour alone).
 STATE_LABELS: dict[SessionState, str] = {
@@ -17,6 +17,7 @@ STATE_LABELS: dict[SessionState, str] = {
     SessionState.QR: "waiting for scan",
     SessionState.QR_IDLE: "QR idle",
     SessionState.PAIRING: "linking",
+    SessionState.PASSKEY_REQUIRED: "passkey needed",
     SessionState.CONNECTED: "connected",
     SessionState.DISCONNECTED: "disconnected",
     SessionState.LOGGED_OUT: "logged out",
@@ -27,7 +28,13 @@ STATE_LABELS: dict[SessionState, str] = {
 STATE_GROUPS: dict[str, frozenset[SessionState]] = {
     "connected": frozenset({SessionState.CONNECTED}),
     "waiting": frozenset(
-        {SessionState.QR, SessionState.QR_IDLE, SessionState.STARTING, SessionState.PAIRING}
+        {
+            SessionState.QR,
+            SessionState.QR_IDLE,
+            SessionState.STARTING,
+            SessionState.PAIRING,
+            SessionState.PASSKEY_REQUIRED,
+        }
     ),
     "disconnected": frozenset({SessionState.DISCONNECTED, SessionState.STOPPED}),
     "failed": frozenset({SessionState.FAILED}),
@@ -37,15 +44,85 @@ STATE_GROUPS: dict[str, frozenset[SessionState]] = {
 #: Order used when sorting by state: trouble first.
 STATE_SORT: dict[SessionState, int] = {
     SessionState.FAILED: 0,
-    SessionState.LOGGED_OUT: 1,
-    SessionState.DISCONNECTED: 2,
-    SessionState.QR_IDLE: 3,
-    SessionState.QR: 4,
-    SessionState.PAIRING: 5,
-    SessionState.STARTING: 6,
-    SessionState.STOPPED: 7,
-    SessionState.CONNECTED: 8,
+    SessionState.PASSKEY_REQUIRED: 1,
+    SessionState.LOGGED_OUT: 2,
+    SessionState.DISCONNECTED: 3,
+    SessionState.QR_IDLE: 4,
+    SessionState.QR: 5,
+    SessionState.PAIRING: 6,
+    SessionState.STARTING: 7,
+    SessionState.STOPPED: 8,
+    SessionState.CONNECTED: 9,
 }
+
+#: What each gate of the real site means for the operator and what to do about it
+#: (docs/SESSIONS.md, "Gates"). The engine sends the same words to the platform
+#: (`session_error.message`) and the console shows them on the tile, in the grid's
+#: tooltip and in focus mode.
+REASON_MESSAGES: dict[Reason, str] = {
+    Reason.PASSKEY_REQUIRED: (
+        "WhatsApp asks this account to confirm the new device with its passkey. "
+        "Click \u201cOpen in a window\u201d and have the customer confirm with their "
+        "phone (the passkey prompt offers to use a phone); the session connects as "
+        "soon as they do."
+    ),
+    Reason.PROXYBLOCK: (
+        "WhatsApp refuses connections from this account's network address (PROXYBLOCK): "
+        "its proxy, or this machine's address, is blocked. Give the account another "
+        "proxy, then restart it. pairdesk does not retry by itself: every attempt from a "
+        "blocked address makes the block last longer."
+    ),
+    Reason.TOS_BLOCK: (
+        "WhatsApp has banned this account for breaking its terms of service (TOS_BLOCK). "
+        "It cannot be linked until the ban is lifted: the owner must request a review in "
+        "the WhatsApp app. Do not restart the session meanwhile; each attempt counts "
+        "against the account."
+    ),
+    Reason.SMB_TOS_BLOCK: (
+        "WhatsApp has banned this WhatsApp Business account (SMB_TOS_BLOCK). It cannot "
+        "be linked until the ban is lifted: the owner must request a review in the "
+        "WhatsApp Business app. Do not restart the session meanwhile."
+    ),
+    Reason.DEPRECATED_VERSION: (
+        "WhatsApp no longer accepts this browser's version (DEPRECATED_VERSION). "
+        "Update Chromium (pairdesk doctor shows which one is used) and pairdesk, then "
+        "restart the session; restarting without an update gets the same answer."
+    ),
+    Reason.PROXY_UNREACHABLE: (
+        "The account's proxy did not answer, so the login page could not open "
+        "(proxy_unreachable). Check that the proxy runs and that its address, port and "
+        "password are right (change it with \u201cSet proxy\u201d), then restart the "
+        "session."
+    ),
+}
+
+
+#: Shorter words than "failed" for the gates that park a session (grid pills, wall tiles).
+REASON_LABELS: dict[Reason, str] = {
+    Reason.PROXYBLOCK: "network blocked",
+    Reason.TOS_BLOCK: "banned",
+    Reason.SMB_TOS_BLOCK: "banned (business)",
+    Reason.DEPRECATED_VERSION: "browser too old",
+    Reason.PROXY_UNREACHABLE: "proxy unreachable",
+}
+
+
+def state_label(state: SessionState, reason: Reason | str | None = None) -> str:
+    """The operator's word for a state, naming the gate when one parked the session."""
+    if state is SessionState.FAILED and reason:
+        try:
+            return REASON_LABELS.get(Reason(reason), STATE_LABELS[state])
+        except ValueError:
+            pass
+    return STATE_LABELS.get(state, str(state))
+
+
+def reason_message(reason: Reason | str | None) -> str:
+    """The operator's explanation of `reason` (what it means, what to do), or ''."""
+    try:
+        return REASON_MESSAGES.get(Reason(reason), "") if reason else ""
+    except ValueError:
+        return ""
 
 
 def now() -> datetime:

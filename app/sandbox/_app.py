@@ -42,6 +42,9 @@ def create_simulator_app(options: SandboxOptions | None = None) -> Starlette:
     async def logout(request: Request) -> Response:
         return await control.logout(request, world)
 
+    async def passkey(request: Request) -> Response:
+        return control.passkey(request, world)
+
     async def stats(request: Request) -> Response:
         return control.stats(world)
 
@@ -72,6 +75,7 @@ def create_simulator_app(options: SandboxOptions | None = None) -> Starlette:
             Route("/phone/scan", scan, methods=["POST"]),
             Route("/phone/pair", pair, methods=["POST"]),
             Route("/phone/logout", logout, methods=["POST"]),
+            Route("/phone/passkey", passkey, methods=["GET"]),
             Route("/sandbox/stats", stats, methods=["GET"]),
             Route("/sandbox/pages", pages, methods=["GET"]),
             Route("/sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),

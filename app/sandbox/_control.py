@@ -3,7 +3,10 @@
 - `POST /phone/scan {"qr", "phone"}`: link the page that shows this QR
   (200; 410 expired, 404 unknown, 409 already used, 422 malformed,
   503 while the `reject_scans` fault is on).
-- `POST /phone/pair {"code", "phone"}`: the same through a pairing code.
+- `POST /phone/pair {"code", "phone"}`: the same through a pairing code
+  (404 unknown code, 410 expired, 409 asked for another phone).
+- `GET /phone/passkey?phone=`: the phone's passkey credential (for a virtual
+  authenticator that plays the phone in the passkey step).
 - `POST /phone/logout {"phone", "device_id"?}`: unlink (200; 404 none linked).
 - `GET /sandbox/stats`: counters, linked devices, live pages per account.
 - `GET|POST|DELETE /sandbox/faults`: read, set, reset the fault knobs.
@@ -21,8 +24,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from app.sandbox._model import CLOSED
-from app.sandbox._options import check_flavour
+from app.sandbox._model import CLOSED, Device, Page
+from app.sandbox._options import LANGUAGES, TERMINAL_STATES, check_flavour
 from app.sandbox._qr import parse_qr
 from app.sandbox._world import SandboxWorld
 
@@ -94,6 +97,19 @@ async def scan(request: Request, world: SandboxWorld) -> JSONResponse:
     record.used = True
     device = world.link(page, phone)
     counts["linked"] += 1
+    return _linked(device, phone)
+
+
+def _linked(device: Device | None, phone: str) -> JSONResponse:
+    if device is None:  # the `passkey` fault: the page must now prove the phone's passkey
+        return JSONResponse(
+            {
+                "linked": False,
+                "passkey_required": True,
+                "phone": phone,
+                "message": "continue on WhatsApp Web: confirm with the passkey on that page",
+            }
+        )
     return JSONResponse(
         {"linked": True, "device_id": device.device_id, "phone": phone, "account": device.account}
     )
@@ -108,16 +124,28 @@ async def pair(request: Request, world: SandboxWorld) -> JSONResponse:
             raise Invalid("code: expected the 8-character pairing code the page showed")
     except Invalid as exc:
         return error(422, str(exc))
-    wanted = code.replace("-", "").strip().upper()
-    page = next((p for p in world.pages.values() if p.pairing_code == wanted), None)
+    codes = world.counters.pairing_codes
+    page: Page | None = world.page_with_code(code)
     if page is None:
-        return error(404, "unknown or expired pairing code; request a new one on the page")
+        codes["unknown"] += 1
+        return error(
+            404, "unknown pairing code (never shown, replaced by a newer one, or its page closed)"
+        )
+    if world.now() >= page.pairing_expires_at:
+        codes["expired"] += 1
+        return error(410, "this pairing code has expired; type the one the page shows now")
     if page.pairing_phone != phone:
         return error(409, "this pairing code was requested for another phone number")
-    device = world.link(page, phone)
-    return JSONResponse(
-        {"linked": True, "device_id": device.device_id, "phone": phone, "account": device.account}
-    )
+    codes["linked"] += 1
+    return _linked(world.link(page, phone), phone)
+
+
+def passkey(request: Request, world: SandboxWorld) -> JSONResponse:
+    try:
+        phone = parse_phone(request.query_params.get("phone"))
+    except Invalid as exc:
+        return error(422, str(exc))
+    return JSONResponse(world.passkey_of(phone).exported())
 
 
 async def logout(request: Request, world: SandboxWorld) -> JSONResponse:
@@ -172,6 +200,9 @@ def stats(world: SandboxWorld) -> JSONResponse:
             "logouts": c.logouts,
             "conflicts_total": c.conflicts_total,
             "max_live_per_account": c.max_live_per_account,
+            "pairing_codes": dict(c.pairing_codes),
+            "passkeys": dict(c.passkeys, waiting=len(world.pending)),
+            "blocked": c.blocked,
             "faults": world.faults.as_dict(),
         }
     )
@@ -179,7 +210,17 @@ def stats(world: SandboxWorld) -> JSONResponse:
 
 # ------------------------------------------------------------------ faults
 
-_FAULT_FIELDS = ("boot_delay", "flavour", "reject_scans", "drop_sockets", "hang_pages")
+_FAULT_FIELDS = (
+    "boot_delay",
+    "flavour",
+    "reject_scans",
+    "drop_sockets",
+    "hang_pages",
+    "passkey",
+    "block_state",
+    "block_phone",
+    "language",
+)
 
 
 def _target(name: str, value: object) -> object:
@@ -212,12 +253,29 @@ async def set_faults(request: Request, world: SandboxWorld) -> JSONResponse:
             if not isinstance(body["reject_scans"], bool):
                 raise Invalid("reject_scans: expected true or false")
             changes["reject_scans"] = body["reject_scans"]
+        if "language" in body:
+            if body["language"] not in LANGUAGES:
+                raise Invalid(f"language: expected one of {', '.join(LANGUAGES)}")
+            changes["language"] = body["language"]
+        if "passkey" in body:
+            changes["passkey"] = _target("passkey", body["passkey"]) or False
+        if "block_state" in body:
+            state = body["block_state"]
+            if state is not None and state not in TERMINAL_STATES:
+                raise Invalid(f"block_state: expected one of {', '.join(TERMINAL_STATES)} or null")
+            changes["block_state"] = state
+        if "block_phone" in body:
+            target = _target("block_phone", body["block_phone"])
+            changes["block_phone"] = None if target is True else target
         drop = _target("drop_sockets", body.get("drop_sockets"))
         hang = _target("hang_pages", body.get("hang_pages"))
     except Invalid as exc:
         return error(422, str(exc))
     for key, value in changes.items():
         setattr(world.faults, key, value)
+    blocked = world.block_targets() if "block_state" in changes or "block_phone" in changes else []
+    for page in blocked:
+        await world.block(page)
     hung = world.pages_matching(hang) if hang is not None else []
     for page in hung:
         page.hung = True
@@ -232,7 +290,12 @@ async def set_faults(request: Request, world: SandboxWorld) -> JSONResponse:
         except Exception:  # already closing is fine
             pass
     return JSONResponse(
-        {"faults": world.faults.as_dict(), "dropped": len(dropped), "hung": len(hung)}
+        {
+            "faults": world.faults.as_dict(),
+            "dropped": len(dropped),
+            "hung": len(hung),
+            "blocked": len(blocked),
+        }
     )
 
 
@@ -241,6 +304,9 @@ async def reset_faults(world: SandboxWorld) -> JSONResponse:
     world.faults.boot_delay = options.boot_delay
     world.faults.flavour = options.flavour
     world.faults.reject_scans = False
+    world.faults.passkey = False
+    world.faults.language = "en"
+    world.faults.block_state = world.faults.block_phone = None
     return JSONResponse({"faults": world.faults.as_dict()})
 
 
@@ -255,6 +321,7 @@ def open_pages_state(world: SandboxWorld) -> list[dict[str, Any]]:
             "batches": p.batches,
             "hung": p.hung,
             "qr": world.refs[p.ref].qr if p.ref and p.ref in world.refs else None,
+            "pairing_code": p.pairing_code,
         }
         for p in world.pages.values()
         if p.state != CLOSED

@@ -56,6 +56,7 @@ class Page:
     hung: bool = False
     pairing_code: str | None = None
     pairing_phone: str | None = None
+    pairing_expires_at: float = 0.0  # monotonic seconds
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     @property
@@ -106,20 +107,45 @@ class Device:
         return f"{self.phone}:{self.device_id}"
 
 
+@dataclass(eq=False)
+class PendingPasskey:
+    """A link the phone accepted that waits for the passkey step, keyed by the page's
+    identity key: any page of the same account (same keys) may finish it."""
+
+    phone: str
+    identity: str
+    challenge: str
+
+
 @dataclass
 class Faults:
-    """The fault knobs that persist until `DELETE /sandbox/faults`."""
+    """The fault knobs that persist until `DELETE /sandbox/faults`.
+
+    `passkey` and `block_phone` are True (every phone / page) or a phone number;
+    `block_state` is the terminal socket state pages are pushed into.
+    """
 
     boot_delay: float
     flavour: str
     reject_scans: bool = False
+    passkey: bool | str = False
+    block_state: str | None = None
+    block_phone: str | None = None
+    language: str = "en"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "boot_delay": self.boot_delay,
             "flavour": self.flavour,
+            "language": self.language,
             "reject_scans": self.reject_scans,
+            "passkey": self.passkey,
+            "block_state": self.block_state,
+            "block_phone": self.block_phone,
         }
+
+    def passkey_for(self, phone: str) -> bool:
+        return self.passkey is True or self.passkey == phone
 
 
 SCAN_OUTCOMES = ("linked", "expired", "unknown", "used", "malformed", "rejected")
@@ -137,3 +163,10 @@ class Counters:
     logouts: int = 0
     conflicts_total: int = 0
     max_live_per_account: int = 0
+    pairing_codes: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("issued", "linked", "expired", "unknown"), 0)
+    )
+    passkeys: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("asked", "confirmed", "refused"), 0)
+    )
+    blocked: int = 0

@@ -20,6 +20,11 @@ pixels: neither modules nor data-ref, only the drawn QR canvas."""
 FIRST_REF_SECONDS = 60.0
 NEXT_REF_SECONDS = 20.0
 REFS_PER_BATCH = 6
+PAIRING_CODE_SECONDS = 180.0  # how long a pairing code stays valid; the real client renews at 180 s
+LANGUAGES = ("en", "es")
+"""The page's words (the `language` fault): automation must not depend on them."""
+TERMINAL_STATES = ("PROXYBLOCK", "TOS_BLOCK", "SMB_TOS_BLOCK", "DEPRECATED_VERSION")
+"""Socket states the `block_state` fault pushes pages into; the page never leaves them."""
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
@@ -39,6 +44,7 @@ class SandboxOptions:
     first_ref_seconds: float = FIRST_REF_SECONDS
     next_ref_seconds: float = NEXT_REF_SECONDS
     refs_per_batch: int = REFS_PER_BATCH
+    pairing_code_seconds: float = PAIRING_CODE_SECONDS
     version: str = "2.3000.1031980585"
     """`window.Debug.VERSION`; 2.3000+ is what whatsapp-web.js calls "Comet"."""
     platform: str = "WEB"
@@ -53,6 +59,7 @@ class SandboxOptions:
         _positive("pair_delay", self.pair_delay)
         _positive("first_ref_seconds", self.first_ref_seconds, allow_zero=False)
         _positive("next_ref_seconds", self.next_ref_seconds, allow_zero=False)
+        _positive("pairing_code_seconds", self.pairing_code_seconds, allow_zero=False)
         if isinstance(self.refs_per_batch, bool) or not isinstance(self.refs_per_batch, int):
             raise ValueError("refs_per_batch: expected a whole number from 1 to 100")
         if not 1 <= self.refs_per_batch <= 100:

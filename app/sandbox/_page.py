@@ -70,6 +70,7 @@ def render_page(request: Request, world: SandboxWorld, template: PageTemplate) -
         "wsUrl": socket_url(request),
         "bootDelay": world.faults.boot_delay,
         "flavour": world.faults.flavour,
+        "language": world.faults.language,
         "timeScale": world.options.time_scale,
         "version": world.options.version,
         "platform": world.options.platform,

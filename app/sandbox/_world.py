@@ -3,10 +3,18 @@ restore, conflict and logout. One instance per simulator app, used only from
 the server's event loop; it owns every timer task and cancels them in `aclose`.
 
 Per page: hello (its public keys) -> a batch of refs (first valid 60 s, then
-20 s each, 6 in all, scaled) -> UNPAIRED_IDLE until a refresh. A scan moves it
-to PAIRING, then CONNECTED, then `synced` (hasSynced). A page whose identity key
-belongs to a linked device skips the QR (restore). When a page goes live for an
-account that already has a live page, the older one gets CONFLICT.
+20 s each, 6 in all, scaled) -> UNPAIRED_IDLE until a refresh. A scan (or a
+pairing code the phone typed) moves it to PAIRING, then CONNECTED, then
+`synced` (hasSynced). A page whose identity key belongs to a linked device
+skips the QR (restore). When a page goes live for an account that already has
+a live page, the older one gets CONFLICT.
+
+The gates (docs/SANDBOX.md, "Gates"): a pairing code is valid
+`pairing_code_seconds` (scaled) and a new one replaces the page's old one; a
+phone under the `passkey` fault accepts the link only once the page proves
+the phone's passkey (any page with the same keys may, e.g. one opened in a
+window); the `block_state` fault pushes pages into a terminal socket state
+they never leave.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import secrets
 import time
 from collections.abc import Coroutine, Iterable
@@ -33,16 +42,20 @@ from app.sandbox._model import (
     Faults,
     Page,
     PageKeys,
+    PendingPasskey,
     RefRecord,
     Send,
 )
-from app.sandbox._options import SandboxOptions
+from app.sandbox._options import TERMINAL_STATES, SandboxOptions
+from app.sandbox._passkey import PasskeyError, PhonePasskey, check_assertion, new_challenge
 from app.sandbox._persist import SavedDevices, load_devices, save_devices
 from app.sandbox._qr import check_key, check_platform, new_ref, qr_matrix
 
 _log = logging.getLogger(__name__)
 MAX_REF_RECORDS = 100_000  # old verdicts are forgotten past this (they become 404)
-_PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTVWXYZ0123456789"
+# The real codes' alphabet: Crockford base32 without 0, I, O and U (nothing to misread).
+_PAIRING_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
+_PHONE_DIGITS = re.compile(r"^\+?([1-9][0-9]{6,14})$")
 
 
 class ProtocolError(ValueError):
@@ -61,6 +74,8 @@ class SandboxWorld:
         self.devices: dict[str, Device] = {}  # account -> device
         self._by_identity: dict[str, str] = {}  # identity key -> account
         self._next_device: dict[str, int] = {}
+        self.passkeys: dict[str, PhonePasskey] = {}  # phone -> its passkey
+        self.pending: dict[str, PendingPasskey] = {}  # identity key -> link waiting for it
         self._ids = itertools.count(1)
         self._closed = False
         self._state_file = Path(options.state_file) if options.state_file else None
@@ -126,6 +141,10 @@ class SandboxWorld:
             await self._page_logout(page)
         elif kind == "pairing_code":
             await self._pairing_code(page, message.get("phone"))
+        elif kind == "qr_linking":
+            page.pairing_code = page.pairing_phone = None  # back to QR mode: the code is void
+        elif kind == "passkey_assertion":
+            await self._passkey_assertion(page, message.get("assertion"))
         else:
             raise ProtocolError(f"unknown message type {kind!r}")
 
@@ -144,7 +163,14 @@ class SandboxWorld:
         tab = message.get("tab")
         page.keys, page.tab = keys, tab if isinstance(tab, str) and len(tab) <= 64 else ""
         account = self._by_identity.get(keys.identity)
-        if account is not None:
+        phone = account.split(":")[0] if account else None
+        if self._blocks(phone):
+            await self.block(page)
+        elif keys.identity in self.pending:
+            # The phone is still waiting for this account's passkey (e.g. the page was
+            # reopened in a window): continue where the link stopped.
+            await self._ask_passkey(page, self.pending[keys.identity])
+        elif account is not None:
             self.counters.restores += 1
             self._spawn(page, "link", self._connect(page, account))
         elif message.get("device"):
@@ -202,8 +228,25 @@ class SandboxWorld:
 
     # ---------------------------------------------------------------- linking
 
-    def link(self, page: Page, phone: str) -> Device:
-        """The phone accepted this page (scan or pairing code): PAIRING, then CONNECTED."""
+    def link(self, page: Page, phone: str) -> Device | None:
+        """The phone accepted this page (scan or pairing code): PAIRING, then CONNECTED.
+
+        Under the `passkey` fault the link waits for the page to prove the phone's
+        passkey instead, and None is returned (no device yet)."""
+        assert page.keys is not None
+        page.cancel("timeline")
+        self._retire_ref(page)
+        page.pairing_code = page.pairing_phone = None
+        if self.faults.passkey_for(phone):
+            pending = PendingPasskey(phone, page.keys.identity, new_challenge())
+            self.pending[pending.identity] = pending
+            self.passkey_of(phone)
+            page.state = PAIRING
+            self._spawn(page, "link", self._ask_passkey(page, pending))
+            return None
+        return self._add_device(page, phone)
+
+    def _add_device(self, page: Page, phone: str) -> Device:
         assert page.keys is not None
         device_id = self._next_device.get(phone, 1)
         self._next_device[phone] = device_id + 1
@@ -212,9 +255,6 @@ class SandboxWorld:
         self.devices[device.account] = device
         self._by_identity[device.identity] = device.account
         self._save()
-        page.cancel("timeline")
-        self._retire_ref(page)
-        page.pairing_code = page.pairing_phone = None
         page.state = PAIRING
         self._spawn(page, "link", self._pair(page, device.account))
         return device
@@ -261,14 +301,88 @@ class SandboxWorld:
         )
 
     async def _pairing_code(self, page: Page, phone: object) -> None:
-        if page.state not in (UNPAIRED, UNPAIRED_IDLE) or not isinstance(phone, str):
-            await page.deliver(
-                {"type": "error", "about": "pairing_code", "message": "not waiting for a login"}
-            )
+        if page.state not in (UNPAIRED, UNPAIRED_IDLE):
+            message = "not waiting for a login"
+        else:
+            match = _PHONE_DIGITS.match(phone) if isinstance(phone, str) else None
+            message = "" if match else "the phone number must be E.164 digits"
+        if message:
+            await page.deliver({"type": "error", "about": "pairing_code", "message": message})
             return
-        page.pairing_phone = phone.lstrip("+")
+        assert match is not None
+        lifetime = self.options.scaled(self.options.pairing_code_seconds)
+        page.pairing_phone = match.group(1)
         page.pairing_code = "".join(secrets.choice(_PAIRING_ALPHABET) for _ in range(8))
-        await page.deliver({"type": "pairing_code", "code": page.pairing_code})
+        page.pairing_expires_at = self.now() + lifetime
+        self.counters.pairing_codes["issued"] += 1
+        await page.deliver(
+            {"type": "pairing_code", "code": page.pairing_code, "expires_in": lifetime}
+        )
+
+    def page_with_code(self, code: str) -> Page | None:
+        wanted = code.replace("-", "").strip().upper()
+        return next((p for p in self.pages.values() if p.pairing_code == wanted), None)
+
+    # ---------------------------------------------------------------- passkey
+
+    def passkey_of(self, phone: str) -> PhonePasskey:
+        """The phone's passkey, made on first use."""
+        if phone not in self.passkeys:
+            self.passkeys[phone] = PhonePasskey.create(phone)
+        return self.passkeys[phone]
+
+    async def _ask_passkey(self, page: Page, pending: PendingPasskey) -> None:
+        page.state = PAIRING
+        self.counters.passkeys["asked"] += 1
+        await page.deliver({"type": "pairing"})
+        await page.deliver(
+            {
+                "type": "passkey",
+                "challenge": pending.challenge,
+                "credential_ids": [self.passkey_of(pending.phone).credential_id],
+            }
+        )
+
+    async def _passkey_assertion(self, page: Page, assertion: object) -> None:
+        assert page.keys is not None
+        pending = self.pending.get(page.keys.identity)
+        if pending is None:
+            await page.deliver({"type": "passkey_failed", "message": "no link is waiting"})
+            return
+        try:
+            check_assertion(self.passkey_of(pending.phone), pending.challenge, assertion)
+        except PasskeyError as exc:
+            self.counters.passkeys["refused"] += 1
+            await page.deliver({"type": "passkey_failed", "message": str(exc)})
+            return
+        del self.pending[page.keys.identity]
+        self.counters.passkeys["confirmed"] += 1
+        self._add_device(page, pending.phone)
+
+    # ----------------------------------------------------------------- blocks
+
+    def _blocks(self, phone: str | None) -> bool:
+        """Whether the `block_state` fault applies to a page of this phone (None: unlinked)."""
+        f = self.faults
+        return f.block_state is not None and (f.block_phone is None or f.block_phone == phone)
+
+    def block_targets(self) -> list[Page]:
+        return [
+            p
+            for p in self.pages.values()
+            if p.keys is not None and self._blocks(p.account.split(":")[0] if p.account else None)
+        ]
+
+    async def block(self, page: Page) -> None:
+        """Push the page into the fault's terminal socket state; it never leaves it."""
+        state = self.faults.block_state
+        assert state in TERMINAL_STATES
+        page.cancel()
+        self._retire_ref(page)
+        page.pairing_code = page.pairing_phone = None
+        page.state = state
+        self.counters.blocked += 1
+        await page.deliver({"type": "blocked", "state": state})
 
     # ---------------------------------------------------------------- logout
 

@@ -155,6 +155,11 @@ def _qr_png(name: str, value: Any) -> None:
         raise InvalidEvent(f"data.{name} must be {QR_PIXELS}x{QR_PIXELS} px, got {size}")
 
 
+def _pairing_code(name: str, value: Any) -> None:
+    if not isinstance(value, str) or len(value) != 8 or not value.isalnum():
+        raise InvalidEvent(f"data.{name} must be the page's 8 characters (e.g. ABCDEFGH)")
+
+
 _COMMON: dict[str, Check] = {"workspace_id": _int, "session_id": _nonempty}
 
 EVENT_FIELDS: dict[str, dict[str, Check]] = {
@@ -164,6 +169,14 @@ EVENT_FIELDS: dict[str, dict[str, Check]] = {
         "expires_in": _seconds,
         "qr_count": _positive_int,
         "is_regeneration": _bool,
+    },
+    # Sent only when pairdesk's `pairing_code_webhook` setting is on (docs/SYNC.md).
+    "pairing_code_generated": _COMMON
+    | {
+        "pairing_code": _pairing_code,
+        "phone_number": _phone,
+        "expires_in": _seconds,
+        "code_count": _positive_int,
     },
     "session_authenticated": _COMMON | {"status": _literal("authenticated")},
     "session_ready": _COMMON

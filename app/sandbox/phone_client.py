@@ -97,6 +97,10 @@ class TestPhone:
     def logout(self, phone: str, device_id: int | None = None) -> dict[str, Any]:
         return self._call("POST", "phone/logout", _logout_body(phone, device_id))
 
+    def passkey(self, phone: str) -> dict[str, Any]:
+        """The phone's passkey credential (for a virtual authenticator playing the phone)."""
+        return self._call("GET", f"phone/passkey?phone={phone}")
+
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "sandbox/stats")
 
@@ -137,6 +141,10 @@ class AsyncTestPhone:
 
     async def logout(self, phone: str, device_id: int | None = None) -> dict[str, Any]:
         return await self._call("POST", "phone/logout", _logout_body(phone, device_id))
+
+    async def passkey(self, phone: str) -> dict[str, Any]:
+        """The phone's passkey credential (for a virtual authenticator playing the phone)."""
+        return await self._call("GET", f"phone/passkey?phone={phone}")
 
     async def stats(self) -> dict[str, Any]:
         return await self._call("GET", "sandbox/stats")

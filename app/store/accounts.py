@@ -28,6 +28,7 @@ from app.domain.ids import (
 )
 from app.domain.models import AccountSpec, SessionInfo, TimelineEntry
 from app.domain.outbox import OutboxDraft
+from app.domain.proxy import Proxy, parse_proxy
 from app.domain.states import IllegalTransition, Reason, SessionState, can_transition
 from app.store import outbox as outbox_repo
 from app.store import timeline
@@ -45,10 +46,12 @@ __all__ = [
     "find_account",
     "get_account",
     "list_accounts",
+    "proxy_of",
     "record_heartbeat",
     "record_heartbeats",
     "record_qr",
     "record_transition",
+    "set_proxy",
     "update_account",
 ]
 
@@ -76,6 +79,7 @@ def _to_info(row: Account) -> SessionInfo:
         memory_bytes=row.memory_bytes,
         extraction_method=row.extraction_method,
         platform=row.platform,
+        proxy=row.proxy_url or "",
         created_at=row.created_at,
         updated_at=row.state_changed_at,
         import_batch_id=row.import_batch_id,
@@ -126,7 +130,14 @@ def _validated(spec: AccountSpec, now: datetime) -> dict[str, Any]:
         "account_id": spec.account_id,
         "label": _label(spec.label),
         "phone_number": phone,
+        **_proxy_columns(spec.proxy),
     }
+
+
+def _proxy_columns(proxy: Proxy | None) -> dict[str, str]:
+    if proxy is None:
+        return {"proxy_url": "", "proxy_password": ""}
+    return {"proxy_url": proxy.display, "proxy_password": proxy.password}
 
 
 def create_accounts(
@@ -428,6 +439,28 @@ def update_account(
         row.meta = {**(row.meta or {}), **metadata}
     session.flush()
     return _to_info(row)
+
+
+def set_proxy(session: Session, session_id: str, proxy: Proxy | None) -> SessionInfo:
+    """Give the account its own proxy (None: none); a running session uses it from its
+    next start. `AccountNotFound` for an unknown id."""
+    row = _row(session, session_id, lock=True)
+    columns = _proxy_columns(proxy)
+    row.proxy_url, row.proxy_password = columns["proxy_url"], columns["proxy_password"]
+    session.flush()
+    return _to_info(row)
+
+
+def proxy_of(session: Session, session_id: str) -> Proxy | None:
+    """The account's proxy with its password (only for opening its browser context), or
+    None. A stored value that no longer parses raises `InvalidProxy` rather than letting
+    the session go out without its proxy."""
+    row = session.execute(
+        select(Account.proxy_url, Account.proxy_password).where(Account.session_id == session_id)
+    ).first()
+    if row is None or not row.proxy_url:
+        return None
+    return parse_proxy(row.proxy_url, password=row.proxy_password or "")
 
 
 def delete_account(session: Session, session_id: str) -> bool:

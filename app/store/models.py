@@ -92,6 +92,10 @@ class Account(Base):
     restarts: Mapped[int] = mapped_column(Integer, default=0)
     extraction_method: Mapped[str] = mapped_column(String(16), default="")
     platform: Mapped[str] = mapped_column(String(32), default="")
+    # The account's proxy: the URL without its password (safe to show), and the password
+    # apart, read only by the instance that opens the session's browser context.
+    proxy_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    proxy_password: Mapped[str] = mapped_column(String(500), default="", server_default="")
     # `metadata` is reserved on declarative classes; the column keeps the name.
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
 

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app.domain.outbox import DeliveryMetrics, OutboxItem, OutboxState, WebhookEvent
+from app.domain.outbox import SUPERSEDABLE_EVENTS, DeliveryMetrics, OutboxItem, OutboxState
 from app.store.models import OutboxRow
 
 __all__ = [
@@ -50,13 +50,13 @@ __all__ = [
 
 MAX_ERROR_LENGTH = 2000
 MAX_BODY_START = 500
-_QR = WebhookEvent.QR_CODE_GENERATED.value
+_SUPERSEDABLE = sorted(SUPERSEDABLE_EVENTS)
 _PENDING = OutboxState.PENDING.value
 OVERTAKEN = (
     "not retried: a newer event for this session was already delivered (or is queued), "
     "so sending this older one now would put the platform's account state back"
 )
-STALE_QR = "not retried: a newer event for this session replaced this QR code"
+STALE_QR = "not retried: a newer event for this session replaced this QR code (or pairing code)"
 
 
 def _to_item(row: OutboxRow) -> OutboxItem:
@@ -92,16 +92,16 @@ def enqueue(
 ) -> OutboxItem:
     """Add an event for delivery as soon as possible, superseding stale QR rows.
 
-    Any pending `qr_code_generated` row of the same session is marked
-    `superseded` first: whatever is enqueued now (a newer QR or a state event)
-    makes it obsolete.
+    Any pending `qr_code_generated` or `pairing_code_generated` row of the same
+    session is marked `superseded` first: whatever is enqueued now (a newer QR
+    or code, or a state event) makes it obsolete.
     """
     session.execute(
         update(OutboxRow)
         .where(
             OutboxRow.session_id == session_id,
             OutboxRow.state == _PENDING,
-            OutboxRow.name == _QR,
+            OutboxRow.name.in_(_SUPERSEDABLE),
         )
         .values(state=OutboxState.SUPERSEDED.value)
         .execution_options(synchronize_session=False)
@@ -278,7 +278,7 @@ def retry_dead(
     # so the first cannot change what the second sees (same on SQLite and PostgreSQL).
     session.execute(
         update(OutboxRow)
-        .where(*scope, OutboxRow.name == _QR, overtaken)
+        .where(*scope, OutboxRow.name.in_(_SUPERSEDABLE), overtaken)
         .values(state=OutboxState.SUPERSEDED.value, last_error=STALE_QR)
         .execution_options(synchronize_session=False)
     )

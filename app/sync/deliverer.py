@@ -205,8 +205,8 @@ class OutboxDeliverer:
 
     async def _deliver(self, item: OutboxItem) -> None:
         try:
-            if item.is_qr and not await self._still_pending(item):
-                return  # superseded after it was picked: a stale QR is never sent
+            if item.supersedable and not await self._still_pending(item):
+                return  # superseded after it was picked: a stale QR or code is never sent
             result = await self._client.post(Webhook.from_item(item))
             self._seen_outcome = True
             await self._record(item, result)

@@ -137,9 +137,9 @@ class MemoryOutbox:
         self._ids = itertools.count(1)
 
     def enqueue(self, session_id: str, draft: OutboxDraft, *, now: datetime) -> OutboxItem:
-        """Add a row; the session's pending QR rows are superseded by it."""
+        """Add a row; the session's pending QR and pairing code rows are superseded by it."""
         for row in list(self._rows.values()):
-            if row.session_id == session_id and row.state is _PENDING and row.is_qr:
+            if row.session_id == session_id and row.state is _PENDING and row.supersedable:
                 self._rows[row.id] = replace(row, state=OutboxState.SUPERSEDED)
         item = OutboxItem(
             id=next(self._ids),
@@ -230,7 +230,7 @@ class MemoryOutbox:
         count = 0
         for row in chosen:  # decided on the rows as they were before this retry
             later = [r for r in rows if r.session_id == row.session_id and r.id > row.id]
-            if row.is_qr and later:
+            if row.supersedable and later:
                 reason = repo.STALE_QR
             elif any(r.state in (_PENDING, OutboxState.SENT) for r in later):
                 reason = repo.OVERTAKEN

@@ -10,9 +10,13 @@ sends the same bytes under the same `X-Event-Id`.
 Mapping:
 - `QrIssued` -> `qr_code_generated` (the QR string rendered as a 256 px PNG
   data URL, error correction M);
+- `PairingCodeIssued` -> `pairing_code_generated` (queued only when the
+  `pairing_code_webhook` setting is on: a platform that does not know the
+  event answers 4xx, docs/SYNC.md);
 - `SessionStateChanged` to `pairing` -> `session_authenticated`;
   to `disconnected`, `logged_out` or `stopped` -> `session_disconnected`;
-  to `failed` -> `session_error`; other states have no webhook;
+  to `failed` or `passkey_required` -> `session_error` (its reason as `error`,
+  the operator's message as `message`); other states have no webhook;
 - `SessionReady` -> `session_ready`;
 - `SessionError` -> `session_error`.
 """
@@ -32,6 +36,7 @@ from PIL import Image
 
 from app.domain.events import (
     EngineEvent,
+    PairingCodeIssued,
     QrIssued,
     SessionError,
     SessionReady,
@@ -40,6 +45,7 @@ from app.domain.events import (
 from app.domain.outbox import OutboxDraft, OutboxItem, WebhookEvent
 from app.domain.qr import QUIET_ZONE, qr_modules
 from app.domain.states import CentralStatus, Reason, SessionState
+from app.operator.text import reason_message
 
 QR_EVENT = WebhookEvent.QR_CODE_GENERATED.value
 EVENT_NAMES = tuple(e.value for e in WebhookEvent)
@@ -150,6 +156,16 @@ def _build(event: EngineEvent) -> tuple[str, str, dict[str, Any]] | None:
             qr_count=event.qr_count,
             is_regeneration=event.is_regeneration,
         )
+    if isinstance(event, PairingCodeIssued):
+        return _with_ids(
+            WebhookEvent.PAIRING_CODE_GENERATED,
+            event.session_id,
+            event.workspace_id,
+            pairing_code=event.code,
+            phone_number=phone_digits(event.phone),
+            expires_in=max(0, round(event.expires_in)),
+            code_count=event.code_count,
+        )
     if isinstance(event, SessionReady):
         return _with_ids(
             WebhookEvent.SESSION_READY,
@@ -186,6 +202,14 @@ def _from_state(event: SessionStateChanged) -> tuple[str, str, dict[str, Any]] |
         reason = event.reason.value if event.reason is not None else _DEFAULT_REASON[state]
         return _with_ids(
             WebhookEvent.SESSION_DISCONNECTED, event.session_id, event.workspace_id, reason=reason
+        )
+    if state is SessionState.PASSKEY_REQUIRED:
+        return _with_ids(
+            WebhookEvent.SESSION_ERROR,
+            event.session_id,
+            event.workspace_id,
+            error=Reason.PASSKEY_REQUIRED.value,
+            message=event.detail or reason_message(Reason.PASSKEY_REQUIRED),
         )
     if state is SessionState.FAILED:
         error = event.reason.value if event.reason is not None else Reason.ERROR.value

@@ -178,6 +178,15 @@ class StampedEngine:
     async def regenerate_qr(self, session_id: str) -> None:
         await self._engine.regenerate_qr(session_id)
 
+    async def request_pairing_code(self, session_id: str, phone: str) -> None:
+        await self._engine.request_pairing_code(session_id, phone)
+
+    async def open_window(self, session_id: str) -> None:
+        await self._engine.open_window(session_id)
+
+    async def set_proxy(self, session_id: str, proxy: str) -> SessionInfo:
+        return await self._engine.set_proxy(session_id, proxy)
+
     async def remove_account(self, session_id: str) -> None:
         await self._engine.remove_account(session_id)
 

@@ -163,6 +163,16 @@ class EngineHost(QObject):
     def regenerate_qr(self, session_id: str) -> None:
         self.op(lambda e: e.regenerate_qr(session_id), f"new QR for {session_id}").run()
 
+    @Slot(str, str)
+    def request_pairing_code(self, session_id: str, phone: str) -> None:
+        self.op(
+            lambda e: e.request_pairing_code(session_id, phone), f"pairing code for {session_id}"
+        ).run()
+
+    @Slot(str)
+    def open_window(self, session_id: str) -> None:
+        self.op(lambda e: e.open_window(session_id), f"open {session_id} in a window").run()
+
     def run_coroutine(
         self, coro_factory: Callable[[], Awaitable[Any]], label: str = ""
     ) -> Operation:

@@ -1,7 +1,9 @@
 """Focus mode: one QR large in the middle, the next three listed beside it.
 
 Keyboard driven: Space skips (sends the account to the back of the queue),
-R asks for a new QR, Esc leaves. As soon as the current QR is scanned
+R asks for a new QR (or the QR back from a pairing code), C links the account
+by phone number instead (its code shows in place of the QR, large enough to
+read out), Esc leaves. As soon as the current QR is scanned
 (`pairing`) the view moves on to the next account whose QR is already on
 screen, so staff never wait for a link to finish; the account just scanned
 stays in a line under the QR ("scanned, linking…", then "connected" with the
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.domain.states import SessionState
 from app.operator import text as fmt
 from app.ui import theme
+from app.ui.code_view import CodeView
 from app.ui.qr_render import QrView
 from app.ui.qr_wall import CountdownBar, countdown_color
 from app.ui.qr_wall_model import Phase, QrWallModel
@@ -37,12 +40,14 @@ class FocusView(QWidget):
 
     Signals:
         sig_regenerate_requested(str): R pressed (session id).
+        sig_pairing_code_requested(str): C pressed (session id): link by phone number.
         sig_skipped(str): Space pressed; the account went to the back of the queue.
         sig_leave_requested(): Esc pressed.
         sig_pause_toggled(): "Pause"/"Resume" pressed (onboarding).
     """
 
     sig_regenerate_requested = Signal(str)
+    sig_pairing_code_requested = Signal(str)
     sig_skipped = Signal(str)
     sig_leave_requested = Signal()
     sig_pause_toggled = Signal()
@@ -55,6 +60,8 @@ class FocusView(QWidget):
         self._order: list[str] | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.qr = QrView(460)
+        self.code = CodeView(460)
+        self.code.hide()
         self.title = QLabel()
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._scale(self.title, 1.6, bold=True)
@@ -78,7 +85,9 @@ class FocusView(QWidget):
         self.pause_button = QPushButton("Pause")
         self.pause_button.setVisible(False)
         self.pause_button.clicked.connect(self.sig_pause_toggled)
-        hint = QLabel("Space  skip      R  new QR      Esc  leave focus mode")
+        hint = QLabel(
+            "Space  skip      R  new QR      C  by phone number      Esc  leave focus mode"
+        )
         hint.setProperty("muted", True)
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
@@ -86,6 +95,7 @@ class FocusView(QWidget):
         center.addStretch(1)
         center.addWidget(self.title)
         center.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignHCenter)
+        center.addWidget(self.code, 0, Qt.AlignmentFlag.AlignHCenter)
         center.addWidget(self.bar, 0, Qt.AlignmentFlag.AlignHCenter)
         center.addWidget(self.state_line)
         center.addWidget(self.last_line)
@@ -147,6 +157,8 @@ class FocusView(QWidget):
             self.refresh()
         elif key == Qt.Key.Key_R and self.current_id:
             self.sig_regenerate_requested.emit(self.current_id)
+        elif key == Qt.Key.Key_C and self.current_id:
+            self.sig_pairing_code_requested.emit(self.current_id)
         elif key == Qt.Key.Key_Escape:
             self.sig_leave_requested.emit()
         else:
@@ -186,13 +198,23 @@ class FocusView(QWidget):
 
     def _ready(self, session_id: str) -> bool:
         entry = self._model.entry_for(session_id)
-        return entry is not None and bool(entry.qr) and entry.phase == Phase.WAITING
+        shown = entry is not None and bool(entry.qr or entry.code)
+        return shown and entry is not None and entry.phase == Phase.WAITING
+
+    def _readiness(self, session_id: str) -> str:
+        entry = self._model.entry_for(session_id)
+        if not self._ready(session_id):
+            return "starting…"
+        return "code ready" if entry is not None and entry.code else "QR ready"
 
     @Slot()
     def refresh(self) -> None:
         self._pick()
         entry = self._model.entry_for(self.current_id) if self.current_id else None
         at = fmt.now()
+        by_code = entry is not None and bool(entry.code)
+        self.qr.setVisible(not by_code)
+        self.code.setVisible(by_code)
         if entry is None and self.current_id:
             self.title.setText(self._name(self.current_id))
             self.qr.set_qr("")
@@ -208,8 +230,11 @@ class FocusView(QWidget):
         else:
             self.title.setText(f"{entry.label or entry.session_id}  ·  ws {entry.workspace_id}")
             self.qr.set_qr(entry.qr)
+            self.code.set_code(entry.code, entry.code_phone)
             remaining = entry.remaining(at)
-            if entry.phase == Phase.CONNECTED:
+            if by_code and entry.phase in (Phase.WAITING, Phase.EXPIRED):
+                self._code_state(remaining, entry.lifetime())
+            elif entry.phase == Phase.CONNECTED:
                 self.qr.set_overlay(f"✓ connected\n{fmt.phone(entry.phone)}")
                 self._state(f"connected  {fmt.phone(entry.phone)}", theme.GREEN)
                 self.bar.set_value(1, theme.GREEN)
@@ -229,6 +254,19 @@ class FocusView(QWidget):
         self._show_last()
         self._show_next()
 
+    def _code_state(self, remaining: float, lifetime: float) -> None:
+        if remaining <= 0:
+            self.code.set_overlay("a new code is coming…")
+            self._state("code expired, a new one is coming…", theme.GREY)
+            self.bar.set_value(0, theme.GREY)
+            return
+        self.code.set_overlay("")
+        color = countdown_color(remaining)
+        self._state(
+            f"read the code to the customer  ·  new code in {fmt.countdown(remaining)}", color
+        )
+        self.bar.set_value(remaining / lifetime, color)
+
     def _name(self, session_id: str) -> str:
         return self._model.label_of(session_id) or session_id
 
@@ -244,6 +282,11 @@ class FocusView(QWidget):
             text, color = f"✓ {name} connected  {fmt.phone(entry.phone)}{when}", theme.GREEN
         elif entry.phase == Phase.LINKING:
             text, color = f"{name}: scanned, linking…", theme.STATE_COLORS[SessionState.PAIRING]
+        elif entry.phase == Phase.PASSKEY:
+            text = f"{name}: passkey needed, open it in a window from the wall"
+            color = theme.STATE_COLORS[SessionState.PASSKEY_REQUIRED]
+        elif entry.phase == Phase.BLOCKED:
+            text, color = f"{name}: {entry.message.split('.')[0]}", theme.RED
         else:
             text, color = "", theme.GREY
         self.last_line.setText(text)
@@ -260,9 +303,7 @@ class FocusView(QWidget):
             self.next_list.setText("<p>nobody else waiting</p>")
             return
         items = "".join(
-            f"<p><b>{_esc(self._name(s))}</b><br>"
-            f"{'QR ready' if self._ready(s) else 'starting…'}</p>"
-            for s in upcoming
+            f"<p><b>{_esc(self._name(s))}</b><br>{self._readiness(s)}</p>" for s in upcoming
         )
         more = len(queue) - len(upcoming)
         self.next_list.setText(items + (f"<p>and {more} more</p>" if more > 0 else ""))

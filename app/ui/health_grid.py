@@ -42,6 +42,9 @@ ACTIONS = (
     ("restart", "Restart"),
     ("logout", "Log out"),
     ("regenerate_qr", "New QR"),
+    ("request_pairing_code", "Pairing code…"),
+    ("open_window", "Open in a window"),
+    ("set_proxy", "Set proxy…"),
 )
 WIDTHS = {
     Col.STATE: 140,
@@ -54,6 +57,7 @@ WIDTHS = {
     Col.QR_AGE: 90,
     Col.RESTARTS: 90,
     Col.MEMORY: 90,
+    Col.PROXY: 200,
 }
 RESORT_TICKS = 5
 
@@ -104,7 +108,8 @@ class HealthGrid(QWidget):
 
     Signals:
         sig_action_requested(str, list): an action ('start', 'stop', 'restart',
-            'logout', 'regenerate_qr') for these session ids.
+            'logout', 'regenerate_qr', 'request_pairing_code', 'open_window',
+            'set_proxy') for these session ids.
         sig_timeline_requested(str): double-click on a row (session id).
     """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from app.ui import test_phone
 from app.ui.diagnostics_view import DiagnosticsView
 from app.ui.engine_host import EngineHost
 from app.ui.focus_view import FocusView
+from app.ui.gate_dialogs import phone_input, proxy_input
 from app.ui.health_grid import HealthGrid
 from app.ui.instances_model import InstancesModel
 from app.ui.instances_view import InstancesView
@@ -49,6 +51,10 @@ from app.ui.timeline import TimelineModel, TimelineView
 from app.ui.window_parts import VIEWS, Header, Nav, ShortcutOverlay, StatusTotals, app_icon
 
 ScanPoster = Callable[[str, str], Awaitable[None]]
+
+
+def _set_proxy(session_id: str, proxy: str, engine: Engine) -> Awaitable[SessionInfo]:
+    return engine.set_proxy(session_id, proxy)
 
 
 class MainWindow(QMainWindow):
@@ -158,7 +164,11 @@ class MainWindow(QMainWindow):
         self.wall.sig_focus_requested.connect(self.enter_focus)
         self.wall.sig_regenerate_requested.connect(h.regenerate_qr)
         self.wall.sig_scan_requested.connect(self._on_wall_scan_requested)
+        self.wall.sig_pairing_code_requested.connect(self.ask_pairing_code)
+        self.wall.sig_code_entry_requested.connect(self._on_wall_code_entry_requested)
+        self.wall.sig_window_requested.connect(self._on_window_requested)
         self.focus.sig_regenerate_requested.connect(h.regenerate_qr)
+        self.focus.sig_pairing_code_requested.connect(self.ask_pairing_code)
         self.focus.sig_leave_requested.connect(self.leave_focus)
         self.grid.sig_action_requested.connect(self.act)
         self.grid.sig_timeline_requested.connect(self._on_grid_timeline_requested)
@@ -205,18 +215,71 @@ class MainWindow(QMainWindow):
         self.qr_stack.setCurrentWidget(self.wall)
 
     def act(self, verb: str, ids: list[str]) -> None:
-        """Ask the engine for `verb` on each session: start, stop, restart, logout or
-        regenerate_qr (the bulk bar and the menus carry the verb's name)."""
+        """Ask the engine for `verb` on each session: start, stop, restart, logout,
+        regenerate_qr, request_pairing_code, open_window or set_proxy (the bulk bar and
+        the menus carry the verb's name; the last asks for the proxy, once for all)."""
+        if verb == "set_proxy":
+            self.ask_proxy(ids)
+            return
+        if verb == "request_pairing_code":
+            if len(ids) != 1:
+                self.statusBar().showMessage("A pairing code is for one account at a time.", 6000)
+                return
+            self.ask_pairing_code(ids[0])
+            return
         slot = {
             "start": self.host.start_session,
             "stop": self.host.stop_session,
             "restart": self.host.restart_session,
             "logout": self.host.logout_session,
             "regenerate_qr": self.host.regenerate_qr,
+            "open_window": self._on_window_requested,
         }[verb]
         for sid in ids:
             slot(sid)
         self.statusBar().showMessage(f"{verb}: sent for {len(ids)} session(s)", 4000)
+
+    @Slot(str)
+    def ask_pairing_code(self, session_id: str) -> None:
+        """Ask which phone the code is for (the account's own number filled in), then ask
+        the engine; the code shows on the wall when it arrives."""
+        row = self.sessions.row_for(session_id)
+        name = (row.label if row else "") or session_id
+        phone = phone_input(self, name, row.phone if row else "")
+        if phone is None:
+            return
+        self.host.request_pairing_code(session_id, phone)
+        self.statusBar().showMessage(f"Asking for a pairing code for {name}…", 4000)
+
+    def ask_proxy(self, ids: list[str]) -> None:
+        """Ask for one proxy URL (empty: none) and give it to every selected account."""
+        rows = [r for r in (self.sessions.row_for(sid) for sid in ids) if r is not None]
+        shown = rows[0].proxy if len(rows) == 1 else ""
+        proxy = proxy_input(self, len(ids), shown)
+        if proxy is None:
+            return
+        for sid in ids:
+            self.host.op(partial(_set_proxy, sid, proxy), f"set proxy of {sid}").success(
+                self._on_proxy_set
+            ).run()
+        what = "removed" if not proxy.strip() else "set"
+        self.statusBar().showMessage(
+            f"Proxy {what} for {len(ids)} account(s); running sessions use it from their next "
+            "start or restart.",
+            8000,
+        )
+
+    def _on_proxy_set(self, info: SessionInfo) -> None:
+        self.sessions.upsert([info])
+
+    @Slot(str)
+    def _on_window_requested(self, session_id: str) -> None:
+        self.host.open_window(session_id)
+        self.statusBar().showMessage(
+            "Opening a browser window on this screen; have the customer confirm with the "
+            "passkey on their phone.",
+            10000,
+        )
 
     def open_settings(self) -> None:
         from app.ui.settings_dialog import SettingsDialog
@@ -354,6 +417,17 @@ class MainWindow(QMainWindow):
         self.host.run_coroutine(post, "test phone scan").failure(
             lambda exc: self.statusBar().showMessage(str(exc), 8000)
         ).run()
+
+    @Slot(str, str, str)
+    def _on_wall_code_entry_requested(self, session_id: str, code: str, phone: str) -> None:
+        if not self.sandbox_url:
+            self.statusBar().showMessage("No sandbox test phone is running.", 8000)
+            return
+        url = self.sandbox_url
+        self.statusBar().showMessage(f"Test phone entering the code of {session_id}…", 4000)
+        self.host.run_coroutine(
+            lambda: test_phone.post_pair(url, code, phone), "test phone code"
+        ).failure(lambda exc: self.statusBar().showMessage(str(exc), 8000)).run()
 
     @Slot(str)
     def _on_grid_timeline_requested(self, session_id: str) -> None:

@@ -1,4 +1,5 @@
-"""Tray icon and desktop notifications for disconnects and logouts.
+"""Tray icon and desktop notifications for disconnects, logouts and the gates that need
+an operator now (a passkey to confirm, a block).
 
 One notification per batch at most (a burst of 40 disconnects is one
 message, not 40), and nothing when no system tray is available.
@@ -12,7 +13,8 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
 from app.domain.events import EngineEvent, SessionStateChanged
-from app.domain.states import SessionState
+from app.domain.states import NO_RETRY_REASONS, SessionState
+from app.operator import text as fmt
 from app.ui.sessions_model import SessionsModel
 
 _WATCH = {SessionState.DISCONNECTED: "disconnected", SessionState.LOGGED_OUT: "logged out"}
@@ -33,12 +35,17 @@ class Notifier:
     def note(self, events: Sequence[EngineEvent], sessions: SessionsModel) -> None:
         hits: list[tuple[str, str]] = []
         for ev in events:
-            if isinstance(ev, SessionStateChanged) and ev.state in _WATCH:
+            if not isinstance(ev, SessionStateChanged):
+                continue
+            row = sessions.row_for(ev.session_id)
+            name = row.label if row and row.label else ev.session_id
+            if ev.state in _WATCH:
                 if ev.previous is SessionState.CONNECTED or ev.state is SessionState.LOGGED_OUT:
-                    row = sessions.row_for(ev.session_id)
-                    hits.append(
-                        (row.label if row and row.label else ev.session_id, _WATCH[ev.state])
-                    )
+                    hits.append((name, _WATCH[ev.state]))
+            elif ev.state is SessionState.PASSKEY_REQUIRED:
+                hits.append((name, "needs its passkey (open it in a window)"))
+            elif ev.state is SessionState.FAILED and ev.reason in NO_RETRY_REASONS:
+                hits.append((name, fmt.state_label(ev.state, ev.reason)))
         if not hits:
             return
         if len(hits) == 1:

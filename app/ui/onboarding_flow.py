@@ -37,6 +37,10 @@ def _stop(session_id: str, engine: Engine) -> Awaitable[None]:
     return engine.stop_session(session_id)
 
 
+def _pairing_code(session_id: str, phone: str, engine: Engine) -> Awaitable[None]:
+    return engine.request_pairing_code(session_id, phone)
+
+
 class OnboardingFlow(QObject):
     """Creates a batch and keeps its next QRs warm.
 
@@ -126,7 +130,9 @@ class OnboardingFlow(QObject):
         for sid in stop:
             self._host.op(partial(_stop, sid), f"stop {sid}").run()
         for sid in start:
-            op = self._host.op(partial(_start, sid), f"start {sid}")
+            phone = run.code_phone(sid)  # by phone number: asking for a code opens it
+            call = partial(_pairing_code, sid, phone) if phone else partial(_start, sid)
+            op = self._host.op(call, f"start {sid}")
             op.failure(partial(self._on_start_failed, sid)).run()
 
     def _on_start_failed(self, session_id: str, error: BaseException) -> None:

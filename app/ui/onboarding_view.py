@@ -1,10 +1,12 @@
 """Onboard: import a sheet, check every row, then scan the accounts one by one.
 
 Step 1 choose a CSV/XLSX file or paste rows; step 2 every row is shown with a
-check or the reason it is rejected, and nothing is created yet; step 3
-"Start scanning N accounts" creates the valid ones and opens focus mode with
-progress (`OnboardingRun`). At the end, "Export results" writes one line per
-row with its result and phone number.
+check or the reason it is rejected (and its proxy, without the password), and
+nothing is created yet; step 3 "Start scanning N accounts" creates the valid
+ones and opens focus mode with progress (`OnboardingRun`). Rows with a phone
+can be linked by pairing code instead of QR (customers onboarded by phone).
+At the end, "Export results" writes one line per row with its result and
+phone number.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -34,7 +37,8 @@ from app.operator.onboarding import OnboardingRun
 from app.ui import theme
 from app.ui.table_model import RowTableModel
 
-HEADERS = ("Row", "Workspace", "Label", "Phone", "Check")
+HEADERS = ("Row", "Workspace", "Label", "Phone", "Proxy", "Check")
+CHECK_COL = 5
 
 
 class ImportRowsModel(RowTableModel[ImportRow]):
@@ -53,13 +57,13 @@ class ImportRowsModel(RowTableModel[ImportRow]):
     def display(self, row: int, col: int) -> str:
         r = self._rows[row]
         check = "✓ ready" if r.ok else r.error.split(": ", 1)[-1]
-        return (str(r.line), r.workspace_raw, r.label, r.phone_raw, check)[col]
+        return (str(r.line), r.workspace_raw, r.label, r.phone_raw, r.proxy, check)[col]
 
     def role_data(self, row: int, col: int, role: int) -> Any:
         r = self._rows[row]
         if role == Qt.ItemDataRole.ToolTipRole and not r.ok:
             return r.error
-        if role == Qt.ItemDataRole.ForegroundRole and col == 4:
+        if role == Qt.ItemDataRole.ForegroundRole and col == CHECK_COL:
             return QColor(theme.GREEN if r.ok else theme.RED)
         return None
 
@@ -79,7 +83,7 @@ class OnboardingView(QWidget):
         self.run: OnboardingRun | None = None
         intro = QLabel(
             "<b>1.</b> Choose a CSV or Excel file, or paste rows, with the columns "
-            "<code>workspace_id, label, phone</code> (phone optional).  "
+            "<code>workspace_id, label, phone, proxy</code> (phone and proxy optional).  "
             "<b>2.</b> Check the rows.  <b>3.</b> Start scanning."
         )
         intro.setWordWrap(True)
@@ -112,11 +116,19 @@ class OnboardingView(QWidget):
         self.export.setEnabled(False)
         self.export.clicked.connect(self._on_export_clicked)
         self.progress = QLabel()
+        self.by_code = QCheckBox(
+            "Link rows with a phone by pairing code (read it out to the customer)"
+        )
+        self.by_code.setToolTip(
+            "Instead of a QR, each of these accounts shows an 8-character code the customer "
+            "types in WhatsApp > Linked devices > Link with phone number"
+        )
         top = QHBoxLayout()
         top.addWidget(choose)
         top.addWidget(self.paste, 1)
         top.addWidget(check)
         bottom = QHBoxLayout()
+        bottom.addWidget(self.by_code)
         bottom.addWidget(self.progress, 1)
         bottom.addWidget(self.export)
         bottom.addWidget(self.start)
@@ -183,7 +195,7 @@ class OnboardingView(QWidget):
 
     def begin(self, sessions: Sequence[SessionInfo]) -> OnboardingRun:
         """The accounts exist now: track their progress."""
-        self.run = OnboardingRun(self.model.rows(), sessions)
+        self.run = OnboardingRun(self.model.rows(), sessions, by_code=self.by_code.isChecked())
         self.export.setEnabled(True)
         self.update_progress()
         return self.run

@@ -5,6 +5,11 @@ refreshed from the model (on `dataChanged` and by a 5 Hz countdown timer).
 
 Colour thresholds: the countdown bar is blue, amber under `AMBER_S`, red under
 `RED_S`; an expired ref is washed out under "refreshing…".
+
+A tile switches between the QR and a pairing code ("By phone number…" asks
+for one, "Show QR" goes back); a tile whose account meets a gate shows the
+operator's message and its one action ("Open in a window" for the passkey,
+"Dismiss" for a block, which nothing retries).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -28,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.domain.states import SessionState
 from app.operator import text as fmt
 from app.ui import theme
+from app.ui.code_view import CodeView
 from app.ui.qr_render import QrView
 from app.ui.qr_wall_model import Phase, QrWallModel, WallEntry
 
@@ -81,18 +87,33 @@ class QrTile(QFrame):
 
     Signals:
         sig_scan_requested(str, object): "Scan with test phone" (session id, the QrView).
-        sig_regenerate_requested(str): the operator asked for a fresh QR.
+        sig_regenerate_requested(str): the operator asked for a fresh QR (or the QR back).
+        sig_pairing_code_requested(str): "By phone number…" (link with a pairing code).
+        sig_code_entry_requested(str, str, str): "Enter code on test phone" (session id,
+            code, phone; sandbox only).
+        sig_window_requested(str): "Open in a window" (the passkey gate).
+        sig_dismiss_requested(str): "Dismiss" (a block's message was read).
     """
 
     sig_scan_requested = Signal(str, object)
     sig_regenerate_requested = Signal(str)
+    sig_pairing_code_requested = Signal(str)
+    sig_code_entry_requested = Signal(str, str, str)
+    sig_window_requested = Signal(str)
+    sig_dismiss_requested = Signal(str)
 
     def __init__(self, session_id: str, *, sandbox: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session_id = session_id
+        self._code = ("", "")
         self.setObjectName("Card")
         self.setFixedWidth(QR_SIDE + 32)
         self.qr = QrView(QR_SIDE)
+        self.code = CodeView(QR_SIDE)
+        self.code.hide()
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.hide()
         self.title = QLabel()
         self.title.setWordWrap(True)
         font = self.title.font()
@@ -105,20 +126,47 @@ class QrTile(QFrame):
         layout.setContentsMargins(16, 16, 16, 14)
         layout.setSpacing(8)
         layout.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.code, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.title)
         layout.addWidget(self.status)
+        layout.addWidget(self.message)
         layout.addWidget(self.bar)
         buttons = QHBoxLayout()
         self.scan_button: QPushButton | None = None
+        self.enter_button: QPushButton | None = None
         if sandbox:
             self.scan_button = QPushButton("Scan with test phone")
             self.scan_button.setToolTip("Sandbox only: decode this QR from the screen and scan it")
             self.scan_button.clicked.connect(self._on_scan_button_clicked)
             buttons.addWidget(self.scan_button)
+            self.enter_button = QPushButton("Enter on test phone")
+            self.enter_button.setToolTip("Sandbox only: the test phone types this pairing code")
+            self.enter_button.clicked.connect(self._on_enter_button_clicked)
+            buttons.addWidget(self.enter_button)
         self.regen_button = QPushButton("New QR")
         self.regen_button.setToolTip("Ask for a fresh QR code (R in focus mode)")
         self.regen_button.clicked.connect(self._on_regen_button_clicked)
         buttons.addWidget(self.regen_button)
+        self.phone_button = QPushButton("By phone…")
+        self.phone_button.setToolTip(
+            "Link with phone number: show an 8-character code to read out to the customer "
+            "(C in focus mode)"
+        )
+        self.phone_button.clicked.connect(self._on_phone_button_clicked)
+        buttons.addWidget(self.phone_button)
+        self.copy_button = QPushButton("Copy code")
+        self.copy_button.clicked.connect(self._on_copy_button_clicked)
+        buttons.addWidget(self.copy_button)
+        self.window_button = QPushButton("Open in a window")
+        self.window_button.setToolTip(
+            "Show this account's login in a browser window on this screen, where the "
+            "customer confirms with the passkey on their phone"
+        )
+        self.window_button.clicked.connect(self._on_window_button_clicked)
+        buttons.addWidget(self.window_button)
+        self.dismiss_button = QPushButton("Dismiss")
+        self.dismiss_button.clicked.connect(self._on_dismiss_button_clicked)
+        buttons.addWidget(self.dismiss_button)
         layout.addLayout(buttons)
 
     @Slot()
@@ -126,16 +174,58 @@ class QrTile(QFrame):
         self.sig_scan_requested.emit(self.session_id, self.qr)
 
     @Slot()
+    def _on_enter_button_clicked(self) -> None:
+        self.sig_code_entry_requested.emit(self.session_id, *self._code)
+
+    @Slot()
     def _on_regen_button_clicked(self) -> None:
         self.sig_regenerate_requested.emit(self.session_id)
+
+    @Slot()
+    def _on_phone_button_clicked(self) -> None:
+        self.sig_pairing_code_requested.emit(self.session_id)
+
+    @Slot()
+    def _on_copy_button_clicked(self) -> None:
+        QGuiApplication.clipboard().setText(self._code[0])
+        self._status("code copied", theme.GREEN)
+
+    @Slot()
+    def _on_window_button_clicked(self) -> None:
+        self.sig_window_requested.emit(self.session_id)
+
+    @Slot()
+    def _on_dismiss_button_clicked(self) -> None:
+        self.sig_dismiss_requested.emit(self.session_id)
 
     def refresh(self, entry: WallEntry, at: datetime) -> None:
         """Show `entry` as of `at`."""
         self.title.setText(f"{entry.label or entry.session_id}  ·  ws {entry.workspace_id}")
         self.qr.set_qr(entry.qr)
+        by_code = bool(entry.code) and not entry.needs_operator
+        self._code = (entry.code, entry.code_phone)
+        self.code.set_code(entry.code, entry.code_phone)
+        self.qr.setVisible(not by_code)
+        self.code.setVisible(by_code)
+        self.message.setText(entry.message)
+        self.message.setVisible(entry.needs_operator and bool(entry.message))
         remaining = entry.remaining(at)
         scannable = entry.phase == Phase.WAITING and remaining > 0
-        if entry.phase == Phase.CONNECTED:
+        waiting = entry.phase in (Phase.WAITING, Phase.EXPIRED)
+        self._buttons(entry, scannable, waiting, by_code)
+        if entry.phase == Phase.PASSKEY:
+            self.qr.set_overlay("passkey needed", expired=True)
+            self._status(
+                "waiting for the passkey", theme.STATE_COLORS[SessionState.PASSKEY_REQUIRED]
+            )
+            self.bar.set_value(1.0, theme.STATE_COLORS[SessionState.PASSKEY_REQUIRED])
+        elif entry.phase == Phase.BLOCKED:
+            self.qr.set_overlay(entry.gate or "not linked", expired=True)
+            self._status("stopped: needs an operator", theme.RED)
+            self.bar.set_value(0.0, theme.RED)
+        elif by_code:
+            self._code_state(entry, remaining)
+        elif entry.phase == Phase.CONNECTED:
             took = entry.took()
             when = f"in {fmt.duration(took)}" if took is not None else ""
             self.qr.set_overlay(f"✓ connected\n{fmt.phone(entry.phone)}\n{when}".strip())
@@ -154,9 +244,38 @@ class QrTile(QFrame):
             color = countdown_color(remaining)
             self._status(f"expires in {fmt.countdown(remaining)}", color)
             self.bar.set_value(remaining / entry.lifetime(), color)
+
+    def _code_state(self, entry: WallEntry, remaining: float) -> None:
+        if entry.phase in (Phase.LINKING, Phase.CONNECTED):
+            self.code.set_overlay("✓ code entered\nlinking…")
+            self._status("code entered, linking…", theme.STATE_COLORS[SessionState.PAIRING])
+            self.bar.set_value(1.0, theme.STATE_COLORS[SessionState.PAIRING])
+        elif remaining <= 0:
+            self.code.set_overlay("a new code is coming…")
+            self._status("code expired, renewing…", theme.GREY)
+            self.bar.set_value(0.0, theme.GREY)
+        else:
+            self.code.set_overlay("")
+            color = countdown_color(remaining)
+            self._status(f"new code in {fmt.countdown(remaining)}", color)
+            self.bar.set_value(remaining / entry.lifetime(), color)
+
+    def _buttons(self, entry: WallEntry, scannable: bool, waiting: bool, by_code: bool) -> None:
+        gate = entry.needs_operator
         if self.scan_button is not None:
+            self.scan_button.setVisible(not by_code and not gate)
             self.scan_button.setEnabled(scannable)
-        self.regen_button.setEnabled(entry.phase in (Phase.WAITING, Phase.EXPIRED))
+        if self.enter_button is not None:
+            self.enter_button.setVisible(by_code and not gate)
+            self.enter_button.setEnabled(scannable)
+        self.regen_button.setText("Show QR" if by_code else "New QR")
+        self.regen_button.setVisible(not gate)
+        self.regen_button.setEnabled(waiting)
+        self.phone_button.setVisible(not by_code and not gate)
+        self.phone_button.setEnabled(waiting)
+        self.copy_button.setVisible(by_code and not gate)
+        self.window_button.setVisible(entry.phase == Phase.PASSKEY)
+        self.dismiss_button.setVisible(entry.phase == Phase.BLOCKED)
 
     def _status(self, text: str, color: str) -> None:
         self.status.setText(text)
@@ -169,11 +288,17 @@ class QrWallView(QWidget):
     Signals:
         sig_scan_requested(str, object): a tile's "Scan with test phone" (id, QrView).
         sig_regenerate_requested(str): a tile asked for a new QR.
+        sig_pairing_code_requested(str): a tile's "By phone…".
+        sig_code_entry_requested(str, str, str): a tile's "Enter on test phone".
+        sig_window_requested(str): a tile's "Open in a window".
         sig_focus_requested(): "Focus mode" pressed.
     """
 
     sig_scan_requested = Signal(str, object)
     sig_regenerate_requested = Signal(str)
+    sig_pairing_code_requested = Signal(str)
+    sig_code_entry_requested = Signal(str, str, str)
+    sig_window_requested = Signal(str)
     sig_focus_requested = Signal()
 
     def __init__(self, model: QrWallModel, *, sandbox: bool, parent: QWidget | None = None):
@@ -243,10 +368,12 @@ class QrWallView(QWidget):
             if tile is not None:
                 tile.refresh(entry, at)
         waiting = self._model.waiting_count()
-        total = self._model.rowCount()
+        gates = sum(1 for e in self._model.entries() if e.needs_operator)
+        linking = self._model.rowCount() - waiting - gates
         self.summary.setText(
             f"{waiting} waiting for a scan"
-            + (f"  ·  {total - waiting} linking or just linked" if total - waiting else "")
+            + (f"  ·  {linking} linking or just linked" if linking else "")
+            + (f"  ·  {gates} need an operator" if gates else "")
         )
 
     def _sync_tiles(self) -> None:
@@ -261,6 +388,10 @@ class QrWallView(QWidget):
                 tile = QrTile(sid, sandbox=self._sandbox)
                 tile.sig_scan_requested.connect(self.sig_scan_requested)
                 tile.sig_regenerate_requested.connect(self.sig_regenerate_requested)
+                tile.sig_pairing_code_requested.connect(self.sig_pairing_code_requested)
+                tile.sig_code_entry_requested.connect(self.sig_code_entry_requested)
+                tile.sig_window_requested.connect(self.sig_window_requested)
+                tile.sig_dismiss_requested.connect(self._model.dismiss)
                 self._tiles[sid] = tile
         self._columns = 0
         self._reflow()

@@ -1,10 +1,14 @@
 """`QrWallModel`: the accounts waiting for a scan, in the order they joined the wall.
 
-One row per session: its current QR string and expiry, and a phase the tile
-shows — waiting, expired ("refreshing"), linking (scanned), connected (with
-the phone and how long it took), which then leaves the wall after
-`LINGER_S`. Fed by the same `EngineHost` batches as the grid; labels come
-from the `SessionsModel`, which owns them: a tile whose account the grid
+One row per session: its current QR string and expiry (or, when it links by
+phone number, its pairing code and expiry), and a phase the tile shows —
+waiting, expired ("refreshing"), linking (scanned), connected (with the phone
+and how long it took), which then leaves the wall after `LINGER_S`; or a gate
+that needs the operator, which stays until it is dealt with: the passkey
+(until the account links in a window) or a block (until dismissed or
+restarted), with the operator's message. Fed by the same `EngineHost`
+batches as the grid; labels come from the `SessionsModel`, which owns them:
+a tile whose account the grid
 learns the label of later (a QR that arrived before `add_accounts`
 returned) is updated the moment the grid's label cell changes.
 """
@@ -26,13 +30,14 @@ from PySide6.QtCore import (
 
 from app.domain.events import (
     EngineEvent,
+    PairingCodeIssued,
     QrIssued,
     SessionError,
     SessionReady,
     SessionStateChanged,
 )
 from app.domain.models import SessionInfo
-from app.domain.states import SessionState
+from app.domain.states import NO_RETRY_REASONS, SessionState
 from app.operator import text as fmt
 from app.ui.session_row import Col
 from app.ui.sessions_model import SessionsModel
@@ -47,6 +52,8 @@ class Phase:
     EXPIRED = "expired"
     LINKING = "linking"
     CONNECTED = "connected"
+    PASSKEY = "passkey"  # the account must confirm with its passkey (open in a window)
+    BLOCKED = "blocked"  # a gate that is never retried: the message says what to do
 
 
 @dataclass
@@ -64,16 +71,31 @@ class WallEntry:
     phone: str = ""
     label: str = ""
     message: str = ""
+    code: str = ""  # the pairing code while the account links by phone number
+    code_phone: str = ""
+    code_issued_at: datetime | None = None
+    code_expires_at: datetime | None = None
+    gate: str = ""  # what parked it, in the operator's words ("banned", "proxy unreachable")
+
+    @property
+    def needs_operator(self) -> bool:
+        return self.phase in (Phase.PASSKEY, Phase.BLOCKED)
 
     def remaining(self, at: datetime | None = None) -> float:
-        if self.expires_at is None:
+        expires = self.code_expires_at if self.code else self.expires_at
+        if expires is None:
             return 0.0
-        return (self.expires_at - (at or fmt.now())).total_seconds()
+        return (expires - (at or fmt.now())).total_seconds()
 
     def lifetime(self) -> float:
-        if self.expires_at is None or self.issued_at is None:
+        issued, expires = (
+            (self.code_issued_at, self.code_expires_at)
+            if self.code
+            else (self.issued_at, self.expires_at)
+        )
+        if expires is None or issued is None:
             return 60.0
-        return max(1.0, (self.expires_at - self.issued_at).total_seconds())
+        return max(1.0, (expires - issued).total_seconds())
 
     def took(self) -> float | None:
         if self.connected_at is None or self.first_qr_at is None:
@@ -113,7 +135,11 @@ class QrWallModel(QAbstractListModel):
     def finished(self, session_id: str) -> bool:
         """Scanned already (linking or connected), per the grid, whether on the wall or not."""
         row = self._sessions.row_for(session_id)
-        return row is not None and row.state in (SessionState.PAIRING, SessionState.CONNECTED)
+        return row is not None and row.state in (
+            SessionState.PAIRING,
+            SessionState.PASSKEY_REQUIRED,
+            SessionState.CONNECTED,
+        )
 
     def waiting_count(self) -> int:
         return sum(1 for e in self._rows if e.phase in (Phase.WAITING, Phase.EXPIRED))
@@ -135,11 +161,18 @@ class QrWallModel(QAbstractListModel):
 
     def load(self, sessions: list[SessionInfo]) -> None:
         for info in sessions:
-            if info.state.waiting_for_scan and info.qr:
+            if info.state.waiting_for_scan and info.pairing_code:
+                entry = self._add(info.session_id, info.workspace_id)
+                entry.code, entry.code_phone = info.pairing_code, info.pairing_phone
+                entry.code_expires_at = info.pairing_code_expires_at
+            elif info.state.waiting_for_scan and info.qr:
                 entry = self._add(info.session_id, info.workspace_id)
                 entry.qr, entry.issued_at = info.qr, info.qr_issued_at
                 entry.expires_at = info.qr_expires_at
                 entry.first_qr_at = info.qr_issued_at
+            elif info.state is SessionState.PASSKEY_REQUIRED:
+                entry = self._add(info.session_id, info.workspace_id)
+                entry.phase, entry.message = Phase.PASSKEY, fmt.reason_message(info.reason)
 
     @Slot(list)
     def apply(self, events: list[EngineEvent]) -> None:
@@ -150,7 +183,14 @@ class QrWallModel(QAbstractListModel):
                 fresh = self.entry_for(sid) or self._add(sid, ev.workspace_id)
                 fresh.qr, fresh.issued_at, fresh.expires_at = ev.qr, ev.at, ev.expires_at
                 fresh.first_qr_at = fresh.first_qr_at or ev.at
-                fresh.phase = Phase.WAITING
+                fresh.phase, fresh.code, fresh.message = Phase.WAITING, "", ""
+                touched.add(sid)
+            elif isinstance(ev, PairingCodeIssued):
+                fresh = self.entry_for(sid) or self._add(sid, ev.workspace_id)
+                fresh.code, fresh.code_phone = ev.code, ev.phone
+                fresh.code_issued_at, fresh.code_expires_at = ev.at, ev.expires_at
+                fresh.first_qr_at = fresh.first_qr_at or ev.at
+                fresh.phase, fresh.message = Phase.WAITING, ""
                 touched.add(sid)
             elif (entry := self.entry_for(sid)) is None:
                 continue
@@ -161,10 +201,18 @@ class QrWallModel(QAbstractListModel):
                 touched.add(sid)
                 if ev.state is SessionState.PAIRING:
                     entry.phase = Phase.LINKING
+                elif ev.state is SessionState.PASSKEY_REQUIRED:
+                    entry.phase, entry.message = Phase.PASSKEY, fmt.reason_message(ev.reason)
                 elif ev.state is SessionState.CONNECTED:
                     self._connected(entry, ev.at, ev.phone_number)
                 elif ev.state is SessionState.QR_IDLE:
                     entry.phase = Phase.EXPIRED
+                elif ev.state is SessionState.FAILED and ev.reason in NO_RETRY_REASONS:
+                    # Stays on the wall with what to do: nothing will retry it by itself.
+                    entry.phase, entry.message = Phase.BLOCKED, ev.detail or ev.reason
+                    entry.gate = fmt.state_label(ev.state, ev.reason)
+                elif ev.state is SessionState.STARTING and entry.needs_operator:
+                    entry.phase, entry.message, entry.qr, entry.code = Phase.EXPIRED, "", "", ""
                 elif not ev.state.waiting_for_scan and ev.state is not SessionState.STARTING:
                     self._remove(sid)
                     touched.discard(sid)
@@ -179,12 +227,17 @@ class QrWallModel(QAbstractListModel):
         for entry in list(self._rows):
             if not entry.label and (row := self._sessions.row_for(entry.session_id)):
                 entry.label = row.label
-            if entry.phase == Phase.WAITING and entry.expires_at and entry.remaining(at) <= 0:
+            expires = entry.code_expires_at if entry.code else entry.expires_at
+            if entry.phase == Phase.WAITING and expires and entry.remaining(at) <= 0:
                 entry.phase = Phase.EXPIRED
                 self._changed(entry.session_id)
             elif entry.phase == Phase.CONNECTED and entry.connected_at:
                 if (at - entry.connected_at).total_seconds() >= LINGER_S:
                     self._remove(entry.session_id)
+
+    def dismiss(self, session_id: str) -> None:
+        """Take a tile off the wall (the operator has seen a block's message)."""
+        self._remove(session_id)
 
     def move_to_end(self, session_id: str) -> None:
         """Send an account to the back of the queue (focus mode's skip)."""

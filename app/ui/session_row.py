@@ -27,12 +27,13 @@ class Col(IntEnum):
     WORKSPACE = 1
     LABEL = 2
     PHONE = 3
-    INSTANCE = 4
-    CONNECTED_FOR = 5
-    HEARTBEAT = 6
-    QR_AGE = 7
-    RESTARTS = 8
-    MEMORY = 9
+    PROXY = 4
+    INSTANCE = 5
+    CONNECTED_FOR = 6
+    HEARTBEAT = 7
+    QR_AGE = 8
+    RESTARTS = 9
+    MEMORY = 10
 
 
 HEADERS = (
@@ -40,6 +41,7 @@ HEADERS = (
     "Workspace",
     "Label",
     "Phone",
+    "Proxy",  # the account's own proxy, never with its password
     "Instance",
     "Connected for",
     "Last heartbeat",
@@ -68,6 +70,7 @@ class Row:
         "restarts",
         "memory",
         "last_error",
+        "proxy",
         "cache",
     )
 
@@ -85,6 +88,7 @@ class Row:
         self.restarts = info.restarts
         self.memory = info.memory_bytes
         self.last_error = ""
+        self.proxy = info.proxy
         self.cache: dict[int, str] = {}
 
     def text(self, col: int) -> str:
@@ -95,7 +99,7 @@ class Row:
 
     def _format(self, col: int) -> str:
         if col == Col.STATE:
-            return fmt.STATE_LABELS.get(self.state, str(self.state))
+            return fmt.state_label(self.state, self.reason)
         if col == Col.WORKSPACE:
             return str(self.workspace_id)
         if col == Col.LABEL:
@@ -108,6 +112,8 @@ class Row:
             return str(self.restarts) if self.restarts else ""
         if col == Col.MEMORY:
             return fmt.size(self.memory)
+        if col == Col.PROXY:
+            return self.proxy
         return ""
 
     def age(self, col: int, at: datetime | None = None) -> float | None:

@@ -121,7 +121,9 @@ class SessionsModel(RowTableModel[Row]):
             return ALIGN_RIGHT if col in RIGHT_COLS else ALIGN_LEFT
         if col == Col.STATE:
             why = f" ({row.reason})" if row.reason else ""
-            return f"{row.text(Col.STATE)}{why}\n{row.last_error}".strip()
+            advice = fmt.reason_message(row.reason)
+            lines = [f"{row.text(Col.STATE)}{why}", advice, row.last_error]
+            return "\n".join(line for line in lines if line)
         return row.session_id
 
     def _sort_key(self, row: Row, col: int) -> Any:
@@ -151,8 +153,8 @@ class SessionsModel(RowTableModel[Row]):
     def upsert(self, infos: Iterable[SessionInfo]) -> None:
         """Add sessions the engine just created (e.g. `add_accounts`), fill in known ones.
 
-        The engine's label wins (it owns it); the phone and instance fill gaps
-        only, since events may already have brought newer values.
+        The engine's label and proxy win (it owns them); the phone and instance
+        fill gaps only, since events may already have brought newer values.
         """
         infos = list(infos)
         self._insert([Row(i) for i in infos if i.session_id not in self._index])
@@ -164,9 +166,10 @@ class SessionsModel(RowTableModel[Row]):
                 (info.label or row.label),
                 (row.phone or info.phone_number),
                 (row.instance or info.instance_id),
+                info.proxy,
             )
-            if fresh != (row.label, row.phone, row.instance):
-                row.label, row.phone, row.instance = fresh
+            if fresh != (row.label, row.phone, row.instance, row.proxy):
+                row.label, row.phone, row.instance, row.proxy = fresh
                 row.cache.clear()
                 changed[i] = (Col.LABEL, Col.INSTANCE)
         self._emit_changed(changed)

@@ -1,4 +1,5 @@
-"""Sandbox "Scan with test phone": read the QR off the screen, as a camera would.
+"""Sandbox "Scan with test phone": read the QR off the screen, as a camera would
+(and "Enter code on test phone", which types a pairing code as its owner would).
 
 `decode_widget` grabs the tile's own rendered pixels, converts them to a
 greyscale PIL image and decodes them with zxing-cpp; `post_scan` has the
@@ -54,23 +55,46 @@ _REFUSALS = {
     409: "this QR was already used",
     410: "this QR has expired; wait for the next one",
 }
+_CODE_REFUSALS = {
+    404: "the sandbox does not know this code (a newer one replaced it)",
+    409: "the code was asked for another phone number",
+    410: "the code has expired; wait for the next one",
+}
 
 
 async def post_scan(
     sandbox_url: str, qr: str, phone: str, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> None:
     """Ask the sandbox test phone to scan `qr`; raises `ScanError` with the reason."""
+    await _with_phone(sandbox_url, "scan", qr, phone, _REFUSALS, transport)
+
+
+async def post_pair(
+    sandbox_url: str, code: str, phone: str, *, transport: httpx.AsyncBaseTransport | None = None
+) -> None:
+    """Have the sandbox test phone type pairing `code` for `phone`; `ScanError` says why not."""
+    await _with_phone(sandbox_url, "pair", code, phone, _CODE_REFUSALS, transport)
+
+
+async def _with_phone(
+    sandbox_url: str,
+    verb: str,
+    what: str,
+    phone: str,
+    refusals: dict[int, str],
+    transport: httpx.AsyncBaseTransport | None,
+) -> None:
     # Here, not at the top: importing app.sandbox loads the simulator's web app, which
     # a console on the real site never needs.
     from app.sandbox.phone_client import AsyncTestPhone, PhoneError, PhoneUnreachable
 
     try:
         async with AsyncTestPhone(sandbox_url, transport=transport) as client:
-            await client.scan(qr, phone)
+            await (client.scan(what, phone) if verb == "scan" else client.pair(what, phone))
     except PhoneUnreachable as exc:
         raise ScanError(
             f"The sandbox test phone is not reachable at {exc.url} ({exc.__cause__})."
         ) from None
     except PhoneError as exc:
-        why = _REFUSALS.get(exc.status, f"HTTP {exc.status}")
+        why = refusals.get(exc.status, f"HTTP {exc.status}")
         raise ScanError(f"Test phone did not link: {why}.") from None

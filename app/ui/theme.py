@@ -19,6 +19,7 @@ STATE_COLORS: dict[SessionState, str] = {
     SessionState.QR: "#2563eb",
     SessionState.QR_IDLE: "#0891b2",
     SessionState.PAIRING: "#7c3aed",
+    SessionState.PASSKEY_REQUIRED: "#b45309",  # amber: the operator (and the customer) must act
     SessionState.CONNECTED: "#15803d",
     SessionState.DISCONNECTED: "#c2410c",
     SessionState.LOGGED_OUT: "#a21caf",

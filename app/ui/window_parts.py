@@ -162,7 +162,7 @@ class StatusTotals(QWidget):
         }
         for group, states in fmt.STATE_GROUPS.items():
             n = sum(counts.get(s, 0) for s in states)
-            words = "waiting for scan" if group == "waiting" else group
+            words = "waiting to link" if group == "waiting" else group
             self.buttons[group].setText(f"● {n} {words}")
             self.buttons[group].setStyleSheet(f"color: {colors[group]};" if n else "")
 

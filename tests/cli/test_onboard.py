@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import csv
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from app.cli import main
-from app.domain.events import SessionReady
-from app.domain.states import SessionState
+from app.domain.events import PairingCodeIssued, SessionReady, utcnow
+from app.domain.states import Reason, SessionState
 from app.sandbox import PhoneError
 from tests.ui.fakes import FakeEngine, qr_event, state_event
 
@@ -37,8 +38,24 @@ class ScannedEngine(FakeEngine):
         self.waiting.discard(session_id)
         self._put(state_event(session_id, SessionState.STOPPED))
 
+    async def request_pairing_code(self, session_id: str, phone: str) -> None:
+        await super().request_pairing_code(session_id, phone)
+        self.waiting.add(session_id)
+        code = PairingCodeIssued(
+            session_id=session_id,
+            workspace_id=1,
+            code=f"C{len(session_id):03d}{session_id[-4:]}".replace("-", "X")[:8].upper(),
+            phone=phone,
+            expires_at=utcnow() + timedelta(seconds=180),
+            code_count=1,
+        )
+        self.codes[code.code] = session_id
+        self._put(code)
+
+    codes: dict[str, str] = {}
+
     def link(self, qr: str, phone: str) -> None:
-        session_id = qr.removeprefix("qr-")
+        session_id = self.codes.get(qr) or qr.removeprefix("qr-")
         self.waiting.discard(session_id)
         self._put(state_event(session_id, SessionState.PAIRING))
         self._put(SessionReady(session_id=session_id, workspace_id=1, phone_number=phone))
@@ -54,6 +71,10 @@ class Phone:
         if qr in self.refused:
             raise PhoneError(410, "expired")
         self.engine.link(qr, phone)
+        return {}
+
+    async def pair(self, code: str, phone: str) -> dict[str, object]:
+        self.engine.link(code, phone)
         return {}
 
     async def aclose(self) -> None:
@@ -173,6 +194,48 @@ def test_an_account_not_linked_in_time_is_given_up_and_the_walk_goes_on(
     assert ("stop_session", "s-1-0") in engine.calls
     rows = list(csv.DictReader((tmp_path / "accounts.csv.results.csv").open(encoding="utf-8")))
     assert [r["result"] for r in rows] == ["timed out", "connected"]
+
+
+def test_by_code_rows_with_a_phone_get_a_code_and_a_block_is_given_up_at_once(
+    tmp_path, capsys, engine, monkeypatch
+):
+    _walk(monkeypatch, engine)
+    blocked = "s-3-2"
+    original = engine.start_session
+
+    async def start(session_id: str) -> None:
+        if session_id == blocked:  # this account is banned: the page says so at once
+            await original(session_id)
+            engine.waiting.discard(session_id)
+            engine._put(
+                state_event(
+                    session_id,
+                    SessionState.FAILED,
+                    3,
+                    reason=Reason.TOS_BLOCK,
+                    detail="banned",
+                )
+            )
+            return
+        await original(session_id)
+
+    monkeypatch.setattr(engine, "start_session", start)
+    path = _sheet(
+        tmp_path,
+        "workspace_id,label,phone\n1,Toko,+62 812 1111 2222\n2,Klinik,\n3,Bengkel,\n",
+    )
+    code = main(["onboard", str(path), "--by-code", "--phone-scan-sandbox", "--no-qr"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert ("request_pairing_code", ("s-1-0", "6281211112222")) in engine.calls
+    assert ("start_session", "s-2-1") in engine.calls, "no phone: a QR"
+    assert "Link with phone number" in out and "test phone 6281211112222 typed the code" in out
+    assert "terms of service" in out, "the block's message, for the operator"
+    rows = list(csv.DictReader((tmp_path / "accounts.csv.results.csv").open(encoding="utf-8")))
+    assert [r["result"] for r in rows] == ["connected", "connected", "TOS_BLOCK"]
+    assert [c for c in engine.calls if c == ("start_session", blocked)] == [
+        ("start_session", blocked)
+    ], "never restarted"
 
 
 @pytest.mark.e2e

@@ -73,6 +73,39 @@ def test_the_view_prints_one_line_per_change_and_the_qr() -> None:
     assert read_qr(_render("\n".join(lines[2:]))) == [QR]
 
 
+def test_the_view_prints_codes_and_what_a_gate_asks_of_the_operator() -> None:
+    from app.domain.events import PairingCodeIssued
+    from app.operator.text import reason_message
+
+    out = io.StringIO()
+    view = TerminalView(out, qr_art=False)
+    now = datetime.now(UTC)
+    view.event(
+        PairingCodeIssued(
+            session_id="s1",
+            workspace_id=1,
+            code="K7Q2M9XD",
+            phone="6281234567890",
+            expires_at=now + timedelta(seconds=180),
+            code_count=1,
+            at=now,
+        )
+    )
+    view.event(
+        SessionStateChanged(
+            session_id="s1",
+            workspace_id=1,
+            state=SessionState.FAILED,
+            previous=SessionState.QR,
+            reason=Reason.TOS_BLOCK,
+        )
+    )
+    lines = out.getvalue().splitlines()
+    assert "pairing code #1 for +62 812 3456 7890: K7Q2-M9XD" in lines[0]
+    assert lines[1].endswith("qr -> failed (TOS_BLOCK)")
+    assert lines[2].endswith("   " + reason_message(Reason.TOS_BLOCK))
+
+
 @pytest.mark.e2e
 def test_serve_shows_a_demo_qr_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRDESK_")}

@@ -13,6 +13,7 @@ from app.domain.events import (
     EVENT_TYPES,
     EngineEvent,
     InstanceLoad,
+    PairingCodeIssued,
     QrIssued,
     ReconcileReport,
     SessionError,
@@ -28,6 +29,15 @@ from app.domain.states import Reason, SessionState
 T0 = datetime(2026, 5, 1, 8, 30, tzinfo=UTC)
 
 EXAMPLES: list[EngineEvent] = [
+    PairingCodeIssued(
+        session_id="s",
+        workspace_id=2,
+        code="K7Q2M9XD",
+        phone="6281234567890",
+        expires_at=T0 + timedelta(seconds=180),
+        code_count=2,
+        at=T0,
+    ),
     SessionStateChanged(
         session_id="webjs_1_1700000000_abcdefgh",
         workspace_id=1,
@@ -67,21 +77,27 @@ def test_every_event_type_has_an_example() -> None:
 
 
 def test_wire_form_uses_codes_and_iso_times() -> None:
-    wire = event_to_dict(EXAMPLES[0])
+    wire = event_to_dict(EXAMPLES[1])
     assert wire["state"] == "disconnected" and wire["reason"] == "CONFLICT"
     assert wire["at"] == "2026-05-01T08:30:00+00:00"
 
 
 def test_qr_expires_in() -> None:
-    qr = EXAMPLES[2]
+    qr = EXAMPLES[3]
     assert isinstance(qr, QrIssued) and qr.expires_in == 60.0
 
 
 def test_unknown_type_and_extra_keys() -> None:
     with pytest.raises(ValueError, match="unknown event type"):
         event_from_dict({"type": "nope"})
-    wire = event_to_dict(EXAMPLES[5]) | {"added_later": 1}
-    assert event_from_dict(wire) == EXAMPLES[5]
+    wire = event_to_dict(EXAMPLES[6]) | {"added_later": 1}
+    assert event_from_dict(wire) == EXAMPLES[6]
+
+
+def test_pairing_code_is_shown_as_the_page_shows_it() -> None:
+    code = EXAMPLES[0]
+    assert isinstance(code, PairingCodeIssued)
+    assert code.display_code == "K7Q2-M9XD" and code.expires_in == 180.0
 
 
 @given(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 
@@ -34,9 +35,13 @@ def test_outbox_values() -> None:
         created_at=now,
         next_attempt_at=now,
     )
-    assert item.is_qr
+    assert item.supersedable
+    code = dataclasses.replace(item, name=WebhookEvent.PAIRING_CODE_GENERATED.value)
+    assert code.supersedable
+    assert not dataclasses.replace(item, name="session_ready").supersedable
     assert [e.value for e in WebhookEvent] == [
         "qr_code_generated",
+        "pairing_code_generated",
         "session_authenticated",
         "session_ready",
         "session_disconnected",

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from app.domain.states import (
     CENTRAL_STATUS,
+    NO_RETRY_REASONS,
+    TERMINAL_SOCKET_STATES,
     TRANSITIONS,
     CentralStatus,
     IllegalTransition,
@@ -32,6 +34,7 @@ def test_central_status_of_every_state() -> None:
         S.QR: CentralStatus.QR_SCANNING,
         S.QR_IDLE: CentralStatus.QR_SCANNING,
         S.PAIRING: CentralStatus.AUTHENTICATED,
+        S.PASSKEY_REQUIRED: CentralStatus.AUTHENTICATED,
         S.CONNECTED: CentralStatus.CONNECTED,
         S.DISCONNECTED: CentralStatus.DISCONNECTED,
         S.LOGGED_OUT: CentralStatus.DISCONNECTED,
@@ -52,6 +55,12 @@ def test_reason_codes_are_the_documented_ones() -> None:
         "state_corrupt",
         "user_initiated",
         "error",
+        "PROXYBLOCK",
+        "TOS_BLOCK",
+        "SMB_TOS_BLOCK",
+        "DEPRECATED_VERSION",
+        "proxy_unreachable",
+        "passkey_required",
     ]
 
 
@@ -109,7 +118,23 @@ def test_everything_reachable_and_recoverable() -> None:
 
 def test_state_flags() -> None:
     assert {s for s in S if s.waiting_for_scan} == {S.QR, S.QR_IDLE}
-    assert {s for s in S if s.needs_operator} == {S.LOGGED_OUT, S.FAILED}
+    assert {s for s in S if s.needs_operator} == {S.LOGGED_OUT, S.FAILED, S.PASSKEY_REQUIRED}
+
+
+def test_gate_reasons() -> None:
+    assert TERMINAL_SOCKET_STATES == {
+        "PROXYBLOCK": Reason.PROXYBLOCK,
+        "TOS_BLOCK": Reason.TOS_BLOCK,
+        "SMB_TOS_BLOCK": Reason.SMB_TOS_BLOCK,
+        "DEPRECATED_VERSION": Reason.DEPRECATED_VERSION,
+    }
+    assert NO_RETRY_REASONS == {*TERMINAL_SOCKET_STATES.values(), Reason.PROXY_UNREACHABLE}
+    # The passkey is waited for with the page open, and finished or refused from there.
+    assert S.PASSKEY_REQUIRED.running
+    assert can_transition(S.PAIRING, S.PASSKEY_REQUIRED)
+    assert can_transition(S.PASSKEY_REQUIRED, S.CONNECTED)
+    assert can_transition(S.PASSKEY_REQUIRED, S.QR)
+    assert not can_transition(S.STOPPED, S.PASSKEY_REQUIRED)
 
 
 @given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=60))

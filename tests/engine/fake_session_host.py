@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from app.domain.events import (
     EngineEvent,
+    PairingCodeIssued,
     QrIssued,
     SessionHeartbeat,
     SessionReady,
@@ -18,8 +19,9 @@ from app.domain.events import (
     utcnow,
 )
 from app.domain.models import SessionInfo
+from app.domain.proxy import Proxy
 from app.domain.states import Reason, SessionState
-from app.engine.errors import UnknownSession
+from app.engine.errors import Conflict, UnknownSession
 
 
 class FakeSessionHost:
@@ -35,6 +37,7 @@ class FakeSessionHost:
         self.snapshots = snapshots if snapshots is not None else set()
         self._sessions: dict[str, SessionInfo] = {}
         self.calls: list[tuple[str, str]] = []
+        self.proxies: dict[str, Proxy | None] = {}  # the proxy each start/restart was given
         self.warm: tuple[int, int] = (0, 0)  # what warm_status() reports
         self.boot_gate: asyncio.Event | None = None  # when set: pages "boot" until it opens
         self.started = False
@@ -102,6 +105,11 @@ class FakeSessionHost:
         self.snapshots.add(session_id)
         self._connect(session_id, phone, restored=False)
 
+    def passkey(self, session_id: str) -> None:
+        """The phone accepted the link, and the page now asks for the account's passkey."""
+        self._move(session_id, SessionState.PAIRING)
+        self._move(session_id, SessionState.PASSKEY_REQUIRED, Reason.PASSKEY_REQUIRED)
+
     def heartbeat(self, session_id: str, latency_ms: float = 12.0) -> None:
         self._emit(
             SessionHeartbeat(
@@ -120,9 +128,10 @@ class FakeSessionHost:
         self.started = True
 
     async def start_session(
-        self, *, session_id: str, workspace_id: int, label: str = ""
+        self, *, session_id: str, workspace_id: int, label: str = "", proxy: Proxy | None = None
     ) -> SessionInfo:
         self.calls.append(("start", session_id))
+        self.proxies[session_id] = proxy
         self._sessions[session_id] = SessionInfo(
             session_id=session_id,
             workspace_id=workspace_id,
@@ -159,8 +168,41 @@ class FakeSessionHost:
         qr = self._qr(session_id, regeneration=True)
         return qr if wait else None
 
-    async def restart_session(self, session_id: str) -> None:
+    async def request_pairing_code(self, session_id: str, phone: str) -> PairingCodeIssued:
+        self.calls.append(("pairing_code", session_id))
+        info = self._known(session_id)
+        if not info.state.waiting_for_scan:
+            raise Conflict(f"session {session_id} is {info.state.value}")
+        now = utcnow()
+        count = 2 if info.pairing_code else 1
+        event = PairingCodeIssued(
+            session_id=session_id,
+            workspace_id=info.workspace_id,
+            code=f"CODE{count:04d}",
+            phone=phone,
+            expires_at=now + timedelta(seconds=180),
+            code_count=count,
+            instance_id=self.instance_id,
+            at=now,
+        )
+        self._sessions[session_id] = replace(
+            info,
+            qr="",
+            pairing_code=event.code,
+            pairing_phone=phone,
+            pairing_code_expires_at=event.expires_at,
+        )
+        self._emit(event)
+        return event
+
+    async def open_window(self, session_id: str) -> None:
+        self.calls.append(("open_window", session_id))
+        if self._known(session_id).state is not SessionState.PASSKEY_REQUIRED:
+            raise Conflict(f"session {session_id} is not waiting for its passkey")
+
+    async def restart_session(self, session_id: str, *, proxy: Proxy | None = None) -> None:
         self.calls.append(("restart", session_id))
+        self.proxies[session_id] = proxy
         self._known(session_id)
         self._move(session_id, SessionState.STARTING, Reason.USER_INITIATED)
         if session_id in self.snapshots:

@@ -47,7 +47,9 @@ async def running_instance(
     tmp_path: Path, *, snapshots: set[str] | None = None, **overrides: object
 ) -> AsyncIterator[Harness]:
     settings = make_settings(tmp_path, **overrides)
-    store = SqlInstanceStore(url=settings.effective_database_url)
+    store = SqlInstanceStore(
+        url=settings.effective_database_url, pairing_code_webhook=settings.pairing_code_webhook
+    )
     hosts: list[FakeSessionHost] = []
 
     def factory(emit: object) -> FakeSessionHost:

@@ -16,6 +16,7 @@ import psutil
 from app.config import Settings
 from app.domain.events import EngineEvent, QrIssued, SessionReady, SessionStateChanged
 from app.domain.states import SessionState
+from app.engine.browser.launch import BrowserLauncher
 from app.engine.session.host import SessionHost
 from app.sandbox import AsyncTestPhone, PhoneError, SandboxOptions, SandboxServer
 
@@ -109,13 +110,16 @@ class World:
         snapshot_interval: float = 2.0,
         boot_timeout: float = 60.0,
         reconnect_grace: float | None = None,
+        provider_url: str = "",
+        launcher: Callable[[Settings], BrowserLauncher] | None = None,
         **overrides: Any,
     ) -> SessionHost:
         settings = make_settings(self.tmp_path, **overrides)
         host = SessionHost(
             settings=settings,
             instance_id=f"test-{len(self.hosts)}",
-            provider_url=self.sandbox.url,
+            provider_url=provider_url or self.sandbox.url,
+            launcher=launcher(settings) if launcher is not None else None,
             emit=recorder or self.recorder,
             heartbeat_timeout=heartbeat_timeout,
             snapshot_interval=snapshot_interval,

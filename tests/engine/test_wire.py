@@ -37,6 +37,10 @@ def _full(state: SessionState) -> SessionInfo:
         qr_issued_at=NOW if waiting else None,
         qr_expires_at=NOW + timedelta(seconds=60) if waiting else None,
         qr_count=3,
+        pairing_code="K7Q2M9XD" if waiting else "",
+        pairing_phone="6281234567890" if waiting else "",
+        pairing_code_expires_at=NOW + timedelta(seconds=180) if waiting else None,
+        proxy="http://alice@proxy.example.com:3128",
         restarts=2,
         memory_bytes=40 << 20,
         extraction_method="modules",
@@ -63,6 +67,14 @@ def test_the_qr_is_shown_only_while_waiting_for_a_scan() -> None:
     assert waiting["qr"] and waiting["qr_expires_at"]
     linked = encode_session(dataclasses.replace(_full(SessionState.QR), state=SessionState.PAIRING))
     assert linked["qr"] is None and linked["qr_expires_at"] is None
+
+
+def test_a_pairing_code_is_shown_only_while_waiting_and_a_proxy_never_with_its_password() -> None:
+    waiting = encode_session(_full(SessionState.QR))
+    assert waiting["pairing_code"] == "K7Q2M9XD" and waiting["pairing_phone"]
+    linked = encode_session(dataclasses.replace(_full(SessionState.QR), state=SessionState.PAIRING))
+    assert linked["pairing_code"] is None and linked["pairing_code_expires_at"] is None
+    assert waiting["proxy"] == "http://alice@proxy.example.com:3128"
 
 
 def test_the_platform_status_vocabulary_is_kept() -> None:

@@ -172,3 +172,52 @@ def test_real_sized_qr_strings_scan_back_with_the_fixed_mask(key_bytes: int) -> 
 def test_the_same_qr_is_rendered_once() -> None:
     qr = "2@cached-ref,bm9pc2U=,aWRlbnRpdHk=,YWR2,WEB"
     assert qr_data_url(qr) is qr_data_url(qr)
+
+
+def test_gates_on_the_wire() -> None:
+    """A pairing code is its own event (sent only when enabled); the passkey gate and a
+    block are `session_error`s with their reason and the operator's words."""
+    from datetime import timedelta
+
+    from app.domain.events import PairingCodeIssued
+    from app.operator.text import reason_message
+    from app.sandbox.central_rules import validate_event
+
+    code = PairingCodeIssued(
+        session_id="webjs_7_1_abcdefgh",
+        workspace_id=7,
+        code="K7Q2M9XD",
+        phone="6281234567890",
+        expires_at=AT + timedelta(seconds=180),
+        code_count=1,
+        at=AT,
+    )
+    hook = webhook_for(code)
+    assert hook is not None and hook.name == "pairing_code_generated"
+    assert dict(hook.data) == {
+        "workspace_id": 7,
+        "session_id": "webjs_7_1_abcdefgh",
+        "pairing_code": "K7Q2M9XD",
+        "phone_number": "6281234567890",
+        "expires_in": 180,
+        "code_count": 1,
+    }
+    assert validate_event(json.loads(hook.body()))[0] == "pairing_code_generated"
+    passkey = SessionStateChanged(
+        session_id="s", workspace_id=7, state=SessionState.PASSKEY_REQUIRED, at=AT
+    )
+    waiting = webhook_for(passkey)
+    assert waiting is not None and waiting.name == "session_error"
+    assert waiting.data["error"] == "passkey_required"
+    assert waiting.data["message"] == reason_message(Reason.PASSKEY_REQUIRED)
+    block = SessionStateChanged(
+        session_id="s",
+        workspace_id=7,
+        state=SessionState.FAILED,
+        reason=Reason.TOS_BLOCK,
+        detail=reason_message(Reason.TOS_BLOCK),
+        at=AT,
+    )
+    banned = webhook_for(block)
+    assert banned is not None and banned.data["error"] == "TOS_BLOCK"
+    assert "terms of service" in banned.data["message"]

@@ -4,6 +4,7 @@ scripted events."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from app.domain.events import EngineEvent, QrIssued, SessionStateChanged, utcnow
 from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
 from app.domain.outbox import OutboxItem
 from app.domain.states import SessionState
-from app.engine.api import DoctorCheck, Engine
+from app.engine.api import DoctorCheck, Engine, EngineError
 
 _END = object()
 
@@ -73,6 +74,8 @@ class FakeEngine:
                 session_id=f"s-{spec.workspace_id}-{k}",
                 workspace_id=spec.workspace_id,
                 label=spec.label,
+                phone_number=spec.phone_number,
+                proxy=spec.proxy.display if spec.proxy is not None else "",
             )
             self.sessions[info.session_id] = info
             out.append(info)
@@ -97,6 +100,21 @@ class FakeEngine:
 
     async def regenerate_qr(self, session_id: str) -> None:
         await self._record("regenerate_qr", session_id)
+
+    async def request_pairing_code(self, session_id: str, phone: str) -> None:
+        await self._record("request_pairing_code", (session_id, phone))
+
+    async def open_window(self, session_id: str) -> None:
+        await self._record("open_window", session_id)
+
+    async def set_proxy(self, session_id: str, proxy: str) -> SessionInfo:
+        await self._record("set_proxy", (session_id, proxy))
+        if proxy and "://" not in proxy:
+            raise EngineError("proxy: no scheme")
+        shown = proxy.split("://")[0] + "://" + proxy.split("@")[-1] if proxy else ""
+        info = dataclasses.replace(self.sessions[session_id], proxy=shown)
+        self.sessions[session_id] = info
+        return info
 
     async def remove_account(self, session_id: str) -> None:
         await self._record("remove_account", session_id)

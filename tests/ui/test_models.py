@@ -186,10 +186,13 @@ def test_table_models_keep_their_roles_and_headers(qtmodeltester):
     assert timeline.data(timeline.index(1, 1), align) is None
 
     rows = ImportRowsModel()
-    rows.set_rows(parse_text("workspace_id,label,phone\n12,Toko Maju,\nx,Bad,\n"))
+    rows.set_rows(
+        parse_text("workspace_id,label,phone,proxy\n12,Toko Maju,,http://u:pw@p:1\nx,Bad,,\n")
+    )
     qtmodeltester.check(rows)
-    assert rows.data(rows.index(0, 4)) == "✓ ready" and rows.data(rows.index(0, 4), tip) is None
-    assert rows.data(rows.index(1, 4), tip)
+    assert rows.data(rows.index(0, 5)) == "✓ ready" and rows.data(rows.index(0, 5), tip) is None
+    assert rows.data(rows.index(0, 4)) == "http://u@p:1", "the proxy, never its password"
+    assert rows.data(rows.index(1, 5), tip)
 
     outbox = OutboxModel()
     outbox.set_items(demo_outbox())

@@ -35,7 +35,13 @@ from pathlib import Path
 from typing import Protocol
 
 import psutil
-from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Playwright,
+    ProxySettings,
+    async_playwright,
+)
 
 from app.config import Settings
 from app.engine.chromium import (
@@ -68,11 +74,22 @@ class BrowserLauncher(Protocol):
         """A new headless Chromium (context isolation mode)."""
         ...
 
-    async def launch_persistent(self, user_data_dir: Path) -> BrowserContext:
+    async def launch_persistent(
+        self, user_data_dir: Path, *, proxy: ProxySettings | None = None
+    ) -> BrowserContext:
         """A Chromium on its own profile folder (profile isolation mode)."""
         ...
 
+    async def launch_window(self) -> Browser:
+        """A Chromium with windows, on the operator's display (`DISPLAY`); raises
+        `NoDisplay` without one."""
+        ...
+
     async def aclose(self) -> None: ...
+
+
+class NoDisplay(RuntimeError):
+    """There is no screen to open a window on."""
 
 
 def _wrapper_dir() -> Path:
@@ -155,12 +172,26 @@ class ChromiumLauncher:
             executable_path=self._executable, args=self.args, headless=True
         )
 
-    async def launch_persistent(self, user_data_dir: Path) -> BrowserContext:
+    async def launch_persistent(
+        self, user_data_dir: Path, *, proxy: ProxySettings | None = None
+    ) -> BrowserContext:
         return await self.playwright.chromium.launch_persistent_context(
             str(user_data_dir),
             executable_path=self._executable,
             args=self.args,
             headless=True,
+            proxy=proxy,
+        )
+
+    async def launch_window(self) -> Browser:
+        # Windows need a display: X11's DISPLAY, or Wayland's (Chromium picks it up).
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise NoDisplay(
+                "this instance has no screen to open a window on (DISPLAY is not set); "
+                "run the console on the computer whose screen should show it"
+            )
+        return await self.playwright.chromium.launch(
+            executable_path=self._executable, args=self.args, headless=False
         )
 
     async def aclose(self) -> None:

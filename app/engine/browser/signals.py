@@ -61,11 +61,32 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class Passkey:
+    """The page asked the browser for the account's passkey (`asked`), or that request
+    ended (`answered`, `failed` with the error's name in `detail`)."""
+
+    phase: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """The page reached a terminal socket state (`PROXYBLOCK`, `TOS_BLOCK`, ...)."""
+
+    state: str
+
+
+@dataclass(frozen=True)
 class Crashed:
     """The page is unusable: renderer crash, hang or browser death."""
 
     reason: Reason
     detail: str
+
+
+@dataclass(frozen=True)
+class WindowClosed:
+    """The operator closed a session's window (its page, or the whole browser)."""
 
 
 @dataclass(frozen=True)
@@ -83,5 +104,16 @@ class PageError:
 
 
 PageSignal = (
-    Qr | SocketState | Idle | Ready | LoggedOut | Conflict | Crashed | Navigated | PageError
+    Qr
+    | SocketState
+    | Idle
+    | Ready
+    | LoggedOut
+    | Conflict
+    | Passkey
+    | Blocked
+    | Crashed
+    | WindowClosed
+    | Navigated
+    | PageError
 )

@@ -25,8 +25,9 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Page
 
-from app.domain.states import Reason
+from app.domain.states import TERMINAL_SOCKET_STATES, Reason
 from app.engine.browser.signals import (
+    Blocked,
     Conflict,
     Crashed,
     Idle,
@@ -34,6 +35,7 @@ from app.engine.browser.signals import (
     Navigated,
     PageError,
     PageSignal,
+    Passkey,
     Qr,
     Ready,
     SocketState,
@@ -55,6 +57,16 @@ FIRST_REF_SECONDS = 60.0
 NEXT_REF_SECONDS = 20.0
 
 Sink = Callable[[PageSignal], None]
+
+
+class ProxyRefused(RuntimeError):
+    """The account's proxy answered the login page with 407 (wrong credentials)."""
+
+
+class PairingCodeUnavailable(RuntimeError):
+    """The page has no phone-number linking the adapter can drive."""
+
+
 Clock = Callable[[], datetime]
 
 
@@ -100,16 +112,24 @@ class WhatsAppWebPage:
         return await self.inject(timeout=timeout)
 
     async def open(self, *, timeout: float) -> None:
-        """Expose the push binding and load the login page (the CPU-heavy part)."""
+        """Expose the push binding and load the login page (the CPU-heavy part).
+
+        A proxy that refuses the account's credentials answers the page itself with
+        407: that is raised as `ProxyRefused` rather than waited out as a slow boot."""
         self.page.on("crash", self._on_crash)
         self.page.on("framenavigated", self._on_navigated)
         await self.page.expose_binding(BINDING, self._on_push)
-        await self.page.goto(self.url, wait_until="domcontentloaded", timeout=timeout * 1000)
+        response = await self.page.goto(
+            self.url, wait_until="domcontentloaded", timeout=timeout * 1000
+        )
+        if response is not None and response.status == 407:
+            raise ProxyRefused("the proxy refused the account's user name or password (HTTP 407)")
 
     async def inject(self, *, timeout: float) -> str:
         """Wait for the site to boot, then evaluate the adapter (idempotent per document)."""
         await self.page.wait_for_function(BOOT_JS, timeout=timeout * 1000)
-        strategy = await self.page.evaluate(ADAPTER_JS, {"binding": BINDING})
+        options = {"binding": BINDING, "terminal": list(TERMINAL_SOCKET_STATES)}
+        strategy = await self.page.evaluate(ADAPTER_JS, options)
         self.strategy = str(strategy)
         self._installed = True
         return self.strategy
@@ -122,13 +142,29 @@ class WhatsAppWebPage:
         self.idle = False
         async with asyncio.timeout(timeout):
             done = await self.page.evaluate(
-                "() => { const a = window.__pairdeskAdapter; if (!a) return false;"
-                " const r = a.regenerateQr(); return r !== false; }"
+                "async () => { const a = window.__pairdeskAdapter; if (!a) return false;"
+                " const r = await a.regenerateQr(); return r !== false; }"
             )
             if not done:
                 self._installed = False
                 await self.page.reload(wait_until="domcontentloaded")
                 await self.inject(timeout=timeout)
+
+    async def request_pairing_code(self, phone: str, *, timeout: float = 30.0) -> str:
+        """Switch the page to "link with phone number" and return its 8-character code
+        (`startAltLinkingFlow`). `PairingCodeUnavailable` when the page offers none."""
+        async with asyncio.timeout(timeout):
+            code = await self.page.evaluate(
+                "async (phone) => { const a = window.__pairdeskAdapter;"
+                " return a && a.requestPairingCode ? await a.requestPairingCode(phone) : null; }",
+                phone,
+            )
+        if not isinstance(code, str) or not code.strip():
+            raise PairingCodeUnavailable(
+                "this login page offers no pairing code (its modules are not readable); "
+                "link the account with the QR code instead"
+            )
+        return code.replace("-", "").strip().upper()
 
     async def logout(self, *, timeout: float = 10.0) -> None:
         """Socket.logout() in the page; the page navigates away, which is expected."""
@@ -193,6 +229,10 @@ class WhatsAppWebPage:
             self._emit(LoggedOut(str(msg.get("source") or "cmd")))
         elif kind == "conflict":
             self._emit(Conflict())
+        elif kind == "passkey":
+            self._emit(Passkey(str(msg.get("phase") or "asked"), str(msg.get("error") or "")))
+        elif kind == "blocked" and msg.get("state") in TERMINAL_SOCKET_STATES:
+            self._emit(Blocked(str(msg["state"])))
         elif kind == "canvas":
             await self._read_canvas()
         elif kind == "error":

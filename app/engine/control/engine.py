@@ -21,8 +21,10 @@ from typing import Any
 
 from app.config import Settings
 from app.domain.events import EngineEvent, InstanceLoad, SessionError, SessionStateChanged, utcnow
+from app.domain.ids import InvalidIdentifier, normalize_phone
 from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
 from app.domain.outbox import OutboxItem
+from app.domain.proxy import InvalidProxy, parse_proxy
 from app.domain.states import RUNNING_STATES, Reason, SessionState
 from app.engine import doctor as doctor_checks
 from app.engine.control.fanout import Fanout, Subscription
@@ -238,6 +240,34 @@ class SupervisedEngine:
 
     async def regenerate_qr(self, session_id: str) -> None:
         await self._act(session_id, lambda c: c.regenerate_qr(session_id))
+
+    async def request_pairing_code(self, session_id: str, phone: str) -> None:
+        try:
+            digits = normalize_phone(phone)
+        except InvalidIdentifier as exc:
+            raise EngineError(f"{exc}; a pairing code is for one phone number, in E.164") from None
+        async with self._lock(session_id):
+            info = await self._known(session_id)
+            if self._client_of(info, required=False) is None:
+                await self._replace(info)  # placed like a start: the code needs a page
+                info = self._view.get(session_id) or info
+            client = self._client_of(info)
+            assert client is not None
+            await self._call(client.request_pairing_code(session_id, digits))
+
+    async def open_window(self, session_id: str) -> None:
+        await self._act(session_id, lambda c: c.open_window(session_id))
+
+    async def set_proxy(self, session_id: str, proxy: str) -> SessionInfo:
+        _, store = self._running()
+        try:
+            parsed = parse_proxy(proxy) if proxy.strip() else None
+        except InvalidProxy as exc:
+            raise EngineError(str(exc)) from None
+        async with self._lock(session_id):
+            await self._known(session_id)
+            saved = await store.set_proxy(session_id, parsed)
+            return self._view.set_proxy(session_id, saved.proxy) or saved
 
     async def list_sessions(self) -> list[SessionInfo]:
         return sorted(self._view.all(), key=lambda i: (i.workspace_id, i.session_id))

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from app.domain.events import (
     EngineEvent,
+    PairingCodeIssued,
     QrIssued,
     SessionHeartbeat,
     SessionReady,
@@ -71,6 +72,13 @@ class LiveView:
         if row is not None:
             row.info = replace(row.info, instance_id=instance_id or "")
 
+    def set_proxy(self, session_id: str, proxy: str) -> SessionInfo | None:
+        row = self._rows.get(session_id)
+        if row is None:
+            return None
+        row.info = replace(row.info, proxy=proxy)
+        return row.info
+
     def remove(self, session_id: str) -> None:
         self._rows.pop(session_id, None)
 
@@ -117,6 +125,19 @@ class LiveView:
                 qr_expires_at=event.expires_at,
                 qr_count=event.qr_count,
                 extraction_method=event.extraction_method or info.extraction_method,
+                pairing_code="",  # a QR on screen: the code screen is gone
+                pairing_phone="",
+                pairing_code_expires_at=None,
+            )
+        elif isinstance(event, PairingCodeIssued):
+            if not (info.state.waiting_for_scan or info.state is SessionState.STARTING):
+                return
+            info = replace(
+                info,
+                qr="",
+                pairing_code=event.code,
+                pairing_phone=event.phone,
+                pairing_code_expires_at=event.expires_at,
             )
         elif isinstance(event, SessionReady):
             info = replace(
@@ -156,5 +177,7 @@ def _with_state(
     if state is SessionState.CONNECTED:
         info = replace(info, connected_at=at)
     if not state.waiting_for_scan:
-        info = replace(info, qr="", qr_expires_at=None)
+        info = replace(
+            info, qr="", qr_expires_at=None, pairing_code="", pairing_code_expires_at=None
+        )
     return info

@@ -18,6 +18,7 @@ from app.domain.events import utcnow
 from app.domain.ids import InvalidIdentifier
 from app.domain.models import AccountSpec, SessionInfo, TimelineEntry
 from app.domain.outbox import DeliveryMetrics, OutboxItem, OutboxState
+from app.domain.proxy import Proxy
 from app.domain.states import Reason, SessionState
 from app.engine.errors import EngineError
 from app.store import DuplicateSessionId, StoreError, accounts, outbox, timeline
@@ -85,6 +86,9 @@ class EngineStore:
             ),
             write=True,
         )
+
+    async def set_proxy(self, session_id: str, proxy: Proxy | None) -> SessionInfo:
+        return await self._run(lambda s: accounts.set_proxy(s, session_id, proxy), write=True)
 
     async def delete(self, session_id: str) -> bool:
         return await self._run(lambda s: accounts.delete_account(s, session_id), write=True)

@@ -27,8 +27,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from app.domain.ids import InvalidIdentifier, validate_session_id, validate_workspace_id
+from app.domain.ids import (
+    InvalidIdentifier,
+    normalize_phone,
+    validate_session_id,
+    validate_workspace_id,
+)
 from app.domain.models import SessionInfo
+from app.domain.proxy import InvalidProxy, Proxy, parse_proxy
 from app.engine.errors import BadRequest, InstanceError
 from app.engine.instance.hub import EventHub, Listener
 from app.engine.instance.sessions import SessionOperations
@@ -130,6 +136,15 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
         except InvalidIdentifier as exc:
             raise BadRequest(str(exc)) from None
 
+    def proxy_of(body: dict[str, Any]) -> Proxy | None:
+        value = body.get("proxy")
+        if value is None or value == "":
+            return None
+        try:
+            return parse_proxy(value)
+        except InvalidProxy as exc:
+            raise BadRequest(str(exc)) from None
+
     async def create_session(request: Request) -> Response:
         body = await _json_body(request)
         try:
@@ -146,7 +161,11 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
         if not isinstance(label, str) or len(label) > 200:
             raise BadRequest("label must be text of at most 200 characters")
         info = await service.sessions.add_session(
-            workspace_id=workspace_id, session_id=session_id, account_id=account_id, label=label
+            workspace_id=workspace_id,
+            session_id=session_id,
+            account_id=account_id,
+            label=label,
+            proxy=proxy_of(body),
         )
         return JSONResponse(
             {
@@ -183,6 +202,43 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
                 "expires_at": qr.expires_at.isoformat(),
                 "qr_count": qr.qr_count,
             }
+        )
+
+    async def pairing_code(request: Request) -> Response:
+        session_id = session_id_of(request)
+        body = await _json_body(request)
+        try:
+            phone = normalize_phone(body.get("phone"))
+        except InvalidIdentifier as exc:
+            raise BadRequest(f"phone: {exc}; give the E.164 number the code is for") from None
+        wait = request.query_params.get("wait", "true").lower() not in ("false", "0", "no")
+        code = await service.sessions.request_pairing_code(session_id, phone)
+        if not wait:  # the console: the code reaches it on /api/events, one way only
+            return JSONResponse({"success": True, "session_id": session_id, "code": None})
+        return JSONResponse(
+            {
+                "success": True,
+                "session_id": session_id,
+                "code": code.code,
+                "code_display": code.display_code,
+                "phone": code.phone,
+                "expires_in": round(code.expires_in),
+                "expires_at": code.expires_at.isoformat(),
+                "code_count": code.code_count,
+            }
+        )
+
+    async def open_window(request: Request) -> Response:
+        return acted(await service.sessions.open_window(session_id_of(request)))
+
+    async def set_proxy(request: Request) -> Response:
+        session_id = session_id_of(request)
+        body = await _json_body(request)
+        if "proxy" not in body:
+            raise BadRequest('give "proxy": a URL such as http://user:pass@host:3128, or null')
+        info = await service.sessions.set_proxy(session_id, proxy_of(body))
+        return JSONResponse(
+            {"success": True, "session_id": session_id, "proxy": info.proxy or None}
         )
 
     def acted(info: SessionInfo) -> Response:
@@ -241,6 +297,9 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
         Route("/api/sessions", endpoint(list_sessions), methods=["GET"]),
         Route(f"{session}/status", endpoint(status), methods=["GET"]),
         Route(f"{session}/regenerate-qr", endpoint(regenerate_qr), methods=["POST"]),
+        Route(f"{session}/pairing-code", endpoint(pairing_code), methods=["POST"]),
+        Route(f"{session}/open-window", endpoint(open_window), methods=["POST"]),
+        Route(f"{session}/proxy", endpoint(set_proxy), methods=["POST"]),
         Route(f"{session}/start", endpoint(start), methods=["POST"]),
         Route(f"{session}/stop", endpoint(stop), methods=["POST"]),
         Route(f"{session}/restart", endpoint(restart), methods=["POST"]),

@@ -137,7 +137,10 @@ async def run_instance(
         raise ValueError("provider_url is empty: resolve sandbox mode before starting")
     instance_id = options.instance_id or instance_id_for(options.index)
     async with contextlib.AsyncExitStack() as stack:
-        store = SqlInstanceStore(url=settings.effective_database_url)
+        store = SqlInstanceStore(
+            url=settings.effective_database_url,
+            pairing_code_webhook=settings.pairing_code_webhook,
+        )
         stack.callback(store.close)
         instance = Instance(
             settings=settings,

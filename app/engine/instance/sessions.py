@@ -1,8 +1,10 @@
 """The session operations of one instance, as the HTTP API offers them.
 
 One method per verb, the same word at every layer: `start_session`,
-`stop_session`, `restart_session`, `logout_session`, `regenerate_qr` (plus
-`add_session`, the platform's create-and-start). Each checks the store's
+`stop_session`, `restart_session`, `logout_session`, `regenerate_qr`,
+`request_pairing_code`, `open_window`, `set_proxy` (plus `add_session`, the
+platform's create-and-start). A session always opens with the account's proxy
+as the store has it now (read at each start and restart). Each checks the store's
 assignment (a session runs on the instance it is assigned to, nowhere else),
 the capacity (`max_sessions`, counting sessions being started), and drives
 the SessionHost with a timeout; host failures become `InstanceError`s with a
@@ -18,10 +20,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from app.config import Settings
-from app.domain.events import EngineEvent, QrIssued, SessionStateChanged, event_from_dict
+from app.domain.events import (
+    EngineEvent,
+    PairingCodeIssued,
+    QrIssued,
+    SessionStateChanged,
+    event_from_dict,
+)
 from app.domain.models import SessionInfo
+from app.domain.proxy import InvalidProxy, Proxy
 from app.domain.states import Reason, SessionState
 from app.engine.errors import (
+    BadRequest,
     CapacityFull,
     Conflict,
     InstanceError,
@@ -51,12 +61,16 @@ class SessionHostLike(Protocol):
     async def start(self) -> None: ...
 
     async def start_session(
-        self, *, session_id: str, workspace_id: int, label: str = ""
+        self, *, session_id: str, workspace_id: int, label: str = "", proxy: Proxy | None = None
     ) -> SessionInfo: ...
 
     async def stop_session(self, session_id: str, *, reason: Reason = ...) -> None: ...
 
-    async def restart_session(self, session_id: str) -> None: ...
+    async def restart_session(self, session_id: str, *, proxy: Proxy | None = None) -> None: ...
+
+    async def request_pairing_code(self, session_id: str, phone: str) -> PairingCodeIssued: ...
+
+    async def open_window(self, session_id: str) -> None: ...
 
     async def logout_session(self, session_id: str) -> None: ...
 
@@ -152,9 +166,20 @@ class SessionOperations:
             log.warning("%s %s failed", what, session_id, exc_info=True)
             raise OperationFailed(f"could not {what} {session_id}: {exc}") from None
 
+    async def _proxy(self, session_id: str) -> Proxy | None:
+        """The account's proxy as stored now (with its password, for the browser only)."""
+        try:
+            return await asyncio.to_thread(self._store.proxy_of, session_id)
+        except InvalidProxy as exc:
+            raise BadRequest(
+                f"the stored proxy of session {session_id} cannot be used ({exc}); set it "
+                "again, or remove it, then start the session"
+            ) from None
+
     async def _start(self, session_id: str, workspace_id: int, label: str) -> SessionInfo:
         """Start a session unless it already runs, within capacity."""
         self._check_open()
+        proxy = await self._proxy(session_id)
         async with self._lock(session_id):
             running = self._running(session_id)
             # A disconnected session may be parked (e.g. CONFLICT): let the host decide.
@@ -177,7 +202,7 @@ class SessionOperations:
                     "start",
                     session_id,
                     self._host.start_session(
-                        session_id=session_id, workspace_id=workspace_id, label=label
+                        session_id=session_id, workspace_id=workspace_id, label=label, proxy=proxy
                     ),
                 )
             except Conflict:
@@ -189,7 +214,13 @@ class SessionOperations:
                 self._reserved.discard(session_id)
 
     async def add_session(
-        self, *, workspace_id: int, session_id: str, account_id: int | None, label: str
+        self,
+        *,
+        workspace_id: int,
+        session_id: str,
+        account_id: int | None,
+        label: str,
+        proxy: Proxy | None = None,
     ) -> SessionInfo:
         """The platform's `POST /api/sessions`: make (or update) the account, assign it
         here and start it."""
@@ -213,6 +244,7 @@ class SessionOperations:
                 account_id=account_id,
                 label=label,
                 instance_id=self.instance_id,
+                proxy=proxy,
             )
             self._owned.add(session_id)
         return await self._start(
@@ -259,7 +291,48 @@ class SessionOperations:
         stored = await self._stored(session_id)
         if self._running(session_id) is None:
             return await self._start(session_id, stored.workspace_id, stored.label)
-        await self._host_call("restart", session_id, self._host.restart_session(session_id))
+        proxy = await self._proxy(session_id)
+        await self._host_call(
+            "restart", session_id, self._host.restart_session(session_id, proxy=proxy)
+        )
+        return await self.session_status(session_id)
+
+    async def request_pairing_code(self, session_id: str, phone: str) -> PairingCodeIssued:
+        """Link by phone number: the page shows a code for `phone` (E.164 digits) instead
+        of the QR; a session that is not running is started first. Returns the first code
+        (also published as an event, which is how the console receives it)."""
+        self._check_open()
+        stored = await self._stored(session_id)
+        running = self._running(session_id)
+        if running is not None and not (
+            running.state.waiting_for_scan or running.state is SessionState.STARTING
+        ):
+            raise Conflict(
+                f"session {session_id} is {running.state.value}; a pairing code is given only "
+                "while the account waits to be linked (log it out first to link another phone)"
+            )
+        if running is None:
+            await self._start(session_id, stored.workspace_id, stored.label)
+        return await self._host_call(
+            "get a pairing code for",
+            session_id,
+            self._host.request_pairing_code(session_id, phone),
+        )
+
+    async def open_window(self, session_id: str) -> SessionInfo:
+        """Show a session waiting for its passkey in a window on this machine's screen."""
+        self._check_open()
+        await self._stored(session_id)
+        if self._running(session_id) is None:
+            raise Conflict(f"session {session_id} is not running; start it first")
+        await self._host_call("open a window for", session_id, self._host.open_window(session_id))
+        return await self.session_status(session_id)
+
+    async def set_proxy(self, session_id: str, proxy: Proxy | None) -> SessionInfo:
+        """Give the account its own proxy (None: none); a running session keeps its
+        current one until its next start or restart."""
+        await self._stored(session_id)
+        await asyncio.to_thread(self._store.set_proxy, session_id, proxy)
         return await self.session_status(session_id)
 
     async def regenerate_qr(self, session_id: str, *, wait: bool = True) -> QrIssued | None:

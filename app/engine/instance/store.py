@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.domain.events import (
     EngineEvent,
     InstanceLoad,
+    PairingCodeIssued,
     QrIssued,
     SessionError,
     SessionHeartbeat,
@@ -35,6 +36,7 @@ from app.domain.events import (
 )
 from app.domain.models import SessionInfo
 from app.domain.outbox import DeliveryMetrics, OutboxDraft
+from app.domain.proxy import Proxy
 from app.domain.states import IllegalTransition, Reason, SessionState
 from app.engine.session.folder import SessionFolder
 from app.store import accounts, instances, outbox
@@ -55,6 +57,12 @@ class InstanceStore(Protocol):
 
     def get(self, session_id: str) -> SessionInfo | None: ...
 
+    def proxy_of(self, session_id: str) -> Proxy | None:
+        """The account's proxy with its password (`InvalidProxy` if the stored one is bad)."""
+        ...
+
+    def set_proxy(self, session_id: str, proxy: Proxy | None) -> SessionInfo: ...
+
     def ensure_account(
         self,
         *,
@@ -63,6 +71,7 @@ class InstanceStore(Protocol):
         account_id: int | None,
         label: str,
         instance_id: str,
+        proxy: Proxy | None = None,
     ) -> SessionInfo: ...
 
     def record(
@@ -107,13 +116,12 @@ def should_restore(info: SessionInfo, sessions_dir: Path) -> bool:
     return info.connected_at is not None or folder.exists()
 
 
-def _drafts(event: EngineEvent) -> list[OutboxDraft]:
-    draft = outbox_draft(event)
-    return [] if draft is None else [draft]
-
-
 class SqlInstanceStore:
-    """`InstanceStore` over `app.store` for the database at `url`."""
+    """`InstanceStore` over `app.store` for the database at `url`.
+
+    `pairing_code_webhook` (the setting of the same name, off by default) decides
+    whether pairing codes are queued for the platform: one that does not know the
+    event would answer 4xx and fill the dead list with them (docs/SYNC.md)."""
 
     def __init__(
         self,
@@ -121,10 +129,18 @@ class SqlInstanceStore:
         url: str,
         engine: Engine | None = None,
         clock: Callable[[], datetime] = utcnow,
+        pairing_code_webhook: bool = False,
     ) -> None:
         self._engine = engine or create_engine_for(url)
         self._sessions: sessionmaker[Session] = session_factory(self._engine)
         self._clock = clock
+        self._pairing_code_webhook = pairing_code_webhook
+
+    def _drafts(self, event: EngineEvent) -> list[OutboxDraft]:
+        if isinstance(event, PairingCodeIssued) and not self._pairing_code_webhook:
+            return []
+        draft = outbox_draft(event)
+        return [] if draft is None else [draft]
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -155,6 +171,14 @@ class SqlInstanceStore:
         with self._sessions() as session:
             return accounts.find_account(session, session_id)
 
+    def proxy_of(self, session_id: str) -> Proxy | None:
+        with self._sessions() as session:
+            return accounts.proxy_of(session, session_id)
+
+    def set_proxy(self, session_id: str, proxy: Proxy | None) -> SessionInfo:
+        with self._sessions.begin() as session:
+            return accounts.set_proxy(session, session_id, proxy)
+
     def ensure_account(
         self,
         *,
@@ -163,6 +187,7 @@ class SqlInstanceStore:
         account_id: int | None,
         label: str,
         instance_id: str,
+        proxy: Proxy | None = None,
     ) -> SessionInfo:
         from app.domain.models import AccountSpec
 
@@ -176,13 +201,17 @@ class SqlInstanceStore:
                         session_id=session_id,
                         account_id=account_id,
                         label=label,
+                        proxy=proxy,
                     ),
                     now=self._clock(),
                 )
-            elif account_id is not None or label:
-                accounts.update_account(
-                    session, session_id, account_id=account_id, label=label or None
-                )
+            else:
+                if account_id is not None or label:
+                    accounts.update_account(
+                        session, session_id, account_id=account_id, label=label or None
+                    )
+                if proxy is not None:
+                    accounts.set_proxy(session, session_id, proxy)
             accounts.assign_instance(session, session_id, instance_id)
             return accounts.get_account(session, session_id)
 
@@ -217,7 +246,9 @@ class SqlInstanceStore:
             try:
                 # Build the webhook (QR PNG included) before the transaction opens, so
                 # SQLite's write lock is never held while a QR renders.
-                drafts = _drafts(event)
+                drafts = self._drafts(event)
+                if isinstance(event, PairingCodeIssued) and not drafts:
+                    continue  # not sent (the setting is off) and not stored: nothing to do
                 with self._sessions.begin() as session:
                     self._record_one(session, event, drafts)
                 recorded += 1
@@ -255,7 +286,7 @@ class SqlInstanceStore:
                 extraction_method=event.extraction_method,
                 outbox=drafts,
             )
-        elif isinstance(event, SessionReady | SessionError):
+        elif isinstance(event, SessionReady | SessionError | PairingCodeIssued):
             if isinstance(event, SessionReady) and event.phone_number:
                 accounts.update_account(session, event.session_id, phone_number=event.phone_number)
             else:

@@ -10,7 +10,12 @@ A session's rules (docs/SESSIONS.md), in one place:
 - a conflict is `disconnected(CONFLICT)` and the page is closed: no automatic
   take-over, `restart` is the operator's explicit one;
 - a crash or hang is `disconnected(reason)`, then reopened from the snapshot
-  with backoff within the retry budget, then `failed`.
+  with backoff within the retry budget, then `failed`;
+- the gates (docs/SESSIONS.md, "Gates"): a pairing code on request
+  (`linking.PhoneLinking`); the page asking for the account's passkey is
+  `passkey_required`, finished in a window on the operator's screen
+  (`open_window`); a terminal socket state (a block, an outdated version) and a
+  proxy that does not answer are `failed` with their own reason, never retried.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ import asyncio
 import contextlib
 from typing import Any, cast
 
-from app.domain.events import QrIssued, SessionError, SessionReady
-from app.domain.states import Reason, SessionState, can_transition
+from app.domain.events import QrIssued, SessionReady
+from app.domain.proxy import Proxy
+from app.domain.states import TERMINAL_SOCKET_STATES, Reason, SessionState, can_transition
 from app.engine.browser.signals import (
+    Blocked,
     Conflict,
     Crashed,
     Idle,
@@ -29,28 +36,41 @@ from app.engine.browser.signals import (
     Navigated,
     PageError,
     PageSignal,
+    Passkey,
     Qr,
     Ready,
     SocketState,
+    WindowClosed,
 )
 from app.engine.browser.whatsapp_web import Sink
 from app.engine.errors import Conflict as ConflictError
 from app.engine.errors import StateCorrupt
-from app.engine.session.folder import LoadedState
-from app.engine.session.worker import HostServices, SessionCore, log
+from app.engine.session.gates import GateFlow
+from app.engine.session.worker import HostServices, log
 
 S = SessionState
-# Socket states that mean "connected, momentarily not" rather than a verdict.
-_VERDICTS = frozenset({"CONNECTED", "CONFLICT", "UNPAIRED", "UNPAIRED_IDLE", "PAIRING"})
+# Socket states that are not "connected, momentarily not": verdicts, and the terminal
+# states the adapter reports as `Blocked` on their own.
+_VERDICTS = frozenset(
+    {"CONNECTED", "CONFLICT", "UNPAIRED", "UNPAIRED_IDLE", "PAIRING", *TERMINAL_SOCKET_STATES}
+)
 
 
-class Session(SessionCore):
+class Session(GateFlow):
     """One account's session; see the module docstring for its rules."""
 
     def __init__(
-        self, host: HostServices, *, session_id: str, workspace_id: int, label: str
+        self,
+        host: HostServices,
+        *,
+        session_id: str,
+        workspace_id: int,
+        label: str,
+        proxy: Proxy | None = None,
     ) -> None:
-        super().__init__(host, session_id=session_id, workspace_id=workspace_id, label=label)
+        super().__init__(
+            host, session_id=session_id, workspace_id=workspace_id, label=label, proxy=proxy
+        )
         self._restoring = False
         self._batches = 0
         self._failures = 0
@@ -71,27 +91,10 @@ class Session(SessionCore):
 
         return sink
 
-    def _error(self, code: Reason, message: str) -> None:
-        self.host.emit(
-            SessionError(
-                at=self.host.now(),
-                session_id=self.session_id,
-                workspace_id=self.workspace_id,
-                error=code.value,
-                message=message,
-                instance_id=self.host.instance_id,
-            )
-        )
-
     def _to_starting(self, reason: Reason | None, detail: str = "") -> None:
         if not can_transition(self.state, S.STARTING):
             self.move(S.DISCONNECTED, reason)
         self.move(S.STARTING, reason, detail)
-
-    async def _close_slot(self) -> None:
-        slot, self.slot = self.slot, None
-        if slot is not None:
-            await slot.close()
 
     @property
     def active(self) -> bool:
@@ -107,13 +110,9 @@ class Session(SessionCore):
         """Open the page (restoring the snapshot unless `fresh`); failures go to recovery."""
         try:
             await self._launch(reason, fresh=fresh)
-        except Exception as exc:  # any failure to open is recovered
-            await self._recover(Reason.ERROR, f"opening the page failed: {exc}")
-
-    async def _load(self) -> LoadedState | None:
-        if not self.folder.has_state():
-            return None  # the common "new account" case: no thread hop on the warm path
-        return await asyncio.to_thread(self.folder.load_state)
+        except Exception as exc:  # any failure to open is recovered (or is the proxy's)
+            if not await self._proxy_failed(exc):
+                await self._recover(Reason.ERROR, f"opening the page failed: {exc}")
 
     async def _launch(self, reason: Reason | None, *, fresh: bool = False) -> None:
         await self._close_slot()
@@ -142,8 +141,10 @@ class Session(SessionCore):
             self._restoring = state is not None
         else:
             self._restoring = False
+        carried, self._carried = (None if self._restoring else self._carried), None
         self._to_starting(reason, detail)
-        pooled = None if (profile or self._restoring) else self.host.take_pooled()
+        own = profile or self._restoring or self.proxy is not None or carried is not None
+        pooled = None if own else self.host.take_pooled()
         if pooled is not None:
             pooled.page.sink = self.sink_for(gen)
             self.slot = pooled
@@ -151,7 +152,9 @@ class Session(SessionCore):
                 # The QR the pooled page already shows is this session's first QR.
                 await self.handle(pooled.page.last_qr)
             return
-        self.slot = await self.host.open_slot(self.folder, state, self.sink_for(gen))
+        self.slot = await self.host.open_slot(
+            self.folder, state or carried, self.sink_for(gen), proxy=self.proxy
+        )
 
     async def _recover(self, reason: Reason, detail: str) -> None:
         policy = self.host.policy
@@ -176,6 +179,8 @@ class Session(SessionCore):
                 await self._launch(reason)
                 return
             except Exception as exc:  # counted against the budget
+                if await self._proxy_failed(exc):
+                    return
                 detail = f"reopening failed: {exc}"
                 self.gen += 1
                 if can_transition(self.state, S.DISCONNECTED):
@@ -197,6 +202,12 @@ class Session(SessionCore):
             await self._on_logged_out(Reason.LOGOUT, "the phone unlinked this device")
         elif isinstance(signal, Conflict):
             await self._on_conflict()
+        elif isinstance(signal, Passkey):
+            self._on_passkey(signal)
+        elif isinstance(signal, Blocked):
+            await self._on_blocked(signal.state)
+        elif isinstance(signal, WindowClosed):
+            await self._on_window_closed()
         elif isinstance(signal, Crashed):
             await self._recover(signal.reason, signal.detail)
         elif isinstance(signal, Navigated):
@@ -205,8 +216,10 @@ class Session(SessionCore):
             log.warning("session %s: page reported: %s", self.session_id, signal.message)
 
     def _on_qr(self, qr: Qr) -> None:
-        if self.state not in (S.STARTING, S.QR, S.QR_IDLE, S.PAIRING):
+        if self.state not in (S.STARTING, S.QR, S.QR_IDLE, S.PAIRING, S.PASSKEY_REQUIRED):
             return
+        if self.linking.active and self.state.waiting_for_scan:
+            return  # the code screen shows; refs keep turning underneath, unseen
         r = self.record
         r.qr_count += 1
         self._qr_shown = True
@@ -239,6 +252,8 @@ class Session(SessionCore):
 
     async def _on_idle(self) -> None:
         limit = self.host.settings.qr_limit
+        if self.linking.active:
+            return  # codes, not QR batches, count while the code screen shows
         if self.state is S.QR:
             self._batches += 1
             self.move(S.QR_IDLE, Reason.QR_EXPIRED, f"QR batch {self._batches} of {limit} ran out")
@@ -261,7 +276,7 @@ class Session(SessionCore):
                 await self._recover(Reason.ERROR, f"reloading the QR failed: {exc}")
 
     async def _on_ready(self, ready: Ready) -> None:
-        if self.state not in (S.STARTING, S.QR, S.PAIRING, S.DISCONNECTED):
+        if self.state not in (S.STARTING, S.QR, S.PAIRING, S.PASSKEY_REQUIRED, S.DISCONNECTED):
             return
         r = self.record
         r.phone = ready.phone or r.phone or str(self.folder.read_meta().get("phone", ""))
@@ -304,6 +319,8 @@ class Session(SessionCore):
                 instance_id=self.host.instance_id,
             )
         )
+        if self.window_open:
+            await self._leave_window()
 
     async def _on_logged_out(self, reason: Reason, detail: str) -> None:
         if not can_transition(self.state, S.LOGGED_OUT):
@@ -316,7 +333,13 @@ class Session(SessionCore):
         self.move(S.LOGGED_OUT, reason, detail)
 
     async def _on_conflict(self) -> None:
-        if self.state not in (S.CONNECTED, S.PAIRING, S.STARTING, S.DISCONNECTED):
+        if self.state not in (
+            S.CONNECTED,
+            S.PAIRING,
+            S.PASSKEY_REQUIRED,
+            S.STARTING,
+            S.DISCONNECTED,
+        ):
             return
         self.gen += 1
         await self._close_slot()
@@ -393,9 +416,11 @@ class Session(SessionCore):
         return waiter
 
     async def regenerate_qr(self) -> None:
-        """Reload the QR now (counts as a new first batch); restarts a parked session."""
+        """Reload the QR now (counts as a new first batch); restarts a parked session.
+        From the pairing-code screen it is the way back to the QR."""
         self._batches = 0
         self._regen_next = True
+        self.linking.end()
         if self.state in (S.QR, S.QR_IDLE) and self.slot is not None:
             await self.slot.page.regenerate_qr()
         elif self.state in (S.CONNECTED, S.PAIRING):

@@ -14,15 +14,17 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from playwright.async_api import Browser
+from playwright.async_api import Browser, Page
 
 from app.config import Settings
-from app.domain.events import EngineEvent, QrIssued, utcnow
+from app.domain.events import EngineEvent, PairingCodeIssued, QrIssued, utcnow
 from app.domain.models import SessionInfo
+from app.domain.proxy import Proxy
 from app.domain.states import Reason
 from app.engine.browser.launch import BrowserLauncher, ChromiumLauncher
+from app.engine.browser.proxy import playwright_proxy
 from app.engine.browser.whatsapp_web import Sink, WhatsAppWebPage
 from app.engine.errors import BrowserUnavailable, SessionLocked, UnknownSession
 from app.engine.session.flow import Session
@@ -64,6 +66,10 @@ class SessionHost:
       phone unlink: logged_out(LOGOUT) (snapshot deleted); operator: logged_out(user_initiated)
       conflict:     disconnected(CONFLICT), page closed, nothing more until `restart_session`
       corrupt:      starting -> failed(state_corrupt) + SessionError
+      by phone:     qr -> [PairingCodeIssued per code, every 180 s scaled] -> pairing ...
+      passkey:      pairing -> passkey_required -> (open_window) -> connected
+      block:        ... -> failed(PROXYBLOCK|TOS_BLOCK|SMB_TOS_BLOCK|DEPRECATED_VERSION)
+      proxy down:   starting -> failed(proxy_unreachable)
       stop/aclose:  stopped(user_initiated|instance_restart)
     plus SessionHeartbeat every `heartbeat_interval` while a page is open.
 
@@ -128,29 +134,35 @@ class SessionHost:
         return self._pool.take() if self._pool is not None else None
 
     async def open_slot(
-        self, folder: SessionFolder, state: dict[str, Any] | None, sink: Sink
+        self,
+        folder: SessionFolder,
+        state: dict[str, Any] | None,
+        sink: Sink,
+        *,
+        proxy: Proxy | None = None,
     ) -> PageSlot:
-        """A new context (or profile browser) with the login page booted and hooked.
+        """A new context (or profile browser) with the login page booted and hooked,
+        going out through the account's own `proxy` when it has one.
 
         The start semaphore admits the expensive part (a new renderer loading
         the page); waiting for the site to boot is idle time and happens
         outside it, so a slow site does not hold up other starts.
         """
+        settings = playwright_proxy(proxy) if proxy is not None else None
         async with self._admission:
             if self._profile:
-                context = await self._launcher.launch_persistent(folder.ensure_profile())
+                context = await self._launcher.launch_persistent(
+                    folder.ensure_profile(), proxy=settings
+                )
                 page = context.pages[0] if context.pages else await context.new_page()
             else:
                 browser = await self._available_browser()
-                context = await browser.new_context(storage_state=state)  # type: ignore[arg-type]
+                context = await browser.new_context(
+                    storage_state=state,  # type: ignore[arg-type]
+                    proxy=settings,
+                )
                 page = await context.new_page()
-            provider = WhatsAppWebPage(
-                page,
-                url=self.provider_url,
-                time_scale=self.settings.time_scale,
-                clock=self._clock,
-                sink=sink,
-            )
+            provider = self._provider(page, sink)
             slot = PageSlot(context, provider)
             slot.watch_close()
             try:
@@ -162,6 +174,39 @@ class SessionHost:
             await provider.inject(timeout=self._boot_timeout)
         except BaseException:
             await slot.close()
+            raise
+        return slot
+
+    def _provider(self, page: Page, sink: Sink) -> WhatsAppWebPage:
+        return WhatsAppWebPage(
+            page,
+            url=self.provider_url,
+            time_scale=self.settings.time_scale,
+            clock=self._clock,
+            sink=sink,
+        )
+
+    async def open_window_slot(
+        self, state: dict[str, Any] | None, sink: Sink, *, proxy: Proxy | None = None
+    ) -> PageSlot:
+        """The login page with `state` in a window of a headed Chromium of its own, on the
+        operator's display (`NoDisplay` without one); closing the slot closes the browser."""
+        browser = await self._launcher.launch_window()
+        try:
+            context = await browser.new_context(
+                storage_state=state,  # type: ignore[arg-type]
+                proxy=playwright_proxy(proxy) if proxy is not None else None,
+                no_viewport=True,
+            )
+            page = await context.new_page()
+            provider = self._provider(page, sink)
+            slot = PageSlot(context, provider, browser=browser)
+            slot.watch_close()
+            await provider.install(timeout=self._boot_timeout)
+            await page.bring_to_front()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await browser.close()
             raise
         return slot
 
@@ -240,12 +285,13 @@ class SessionHost:
             raise UnknownSession(session_id) from None
 
     async def start_session(
-        self, *, session_id: str, workspace_id: int, label: str = ""
+        self, *, session_id: str, workspace_id: int, label: str = "", proxy: Proxy | None = None
     ) -> SessionInfo:
         """Start a session: from its snapshot when there is one (then `connected`
         without a QR), else on a login page, from the warm pool when one is ready
-        (its QR is emitted at once). Returns once the page is booted. A session
-        parked here (logged out, failed, in conflict) is started again."""
+        (its QR is emitted at once; never for a session with a `proxy`, whose page
+        must go out through it). Returns once the page is booted. A session parked
+        here (logged out, failed, in conflict) is started again."""
         if self._closing:
             raise BrowserUnavailable(f"instance {self.instance_id} is shutting down")
         existing = self._sessions.get(session_id)
@@ -253,9 +299,12 @@ class SessionHost:
             if existing.active:
                 raise SessionLocked(session_id)
             existing.label = label or existing.label
+            existing.proxy = proxy
             await existing.call(lambda: existing.start(Reason.USER_INITIATED), timeout=300)
             return existing.info()
-        session = Session(self, session_id=session_id, workspace_id=workspace_id, label=label)
+        session = Session(
+            self, session_id=session_id, workspace_id=workspace_id, label=label, proxy=proxy
+        )
         session.folder.lock()  # raises SessionLocked; a non-blocking flock, no thread needed
         self._sessions[session_id] = session
         session.start_tasks()
@@ -307,10 +356,41 @@ class SessionHost:
         finally:
             waiter.cancel()
 
-    async def restart_session(self, session_id: str) -> None:
-        """Close the page and reopen the session from its snapshot."""
+    async def restart_session(self, session_id: str, *, proxy: Proxy | None = None) -> None:
+        """Close the page and reopen the session from its snapshot (with `proxy`, the
+        account's proxy as it is now)."""
         session = self._get(session_id)
+        session.proxy = proxy
         await session.call(session.restart, timeout=self._boot_timeout * 5)
+
+    async def request_pairing_code(self, session_id: str, phone: str) -> PairingCodeIssued:
+        """Switch the session's page to "link with phone number" and return its first code
+        (renewals follow as `PairingCodeIssued` events). A session still opening its page
+        gets the code once its first QR is on screen."""
+        session = self._get(session_id)
+        if not session.state.waiting_for_scan:
+            waiter = session.expect_qr()
+            try:
+                async with asyncio.timeout(self._boot_timeout):
+                    await waiter
+            except TimeoutError:
+                raise BrowserUnavailable(
+                    f"session {session_id} showed no login screen within "
+                    f"{self._boot_timeout:.0f} s; check its state, then ask again"
+                ) from None
+            finally:
+                waiter.cancel()
+        return cast(
+            PairingCodeIssued,
+            await session.call(
+                lambda: session.request_pairing_code(phone), timeout=self._boot_timeout
+            ),
+        )
+
+    async def open_window(self, session_id: str) -> None:
+        """Show a session waiting for its passkey in a window on the operator's screen."""
+        session = self._get(session_id)
+        await session.call(session.open_window, timeout=self._boot_timeout * 2)
 
     def sessions(self) -> list[SessionInfo]:
         return [s.info() for s in self._sessions.values()]

@@ -19,11 +19,20 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from playwright.async_api import BrowserContext
+from playwright.async_api import Browser, BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
 from app.domain.states import Reason
-from app.engine.browser.signals import Crashed, Idle, LoggedOut, Navigated, PageSignal, Qr
+from app.engine.browser.signals import (
+    Blocked,
+    Crashed,
+    Idle,
+    LoggedOut,
+    Navigated,
+    PageSignal,
+    Qr,
+    WindowClosed,
+)
 from app.engine.browser.whatsapp_web import Sink, WhatsAppWebPage
 
 log = logging.getLogger(__name__)
@@ -31,20 +40,35 @@ log = logging.getLogger(__name__)
 
 @dataclass(eq=False)
 class PageSlot:
-    """A browser context and its provider page; closing one closes both."""
+    """A browser context and its provider page; closing one closes both.
+
+    A window's slot (`browser` set) owns a headed browser of its own, closed with it;
+    the operator closing the window is reported as `WindowClosed`, not as a crash."""
 
     context: BrowserContext
     page: WhatsAppWebPage
     closing: bool = field(default=False)
+    browser: Browser | None = None
+
+    @property
+    def window(self) -> bool:
+        return self.browser is not None
 
     def watch_close(self) -> None:
         """Report the context dying under us (browser crash) as a crash signal."""
 
-        def on_close(_ctx: BrowserContext) -> None:
-            if not self.closing:
+        def on_close(_target: BrowserContext | Page | Browser) -> None:
+            if self.closing:
+                return
+            if self.window:
+                self.page.report(WindowClosed())
+            else:
                 self.page.report(Crashed(Reason.BROWSER_CRASH, "the browser closed unexpectedly"))
 
         self.context.on("close", on_close)
+        if self.browser is not None:
+            self.page.page.on("close", on_close)
+            self.browser.on("disconnected", on_close)
 
     async def close(self, *, timeout: float = 30.0) -> None:
         if self.closing:
@@ -54,6 +78,8 @@ class PageSlot:
         with contextlib.suppress(PlaywrightError, TimeoutError):
             async with asyncio.timeout(timeout):
                 await self.context.close()
+                if self.browser is not None:
+                    await self.browser.close()
 
 
 SlotFactory = Callable[[Sink], Awaitable[PageSlot]]
@@ -68,7 +94,7 @@ class _Pooled:
     def sink(self, signal: PageSignal) -> None:
         if isinstance(signal, Qr):
             self.has_qr.set()
-        elif isinstance(signal, Idle | Crashed | LoggedOut | Navigated):
+        elif isinstance(signal, Idle | Crashed | LoggedOut | Navigated | Blocked):
             self.stale = True
 
 

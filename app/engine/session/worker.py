@@ -27,6 +27,7 @@ from playwright.async_api import Error as PlaywrightError
 from app.config import Settings
 from app.domain.events import EngineEvent, QrIssued, SessionHeartbeat, SessionStateChanged
 from app.domain.models import SessionInfo
+from app.domain.proxy import Proxy
 from app.domain.states import Reason, SessionLifecycle, SessionState, is_restart
 from app.engine.browser.signals import Crashed, PageSignal
 from app.engine.browser.whatsapp_web import Sink
@@ -43,6 +44,7 @@ class HostServices(Protocol):
 
     settings: Settings
     instance_id: str
+    provider_url: str
     policy: HealthPolicy
 
     def emit(self, event: EngineEvent) -> None: ...
@@ -50,7 +52,16 @@ class HostServices(Protocol):
     def now(self) -> datetime: ...
 
     async def open_slot(
-        self, folder: SessionFolder, state: dict[str, Any] | None, sink: Sink
+        self,
+        folder: SessionFolder,
+        state: dict[str, Any] | None,
+        sink: Sink,
+        *,
+        proxy: Proxy | None = None,
+    ) -> PageSlot: ...
+
+    async def open_window_slot(
+        self, state: dict[str, Any] | None, sink: Sink, *, proxy: Proxy | None = None
     ) -> PageSlot: ...
 
     def take_pooled(self) -> PageSlot | None: ...

@@ -24,6 +24,8 @@ __all__ = ["InstanceClient", "InstanceClientError", "InstanceRefused", "Instance
 
 log = logging.getLogger(__name__)
 
+SLOW_CALL = 120.0  # seconds for calls that may start a page (or a browser) first
+
 
 class InstanceClientError(RuntimeError):
     """A call to an instance failed; the message names the instance and the call."""
@@ -103,6 +105,18 @@ class InstanceClient:
         """Ask for a fresh QR; the QR itself arrives on the event stream (`wait=false`)."""
         path = f"api/sessions/{session_id}/regenerate-qr?wait=false"
         await self._object("POST", path, f"regenerate the QR of {session_id}")
+
+    async def request_pairing_code(self, session_id: str, phone: str) -> None:
+        """Ask for a pairing code for `phone`; the code itself (and every renewal) arrives
+        on the event stream (`wait=false`). Starting a stopped session may take a while."""
+        path = f"api/sessions/{session_id}/pairing-code?wait=false"
+        what = f"get a pairing code for {session_id}"
+        await self._object("POST", path, what, json_body={"phone": phone}, timeout=SLOW_CALL)
+
+    async def open_window(self, session_id: str) -> None:
+        """Show the session (waiting for its passkey) in a window on the instance's screen."""
+        path = f"api/sessions/{session_id}/open-window"
+        await self._object("POST", path, f"open a window for {session_id}", timeout=SLOW_CALL)
 
     async def _act(self, verb: str, session_id: str, what: str) -> None:
         await self._object("POST", f"api/sessions/{session_id}/{verb}", what)

@@ -32,6 +32,7 @@ _PASSED_KEYS = (
     "heartbeat_interval",
     "retry_budget",
     "webhook_timeout",
+    "pairing_code_webhook",
     "time_scale",
     "sandbox_boot_delay",
     "log_level",

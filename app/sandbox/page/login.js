@@ -19,8 +19,12 @@ let ws = null;
 let leaving = false; // navigating away after a logout: ignore the socket from now on
 let retries = 0;
 let offline = 0;
-let pairingType = 'QR';
+let pairingType = 'QR_CODE';
+let altLinking = false; // "Link with phone number" screen: the code replaces the QR
 let pendingCode = null; // { resolve, reject } of startAltLinkingFlow
+let lastRef = null; // the QR on screen (kept while the code screen shows, for the way back)
+let blockedState = null; // a terminal socket state: the page never leaves it
+let passkeyAsk = null; // the server's passkey request while the link waits for it
 let inbox = Promise.resolve(); // server messages are handled one after another
 
 const ctl = {
@@ -31,6 +35,24 @@ const ctl = {
   browserVersion: () => (navigator.userAgent.match(/Chrome\/([\d.]+)/) || [])[1] || '',
   setPairingType: (type) => {
     pairingType = String(type);
+  },
+  pairingType: () => pairingType,
+  initializeAltDeviceLinking: () => {
+    if (Socket.state !== 'UNPAIRED' && Socket.state !== 'UNPAIRED_IDLE') {
+      throw new Error('alt device linking needs an unpaired page');
+    }
+    altLinking = true;
+    ui.showCode(null);
+  },
+  initializeQRLinking: () => {
+    pairingType = 'QR_CODE';
+    if (pendingCode) pendingCode.reject(new Error('back to QR linking'));
+    pendingCode = null;
+    if (!altLinking) return;
+    altLinking = false;
+    send({ type: 'qr_linking' });
+    if (lastRef && Socket.state === 'UNPAIRED') ui.showQr(lastRef.qr, lastRef.size, lastRef.modules);
+    else if (Socket.state === 'UNPAIRED_IDLE') ui.showIdle(() => ctl.refreshQR());
   },
   logout: async () => {
     if (isOpen() && Socket.state === 'CONNECTED') send({ type: 'logout' });
@@ -54,12 +76,15 @@ const ctl = {
     if (isOpen()) send({ type: 'refresh' });
     else connect();
   },
-  requestPairingCode: (phone) =>
+  requestPairingCode: (phone, showNotification) =>
     new Promise((resolve, reject) => {
       if (!isOpen()) return reject(new Error('not connected'));
+      if (pairingType !== 'ALT_DEVICE_LINKING' || !altLinking) {
+        return reject(new Error('call setPairingType and initializeAltDeviceLinking first'));
+      }
       if (pendingCode) pendingCode.reject(new Error('superseded by a newer request'));
       pendingCode = { resolve, reject };
-      send({ type: 'pairing_code', phone: String(phone), pairing_type: pairingType });
+      send({ type: 'pairing_code', phone: String(phone), show_notification: showNotification !== false });
     }),
 };
 
@@ -68,7 +93,7 @@ const { Socket, Conn, Cmd } = modules;
 if (config.flavour === 'full') {
   Object.defineProperty(window, 'require', { value: modules.require, writable: true, configurable: true });
 }
-const ui = createUi(document.getElementById('app'), config.flavour);
+const ui = createUi(document.getElementById('app'), config.flavour, config.language);
 
 // ------------------------------------------------------------------ storage
 
@@ -190,7 +215,7 @@ function connect() {
 }
 
 function onSocketLost() {
-  if (leaving) return;
+  if (leaving || blockedState) return;
   Socket.stream = 'DISCONNECTED';
   // A page in conflict or with an exhausted QR batch waits for the user.
   if (Socket.state === 'CONFLICT' || Socket.state === 'UNPAIRED_IDLE') return;
@@ -206,17 +231,33 @@ function onSocketLost() {
 async function handle(message) {
   switch (message.type) {
     case 'ref':
-      ui.showQr(message.qr, message.size, message.modules);
+      lastRef = message;
+      // The code screen stays up while refs keep turning underneath (as on the real site).
+      if (!altLinking) ui.showQr(message.qr, message.size, message.modules);
       Conn.ref = message.ref;
       Socket.state = 'UNPAIRED';
       break;
     case 'idle':
-      ui.showIdle(() => ctl.refreshQR());
+      lastRef = null;
+      if (!altLinking) ui.showIdle(() => ctl.refreshQR());
       Socket.state = 'UNPAIRED_IDLE';
       break;
     case 'pairing':
+      altLinking = false;
       ui.showLoading(0);
       Socket.state = 'PAIRING';
+      break;
+    case 'passkey':
+      passkeyAsk = message;
+      confirmPasskey();
+      break;
+    case 'passkey_failed':
+      ui.showPasskey(`The passkey was not accepted: ${message.message}`, confirmPasskey);
+      break;
+    case 'blocked':
+      blockedState = message.state;
+      ui.showBlocked(message.state);
+      Socket.state = message.state;
       break;
     case 'connected':
       await onConnected(message);
@@ -236,6 +277,7 @@ async function handle(message) {
       await logoutLocally(message.reason || 'remote');
       break;
     case 'pairing_code':
+      if (altLinking) ui.showCode(message.code);
       if (pendingCode) pendingCode.resolve(message.code);
       pendingCode = null;
       break;
@@ -251,7 +293,58 @@ async function handle(message) {
   }
 }
 
+// The passkey step: the official page asks the browser for the account's passkey
+// (navigator.credentials.get); the customer confirms on their phone (hybrid) and the
+// signed answer goes back to the server, which then completes the link.
+async function confirmPasskey() {
+  const ask = passkeyAsk;
+  if (!ask) return;
+  ui.showPasskey('', confirmPasskey);
+  let credential;
+  try {
+    credential = await navigator.credentials.get({
+      publicKey: {
+        challenge: b64urlToBytes(ask.challenge),
+        allowCredentials: ask.credential_ids.map((id) => ({
+          type: 'public-key',
+          id: b64urlToBytes(id),
+          transports: ['hybrid', 'internal'],
+        })),
+        userVerification: 'preferred',
+        timeout: 300000,
+      },
+    });
+  } catch (err) {
+    if (passkeyAsk !== ask) return;
+    const hint = /^[0-9.]+$|^\[/.test(location.hostname)
+      ? ' Passkeys need a host name: open this page as http://localhost:' + location.port + '/.'
+      : '';
+    ui.showPasskey(`${err.name}: ${err.message}.${hint}`, confirmPasskey);
+    return;
+  }
+  if (passkeyAsk !== ask || !credential) return;
+  const r = credential.response;
+  send({
+    type: 'passkey_assertion',
+    assertion: {
+      id: bytesToB64url(credential.rawId),
+      client_data: bytesToB64url(r.clientDataJSON),
+      authenticator_data: bytesToB64url(r.authenticatorData),
+      signature: bytesToB64url(r.signature),
+    },
+  });
+}
+
+function b64urlToBytes(text) {
+  return b64ToBytes(String(text).replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4));
+}
+
+function bytesToB64url(data) {
+  return bytesToB64(data).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
 async function onConnected(message) {
+  passkeyAsk = null;
   device = { key: 'device', phone: message.phone, device_id: message.device_id, lid: message.lid };
   if (db) await dbPut(device);
   try {

@@ -218,11 +218,17 @@ function createModules(ctl) {
     WAWebOfflineHandler: {
       OfflineMessageHandler: { getOfflineDeliveryProgress: () => ctl.offlineProgress() },
     },
+    // Link with phone number (what whatsapp-web.js's requestPairingCode calls, in this
+    // order: setPairingType('ALT_DEVICE_LINKING'), initializeAltDeviceLinking(),
+    // startAltLinkingFlow(phone, showNotification) -> the 8-character code).
     WAWebAltDeviceLinkingApi: {
       setPairingType: (type) => ctl.setPairingType(type),
-      initializeAltDeviceLinking: async () => undefined,
+      getPairingType: () => ctl.pairingType(),
+      initializeAltDeviceLinking: async () => ctl.initializeAltDeviceLinking(),
+      initializeQRLinking: async () => ctl.initializeQRLinking(),
       startAltLinkingFlow: (phone, showNotification) => ctl.requestPairingCode(phone, showNotification),
     },
+    WAWebLaunchSocketUtils: { refreshQR: () => ctl.refreshQR() },
     WAWebCompanionRegClientUtils: { DEVICE_PLATFORM: ctl.platform, waNoiseInfo: noiseInfo },
     WAWebSignalStoreApi: {
       waSignalStore: {

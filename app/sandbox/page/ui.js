@@ -2,15 +2,37 @@
 //   while unpaired  div[data-ref="<whole QR string>"] > canvas   (the QR, drawn)
 //   when idle       div[data-ref] > span > button "Click to reload QR code"
 //   after login     #pane-side (aria-label "Chat list") and span[data-icon="search"]
+//   phone number    div[data-link-code] with the 8 characters (code mode, no QR)
+//   passkey, blocks #passkey, #blocked (the page waits for the passkey / never recovers)
+// `#app[data-screen]` names the screen (QR, CODE, STARTUP, MAIN, CONFLICT, PASSKEY or
+// the terminal socket state): the sandbox's stand-in for the site's app-screen mode, a
+// language-independent page state the adapter's DOM and pixel strategies read.
 // Flavour "pixels" leaves out the data-ref attribute: only the drawn canvas tells
 // the QR. The server sends the QR module matrix; this file only paints it.
 
-function createUi(root, flavour) {
+// The few words automation could be tempted to read, in the page's language.
+const WORDS = {
+  en: {
+    title: 'Use WhatsApp on your computer',
+    reload: 'Click to reload QR code',
+    conflict: 'WhatsApp is open in another window. Click "Use here" to use WhatsApp in this window.',
+    useHere: 'Use here',
+  },
+  es: {
+    title: 'Usa WhatsApp en tu computadora',
+    reload: 'Haz clic para volver a cargar el código QR',
+    conflict: 'WhatsApp está abierto en otra ventana. Haz clic en "Usar aquí" para usarlo en esta ventana.',
+    useHere: 'Usar aquí',
+  },
+};
+
+function createUi(root, flavour, language) {
   const QUIET = 4; // modules of white border, as the QR spec asks
   const TARGET_PX = 264; // the real site's canvas size
+  const words = WORDS[language] || WORDS.en;
 
   const landing = el('div', { id: 'landing', class: 'landing' }, [
-    el('h1', {}, ['Use WhatsApp on your computer']),
+    el('h1', {}, [words.title]),
     el('ol', { class: 'steps' }, [
       el('li', {}, ['Open WhatsApp on your phone']),
       el('li', {}, ['Tap Menu or Settings and select Linked devices']),
@@ -34,6 +56,10 @@ function createUi(root, flavour) {
       node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
     }
     return node;
+  }
+
+  function mark(name) {
+    root.setAttribute('data-screen', name);
   }
 
   function setScreen(node) {
@@ -81,7 +107,9 @@ function createUi(root, flavour) {
   return {
     // OPENING: no QR yet (or the old one is no longer valid).
     showOpening() {
+      mark('QR');
       showLanding();
+      for (const panel of qrBox.querySelectorAll('[data-link-code]')) panel.remove();
       if (refDiv) {
         refDiv.remove();
         refDiv = null;
@@ -91,7 +119,9 @@ function createUi(root, flavour) {
     },
 
     showQr(qr, size, bits) {
+      mark('QR');
       showLanding();
+      for (const panel of qrBox.querySelectorAll('[data-link-code]')) panel.remove();
       const div = ensureRefDiv(qr);
       for (const span of div.querySelectorAll(':scope > span')) span.remove();
       if (!canvas) {
@@ -102,14 +132,16 @@ function createUi(root, flavour) {
     },
 
     showIdle(onReload) {
+      mark('QR');
       showLanding();
+      for (const panel of qrBox.querySelectorAll('[data-link-code]')) panel.remove();
       const div = ensureRefDiv(refDiv ? refDiv.getAttribute('data-ref') || '' : '');
       if (canvas) {
         canvas.remove();
         canvas = null;
       }
       if (!div.querySelector(':scope > span > button')) {
-        const button = el('button', { type: 'button' }, ['Click to reload QR code']);
+        const button = el('button', { type: 'button' }, [words.reload]);
         button.addEventListener('click', onReload);
         div.appendChild(el('span', {}, [button]));
       }
@@ -117,6 +149,7 @@ function createUi(root, flavour) {
 
     // PAIRING, or CONNECTED before the first sync finished.
     showLoading(progress) {
+      mark('STARTUP');
       landing.remove();
       refDiv = null;
       canvas = null;
@@ -126,6 +159,7 @@ function createUi(root, flavour) {
     },
 
     showChats(phone) {
+      mark('MAIN');
       landing.remove();
       const header = el('header', { class: 'side-header' }, [
         el('span', { 'data-icon': 'search', class: 'icon' }, ['\u{1F50D}']),
@@ -138,15 +172,61 @@ function createUi(root, flavour) {
     },
 
     showConflict(onUseHere) {
+      mark('CONFLICT');
       landing.remove();
-      const button = el('button', { type: 'button' }, ['Use here']);
+      const button = el('button', { type: 'button' }, [words.useHere]);
       button.addEventListener('click', onUseHere);
       setScreen(
         el('div', { id: 'conflict', class: 'conflict' }, [
-          el('p', {}, ['WhatsApp is open in another window. Click "Use here" to use WhatsApp in this window.']),
+          el('p', {}, [words.conflict]),
           button,
         ]),
       );
+    },
+
+    // "Link with phone number": the code replaces the QR (null: the code is on its way).
+    showCode(code) {
+      mark('CODE');
+      showLanding();
+      if (refDiv) {
+        refDiv.remove();
+        refDiv = null;
+        canvas = null;
+      }
+      spinner.remove();
+      for (const panel of qrBox.querySelectorAll('[data-link-code]')) panel.remove();
+      const text = code ? code.slice(0, 4) + '-' + code.slice(4) : 'Getting a code...';
+      qrBox.appendChild(
+        el('div', { class: 'link-code', 'data-link-code': code || '' }, [
+          el('p', {}, ['Enter code on phone']),
+          el('div', { class: 'code', role: 'status' }, [text]),
+        ]),
+      );
+    },
+
+    showPasskey(problem, onRetry) {
+      mark('PASSKEY');
+      landing.remove();
+      const button = el('button', { type: 'button' }, ['Try again']);
+      button.addEventListener('click', onRetry);
+      const parts = [
+        el('h2', {}, ['Use your passkey to link this device']),
+        el('p', {}, ['Follow the prompt. You can confirm with the passkey on your phone.']),
+      ];
+      if (problem) parts.push(el('p', { class: 'problem' }, [problem]), button);
+      setScreen(el('div', { id: 'passkey', class: 'conflict' }, parts));
+    },
+
+    showBlocked(state) {
+      mark(state);
+      landing.remove();
+      const why = {
+        PROXYBLOCK: 'WhatsApp does not accept connections from this network.',
+        TOS_BLOCK: 'This account is not allowed to use WhatsApp.',
+        SMB_TOS_BLOCK: 'This WhatsApp Business account is not allowed to use WhatsApp.',
+        DEPRECATED_VERSION: 'This version of the browser is no longer supported. Update it.',
+      }[state] || state;
+      setScreen(el('div', { id: 'blocked', class: 'conflict' }, [el('p', {}, [why])]));
     },
   };
 }

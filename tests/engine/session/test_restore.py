@@ -223,6 +223,8 @@ async def test_a_page_that_cannot_reconnect_is_reopened(tmp_path: Path) -> None:
 async def test_fallback_flavours_see_logout_and_conflict(tmp_path: Path, flavour: str) -> None:
     async with world(tmp_path, flavour=flavour) as w:
         w.conflicts_expected = True
+        # The page speaks Spanish: the conflict is read from its state, not from "Use here".
+        await w.phone.set_faults(language="es")
         host = await w.host()
         await w.connect(host, "s1", PHONE)
         other_dir = tmp_path / "other"

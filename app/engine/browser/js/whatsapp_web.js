@@ -8,9 +8,15 @@
 //   modules  window.require(...) models and their change events (as whatsapp-web.js)
 //   dom      a MutationObserver on div[data-ref] (the attribute is the whole QR string)
 //   pixels   canvas draws are hooked and Python decodes a screenshot of the canvas
-// Messages: {t: 'strategy'|'qr'|'state'|'ready'|'idle'|'logout'|'conflict'|'canvas', ...}
+// Every strategy reads the page's *state*, never its English words: the socket model's
+// state (modules), else the page's language-independent screen marker (dom, pixels).
+// The passkey step is seen where the page asks the browser for the account's passkey
+// (navigator.credentials.get), in every strategy.
+// Messages: {t: 'strategy'|'qr'|'state'|'ready'|'idle'|'logout'|'conflict'|'canvas'|
+//            'passkey'|'blocked', ...}
 (opts) => {
   if (window.__pairdeskAdapter) return window.__pairdeskAdapter.strategy;
+  const TERMINAL = opts.terminal || [];
   const push = (msg) => {
     try {
       const r = window[opts.binding](msg);
@@ -31,6 +37,19 @@
     if (typeof wid === 'string') return wid.split('@')[0].split(':')[0];
     return String(wid.user || '').split(':')[0];
   };
+  // The screen the page shows, as a state name (the sandbox marks it on #app; '' when the
+  // page does not say).
+  const screenState = () => {
+    const app = document.getElementById('app');
+    return (app && app.getAttribute('data-screen')) || '';
+  };
+  // The login socket's state when the modules can be read (even if they appeared after
+  // this adapter was injected), else the screen's.
+  const pageState = () => {
+    const sock = tryRequire('WAWebSocketModel');
+    if (sock && sock.Socket && sock.Socket.state) return String(sock.Socket.state);
+    return screenState();
+  };
   const lastWid = () => {
     // The real site keeps the linked number here; used when the modules are gone.
     try {
@@ -39,6 +58,27 @@
       return '';
     }
   };
+
+  // The passkey gate: the page asks the browser for the account's passkey. The request
+  // goes on untouched (in a window the operator and the customer answer it).
+  function hookPasskey() {
+    const creds = navigator.credentials;
+    if (!creds || typeof creds.get !== 'function' || creds.__pairdeskHooked) return;
+    const original = creds.get.bind(creds);
+    const hooked = function (options) {
+      const wanted = options && options.publicKey;
+      if (!wanted) return original(options);
+      push({ t: 'passkey', phase: 'asked', rp: String(wanted.rpId || location.hostname) });
+      const answer = original(options);
+      answer.then(
+        () => push({ t: 'passkey', phase: 'answered' }),
+        (err) => push({ t: 'passkey', phase: 'failed', error: String((err && err.name) || err) }),
+      );
+      return answer;
+    };
+    Object.defineProperty(creds, 'get', { value: hooked, configurable: true, writable: true });
+    Object.defineProperty(creds, '__pairdeskHooked', { value: true });
+  }
 
   function loadModules() {
     if (typeof window.require !== 'function') return null;
@@ -64,6 +104,8 @@
     const Cmd = m.cmd && m.cmd.Cmd;
     let refSeq = 0;
     let readySent = false;
+    let codeMode = false;
+    const linking = () => tryRequire('WAWebAltDeviceLinkingApi');
 
     async function qrString(ref) {
       // Read the keys for every ref: they are regenerated after a logout.
@@ -104,6 +146,7 @@
       }
       if (state === 'UNPAIRED_IDLE') push({ t: 'idle' });
       if (state === 'CONFLICT') push({ t: 'conflict' });
+      if (TERMINAL.includes(state)) push({ t: 'blocked', state });
     }
     Conn.on('change:ref', (_model, ref) => onRef(ref));
     Socket.on('change:state', onState);
@@ -116,7 +159,22 @@
     if (Conn.ref && Socket.state !== 'UNPAIRED_IDLE') onRef(Conn.ref);
     return {
       strategy: 'modules',
-      regenerateQr: () => Cmd && Cmd.refreshQR && Cmd.refreshQR(),
+      // A fresh QR batch; from the phone-number screen, back to QR linking first.
+      regenerateQr: async () => {
+        const api = linking();
+        if (codeMode && api && api.initializeQRLinking) await api.initializeQRLinking();
+        codeMode = false;
+        return Cmd && Cmd.refreshQR && Cmd.refreshQR();
+      },
+      // Link with phone number, as whatsapp-web.js's requestPairingCode does.
+      requestPairingCode: async (phone) => {
+        const api = linking();
+        if (!api || typeof api.startAltLinkingFlow !== 'function') return null;
+        api.setPairingType('ALT_DEVICE_LINKING');
+        await api.initializeAltDeviceLinking();
+        codeMode = true;
+        return String(await api.startAltLinkingFlow(phone, true));
+      },
       logout: () => Socket.logout(),
     };
   }
@@ -129,13 +187,6 @@
       if (/reload/i.test(text)) return b;
     }
     return null;
-  }
-
-  function conflictShown() {
-    for (const b of document.querySelectorAll('button')) {
-      if (/use here/i.test(b.textContent || '')) return true;
-    }
-    return false;
   }
 
   function installFallback() {
@@ -163,7 +214,10 @@
         lastRef = null;
         return set('ready', { t: 'ready', method: 'dom', phone: lastWid(), platform: '' });
       }
-      if (conflictShown()) return set('conflict', { t: 'conflict' });
+      const st = pageState();
+      if (TERMINAL.includes(st)) return set('blocked', { t: 'blocked', state: st });
+      if (st === 'CONFLICT') return set('conflict', { t: 'conflict' });
+      if (st === 'PASSKEY') return set('passkey', { t: 'passkey', phase: 'asked', rp: '' });
       if (reloadButton()) {
         lastRef = null;
         return set('idle', { t: 'idle' });
@@ -193,7 +247,7 @@
       subtree: true,
       childList: true,
       attributes: true,
-      attributeFilter: ['data-ref', 'data-icon', 'id'],
+      attributeFilter: ['data-ref', 'data-icon', 'id', 'data-screen'],
     });
     // Canvas draws change no DOM; hook the 2D context so a redrawn QR is noticed.
     const proto = window.CanvasRenderingContext2D && CanvasRenderingContext2D.prototype;
@@ -218,12 +272,16 @@
         if (b) b.click();
         return !!b;
       },
+      requestPairingCode: async () => null,
       logout: () => false,
     };
   }
 
+  hookPasskey();
   const modules = loadModules();
   window.__pairdeskAdapter = modules ? installModules(modules) : installFallback();
+  // A page booted straight into the passkey step (reopened while the phone waits).
+  if (modules && screenState() === 'PASSKEY') push({ t: 'passkey', phase: 'asked', rp: '' });
   push({ t: 'strategy', strategy: window.__pairdeskAdapter.strategy });
   return window.__pairdeskAdapter.strategy;
 }
