@@ -87,7 +87,10 @@ class BenchContext:
             server.stop()
 
     def folder(self, name: str) -> Path:
-        path = self.options.scratch / name
+        """A scratch folder of its own for this run (a weight or load variant gets another)."""
+        variant = "" if self.options.page_weight == "light" else f"-{self.options.page_weight}"
+        variant += f"-load{self.options.load}" if self.options.load else ""
+        path = self.options.scratch / (name + variant)
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
 
