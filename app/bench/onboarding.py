@@ -51,6 +51,7 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
         window.show()
         watch = PaintWatch()
         watch.watch(window.focus.qr, "focus")
+        watch.watch(window.focus.next_qr, "next")  # the next QR, drawn beside the current one
         phone = TestPhone(url)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-phone")
         loaded: list[bool] = []
