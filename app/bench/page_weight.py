@@ -53,7 +53,14 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
     )
 
 
-async def measure(chromium_path: str | None, weight: str, pages: int) -> dict[str, Any]:
+async def measure(
+    chromium_path: str | None,
+    weight: str,
+    pages: int,
+    *,
+    extra_args: tuple[str, ...] = (),
+    purge: bool = False,
+) -> dict[str, Any]:
     """Link `pages` pages at `weight` and measure them (see the module doc)."""
     from playwright.async_api import async_playwright
 
@@ -64,7 +71,7 @@ async def measure(chromium_path: str | None, weight: str, pages: int) -> dict[st
     async with SandboxServer(options) as sandbox, AsyncTestPhone(sandbox.url) as phone:
         # The engine's flags and its disabled features (the omnibox popups' renderers),
         # so the renderers counted are the pages' and nothing else.
-        args = [*CHROMIUM_FLAGS, "--disable-features=" + ",".join(DISABLED_FEATURES)]
+        args = [*CHROMIUM_FLAGS, "--disable-features=" + ",".join(DISABLED_FEATURES), *extra_args]
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(
                 executable_path=chromium_path, args=args, headless=True
@@ -73,6 +80,9 @@ async def measure(chromium_path: str | None, weight: str, pages: int) -> dict[st
                 # Renderers alive before any page (a spare one Chromium keeps) are not the pages'.
                 before = _renderer_pss()
                 opened = [await _linked_page(browser, sandbox.url, phone, i) for i in range(pages)]
+                if purge:
+                    for page in opened:
+                        await _purge(page)
                 await asyncio.sleep(SETTLE_S)
                 out = await _per_page(opened, before)
             finally:
@@ -119,6 +129,15 @@ _STORE_FILLED = """async () => {
     db.close();
   }
 }"""
+
+
+async def _purge(page: Any) -> None:
+    cdp = await page.context.new_cdp_session(page)
+    try:
+        await cdp.send("Memory.simulatePressureNotification", {"level": "critical"})
+        await cdp.send("HeapProfiler.collectGarbage")
+    finally:
+        await cdp.detach()
 
 
 async def _per_page(pages: list[Any], before: tuple[int, int]) -> dict[str, Any]:
