@@ -39,6 +39,7 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
         figures[weight] = await measure(ctx.chromium_path, weight, pages)
     for key, label in (
         ("renderer_pss_bytes", "renderer PSS / page"),
+        ("renderer_uss_bytes", "renderer USS / page"),
         ("js_heap_used_bytes", "JS heap used / page"),
         ("indexeddb_bytes", "IndexedDB / page"),
         ("snapshot_bytes", "snapshot JSON / page"),
@@ -80,8 +81,8 @@ async def measure(
                 # Renderers alive before any page (a spare one Chromium keeps) are not the pages'.
                 before = _renderer_pss()
                 opened = [await _linked_page(browser, sandbox.url, phone, i) for i in range(pages)]
-                if purge:
-                    for page in opened:
+                for page in opened:
+                    if purge:
                         await _purge(page)
                 await asyncio.sleep(SETTLE_S)
                 out = await _per_page(opened, before)
@@ -157,11 +158,14 @@ async def _per_page(pages: list[Any], before: tuple[int, int]) -> dict[str, Any]
         state = await page.context.storage_state(indexed_db=True)
         snap_s.append(time.perf_counter() - started)
         snaps.append(len(json.dumps(state)))
-    renderer, renderers = _renderer_pss()
+    renderer, renderers, uss = _renderer_pss()
     n = len(pages)
     return {
         "renderers_before_after": [before[1], renderers],
         "renderer_pss_bytes": (renderer - before[0]) // n,
+        # USS: pages only this renderer maps; unlike PSS it does not move with how many
+        # other Chromiums on the machine share the binary's pages (other people's too).
+        "renderer_uss_bytes": (uss - before[2]) // n,
         "js_heap_used_bytes": sum(heaps) // n,
         "dom_nodes": sum(nodes) // n,
         "indexeddb_bytes": sum(stored) // n,
@@ -170,12 +174,17 @@ async def _per_page(pages: list[Any], before: tuple[int, int]) -> dict[str, Any]
     }
 
 
-def _renderer_pss() -> tuple[int, int]:
-    """(PSS, count) of this process's Chromium renderers (the pages'; no other is open)."""
+def _renderer_pss() -> tuple[int, int, int]:
+    """(PSS, count, USS) of this process's Chromium renderers (the pages'; no other is open)."""
     me = psutil.Process()
     renderers = []
     for proc in me.children(recursive=True):
         with contextlib.suppress(psutil.Error):
             if "--type=renderer" in proc.cmdline():
                 renderers.append(proc)
-    return pss_of(renderers)
+    pss, count = pss_of(renderers)
+    uss = 0
+    for proc in renderers:
+        with contextlib.suppress(psutil.Error):
+            uss += proc.memory_full_info().uss
+    return pss, count, uss
