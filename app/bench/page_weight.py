@@ -141,7 +141,7 @@ async def _purge(page: Any) -> None:
         await cdp.detach()
 
 
-async def _per_page(pages: list[Any], before: tuple[int, int]) -> dict[str, Any]:
+async def _per_page(pages: list[Any], before: tuple[int, int, int]) -> dict[str, Any]:
     heaps: list[int] = []
     nodes: list[int] = []
     stored: list[int] = []
