@@ -4,10 +4,10 @@ Calls go in with `asyncio.run_coroutine_threadsafe`, wrapped in small
 `Operation` objects whose success/failure callbacks run on the GUI thread
 (Anki's `CollectionOp` pattern). Events come out as typed Qt signals; the
 loop thread only appends them to a deque, and a 50 ms timer on the GUI thread
-drains it, so a burst of a thousand heartbeats costs one repaint. A QR or a
-state change does not wait for the timer: it wakes the GUI thread at once
-(one wake at a time, so a burst still drains in one go), because staff are
-looking at the QR wall waiting for exactly that.
+drains it, so a burst of a thousand heartbeats costs one repaint. A QR, a
+pairing code or a scan (`pairing`) does not wait for the timer: it wakes the
+GUI thread at once (one wake at a time, so a burst still drains in one go),
+because staff are looking at the QR wall waiting for exactly that.
 Playwright and ORM objects never cross: only frozen dataclasses do.
 """
 
@@ -31,14 +31,17 @@ from app.domain.events import (
     SessionStateChanged,
     SyncStatus,
 )
+from app.domain.states import SessionState
 from app.engine.api import Engine
 
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[], Engine]
 EngineCall = Callable[[Engine], Awaitable[Any]]
-URGENT = (QrIssued, PairingCodeIssued, SessionStateChanged)
-"""Events delivered at once: what staff wait for on the wall (QR, code, scanned, linked)."""
+URGENT = (QrIssued, PairingCodeIssued)
+"""Events delivered at once: what staff wait for on the wall (a QR, a code). A scan
+(`pairing`) is urgent too (focus mode moves on); other state changes are not: the
+grid gets ten a second from a busy fleet and each drain re-sorts it."""
 
 _LOADED = object()  # marker in the queue: initial lists follow
 
@@ -82,6 +85,12 @@ class Operation:
 def _message(error: BaseException) -> str:
     text = str(error).strip()
     return text or type(error).__name__
+
+
+def _urgent(event: EngineEvent) -> bool:
+    if isinstance(event, SessionStateChanged):
+        return event.state is SessionState.PAIRING
+    return isinstance(event, URGENT)
 
 
 class EngineHost(QObject):
@@ -255,7 +264,7 @@ class EngineHost(QObject):
             async for event in stream:
                 self._queue.append(event)
                 # Appended first, flag read after: a wake is never lost, at worst doubled.
-                if isinstance(event, URGENT) and not self._wake_pending:
+                if _urgent(event) and not self._wake_pending:
                     self._wake_pending = True
                     self._sig_wake.emit()
         except asyncio.CancelledError:
