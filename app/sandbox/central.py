@@ -137,6 +137,7 @@ def create_central_app(
             event_id = check_event_id(request.headers)
             parsed = json.loads(body)
             name, data = validate_event(parsed)
+            event_id = check_event_id(request.headers, data)
         except (InvalidEvent, ValueError) as exc:
             message = str(exc) if isinstance(exc, InvalidEvent) else f"body is not JSON: {exc}"
             central.reject(422, "invalid event", message, event_id)
@@ -148,7 +149,14 @@ def create_central_app(
             timestamp=timestamp,
             instance_url=request.headers.get("x-instance-url", ""),
         )
-        return JSONResponse({"ok": True, "seq": entry.seq, "duplicate": entry.duplicate})
+        return JSONResponse(
+            {
+                "ok": True,
+                "seq": entry.seq,
+                "duplicate": entry.duplicate,
+                "status": "duplicate" if entry.duplicate else "applied",
+            }
+        )
 
     async def active(request: Request) -> JSONResponse:
         # The pull needs no signature in the contract; a signed pull is still checked,
