@@ -15,6 +15,7 @@ import csv
 import io
 from dataclasses import dataclass
 
+from app.domain.csv_safe import write_csv
 from app.domain.ids import InvalidIdentifier, normalize_phone
 from app.domain.models import AccountSpec
 from app.domain.proxy import InvalidProxy, Proxy, parse_proxy
@@ -158,10 +159,10 @@ def _check(
 
 
 def results_csv(rows: list[dict[str, str]]) -> str:
-    """The export at the end of an onboarding run: one line per row with its result."""
-    buf = io.StringIO()
+    """The export at the end of an onboarding run: one line per row with its result.
+
+    Cells come from the operator's sheet, so they are escaped against formula
+    injection (`app.domain.csv_safe`).
+    """
     fields = ["row", "workspace_id", "label", "phone", "session_id", "result", "seconds"]
-    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    return write_csv(fields, rows)

@@ -268,3 +268,20 @@ def test_sandbox_phone_scans_both_accounts_and_results_say_connected(tmp_path, c
     assert [r["label"] for r in rows] == ["Toko Maju", "Klinik Sehat"]
     assert all(r["result"] == "connected" for r in rows)
     assert all(r["phone"].startswith("6281") and r["session_id"] for r in rows)
+
+
+def test_the_results_csv_never_writes_a_formula(tmp_path, capsys, engine, monkeypatch):
+    """Labels from the sheet reach the results file as text, never as formulas."""
+    _walk(monkeypatch, engine)
+    path = _sheet(
+        tmp_path,
+        'workspace_id,label,phone\n1,"=HYPERLINK(""http://x"",""y"")",\n2,@SUM(A1),\n'
+        "x,+cmd|calc,\n",
+    )
+    main(["onboard", str(path), "--yes", "--phone-scan-sandbox", "--no-qr"])
+    capsys.readouterr()
+    text = (tmp_path / "accounts.csv.results.csv").read_text(encoding="utf-8")
+    cells = [c for r in csv.reader(text.splitlines()) for c in r]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    labels = [r["label"] for r in csv.DictReader(text.splitlines())]
+    assert labels == ['\'=HYPERLINK("http://x","y")', "'@SUM(A1)", "'+cmd|calc"]
