@@ -7,7 +7,9 @@ and the platform's spellings stay as aliases (`reconnect` = restart, `DELETE`
 with the same verb; the JSON of a session and of `/health` comes from
 `app.engine.wire`, which the console's side reads with.
 Every route needs the instance token, as `Authorization: Bearer <token>` or as
-`api_key` in the query string or the JSON body. Answers are JSON; failures are
+`api_key` in the query string or the JSON body; `http_guard.TokenGuard`
+checks it before any body is read or any route (404/405) is looked up, and
+caps bodies at 1 MiB (413). Answers are JSON; failures are
 `{"success": false, "error": "<what happened, what to do>", "code": "<stable>"}`
 with 401 (token), 404 (unknown session), 422 (bad input), 409 (conflict), 503
 (full or shutting down) or 500/504.
@@ -16,7 +18,6 @@ with 401 (token), 404 (unknown session), 422 (bad input), 409 (conflict), 503
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,6 +37,7 @@ from app.domain.ids import (
 from app.domain.models import SessionInfo
 from app.domain.proxy import InvalidProxy, Proxy, parse_proxy
 from app.engine.errors import BadRequest, InstanceError
+from app.engine.instance.http_guard import TokenGuard
 from app.engine.instance.hub import EventHub, Listener
 from app.engine.instance.sessions import SessionOperations
 from app.engine.wire import Health, encode_session
@@ -86,37 +88,12 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-async def _presented_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    if "api_key" in request.query_params:
-        return request.query_params["api_key"]
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-        try:
-            body = await _json_body(request)
-        except BadRequest:
-            return ""
-        key = body.get("api_key")
-        return key if isinstance(key, str) else ""
-    return ""
-
-
 def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECONDS) -> Starlette:
     """The Starlette app serving `service`."""
 
     def endpoint(handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
-            presented = await _presented_token(request)
-            if not presented or not hmac.compare_digest(presented.encode(), service.token.encode()):
-                return error_response(
-                    401,
-                    "missing or wrong instance token; send 'Authorization: Bearer <token>' "
-                    "or api_key (the token the instance was started with)",
-                    "unauthorized",
-                )
-            try:
+            try:  # the token was checked (and the body capped) by `TokenGuard`
                 return await handler(request)
             except InstanceError as exc:
                 return error_response(exc.status, exc.message, exc.code)
@@ -322,6 +299,8 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
 
     app.add_exception_handler(404, on_404)
     app.add_exception_handler(405, on_405)
+    # Outermost: no route, 404 or 405 is reached, and no body read, before the token.
+    app.add_middleware(TokenGuard, token=lambda: service.token)
     return app
 
 
