@@ -34,6 +34,7 @@ from app.domain.ids import (
     validate_session_id,
     validate_workspace_id,
 )
+from app.domain.input_checks import loads_json, text_problem, whole_number_problem
 from app.domain.models import SessionInfo
 from app.domain.proxy import InvalidProxy, Proxy, parse_proxy
 from app.engine.errors import BadRequest, InstanceError
@@ -80,9 +81,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadRequest("the request body is not valid JSON; send a JSON object") from None
+        data = loads_json(raw)  # huge ints, deep nesting, bad UTF-8: a 422, never a 500
+    except ValueError as exc:
+        raise BadRequest(f"{exc}; send a JSON object") from None
     if not isinstance(data, dict):
         raise BadRequest('the request body must be a JSON object such as {"workspace_id": 42}')
     return data
@@ -117,6 +118,8 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
         value = body.get("proxy")
         if value is None or value == "":
             return None
+        if isinstance(value, str) and (problem := text_problem(value)):
+            raise BadRequest(f"proxy {problem}; give a URL such as http://user:pass@host:3128")
         try:
             return parse_proxy(value)
         except InvalidProxy as exc:
@@ -130,13 +133,13 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
         except InvalidIdentifier as exc:
             raise BadRequest(str(exc)) from None
         account_id = body.get("account_id")
-        if account_id is not None and (
-            isinstance(account_id, bool) or not isinstance(account_id, int) or account_id < 1
-        ):
-            raise BadRequest(f"account_id must be a positive whole number, got {account_id!r}")
+        if account_id is not None and (problem := whole_number_problem(account_id)):
+            raise BadRequest(f"account_id {problem}")
         label = body.get("label", "")
         if not isinstance(label, str) or len(label) > 200:
             raise BadRequest("label must be text of at most 200 characters")
+        if problem := text_problem(label):
+            raise BadRequest(f"label {problem}; remove it and send the label again")
         info = await service.sessions.add_session(
             workspace_id=workspace_id,
             session_id=session_id,
