@@ -45,6 +45,7 @@ from app.domain.events import (
 )
 from app.domain.import_rows import ImportFileError, ImportRow, parse_bytes, results_csv
 from app.domain.models import SessionInfo
+from app.domain.sheet_files import MAX_FILE_BYTES
 from app.domain.states import SessionState
 from app.engine.api import Engine, EngineError
 from app.operator import text as fmt
@@ -114,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     for row in bad:
         print(f"  rejected  {row.error}", file=out)
+    for row in good:
+        if row.warning:
+            print(f"  warning   {row.warning}", file=out)
     if not good:
         raise UserError(f"{path.name}: no valid row ({len(bad)} rejected); nothing was created")
     print(f"{path.name}: {len(good)} row(s) ready, {len(bad)} rejected", file=out)
@@ -136,6 +140,11 @@ def run(args: argparse.Namespace) -> int:
 def read_rows(path: Path) -> list[ImportRow]:
     """The file's rows with their verdicts; a file that cannot be used is a `UserError`."""
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:  # refused before reading it into memory
+            raise UserError(
+                f"{path.name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it "
+                "into several files; nothing was created"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None

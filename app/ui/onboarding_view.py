@@ -57,14 +57,16 @@ class ImportRowsModel(RowTableModel[ImportRow]):
     def display(self, row: int, col: int) -> str:
         r = self._rows[row]
         check = "✓ ready" if r.ok else r.error.split(": ", 1)[-1]
+        if r.ok and r.warning:
+            check = "✓ ready, " + r.warning.split(": ", 1)[-1]
         return (str(r.line), r.workspace_raw, r.label, r.phone_raw, r.proxy, check)[col]
 
     def role_data(self, row: int, col: int, role: int) -> Any:
         r = self._rows[row]
-        if role == Qt.ItemDataRole.ToolTipRole and not r.ok:
-            return r.error
+        if role == Qt.ItemDataRole.ToolTipRole and (not r.ok or r.warning):
+            return r.error or r.warning
         if role == Qt.ItemDataRole.ForegroundRole and col == CHECK_COL:
-            return QColor(theme.GREEN if r.ok else theme.RED)
+            return QColor(theme.RED if not r.ok else theme.AMBER if r.warning else theme.GREEN)
         return None
 
 
@@ -164,12 +166,16 @@ class OnboardingView(QWidget):
         self.model.set_rows(rows)
         good = sum(r.ok for r in rows)
         bad = len(rows) - good
-        self.message.setText(
-            f"{source}: {good} rows ready, {bad} rejected. Nothing is created until you start."
+        warned = sum(bool(r.ok and r.warning) for r in rows)
+        text = (
+            f"{source}: {good} rows ready, {bad} rejected."
             if bad
-            else f"{source}: all {good} rows ready. Nothing is created until you start."
+            else f"{source}: all {good} rows ready."
         )
-        self.message.setStyleSheet(f"color: {theme.AMBER if bad else theme.GREEN};")
+        if warned:
+            text += f" {warned} without label or phone (hard to find later)."
+        self.message.setText(text + " Nothing is created until you start.")
+        self.message.setStyleSheet(f"color: {theme.AMBER if bad or warned else theme.GREEN};")
         self.start.setText(f"Start scanning {good} accounts")
         self.start.setEnabled(good > 0)
 

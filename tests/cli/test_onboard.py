@@ -285,3 +285,31 @@ def test_the_results_csv_never_writes_a_formula(tmp_path, capsys, engine, monkey
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
     labels = [r["label"] for r in csv.DictReader(text.splitlines())]
     assert labels == ['\'=HYPERLINK("http://x","y")', "'@SUM(A1)", "'+cmd|calc"]
+
+
+def test_hostile_rows_are_one_line_each_and_unnamed_rows_warn(tmp_path, capsys, no_engine):
+    path = _sheet(tmp_path, "workspace_id,label,phone\n٤٢,Toko,\n²,Klinik,\n3,,\n")
+    assert main(["onboard", str(path)]) == 2  # rejected rows need --yes (no tty here)
+    out = capsys.readouterr().out
+    assert "row 2: workspace_id '٤٢' is not a number (digits 0-9 only)" in out
+    assert "row 3: workspace_id '²' is not a number (digits 0-9 only)" in out
+    assert "warning   row 4: no label and no phone" in out
+    assert "Traceback" not in out and not no_engine
+
+
+def test_an_xlsx_bomb_is_refused_in_one_line(tmp_path, capsys, no_engine):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            for _ in range(400):
+                sheet.write(b"<row/>" * 100_000)  # 240 MB of XML, about 250 KB on disk
+    path = tmp_path / "accounts.xlsx"
+    path.write_bytes(buf.getvalue())
+    assert main(["onboard", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "expands to" in err and "refused unread" in err and "nothing was created" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not no_engine
