@@ -36,6 +36,7 @@ from app.cli import UserError, load_settings
 from app.config import Settings
 from app.domain.models import SessionInfo
 from app.domain.outbox import OutboxItem, OutboxState
+from app.redaction import redact_url
 from app.sync.signing import Secret
 
 DEAD_SHOWN = 10
@@ -89,7 +90,7 @@ def target(settings: Settings) -> tuple[str, str]:
 def _describe_target(settings: Settings) -> str:
     mode, url = target(settings)
     if mode == "platform":
-        return f"on, to {url}"
+        return f"on, to {redact_url(url)}"
     if mode == "sandbox":
         return "sandbox: to the reference central API the engine starts (no central_url set)"
     return SYNC_OFF
@@ -290,7 +291,7 @@ async def sync_test(
         url = SANDBOX_CENTRAL
         app = create_central_app(settings.resolved_webhook_secret())
         transport = transport or httpx.ASGITransport(app=app)
-    print(f"central API {url}", file=out)
+    print(f"central API {redact_url(url)}", file=out)
     verdict = await probe_webhook(
         central_url=url,
         secret=secret,
@@ -328,7 +329,7 @@ async def sync_reconcile(
             "reconciles by itself; set central_url to reconcile against a platform"
         )
     _secret(settings)
-    print(f"central API {url}", file=out)
+    print(f"central API {redact_url(url)}", file=out)
     with _store(settings) as sessions:
         if sessions is None:
             local: list[SessionInfo] = []

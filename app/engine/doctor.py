@@ -20,6 +20,7 @@ from pathlib import Path
 from app.config import ConfigError, Settings
 from app.engine.chromium import CHROMIUM_FLAGS, ChromiumNotFound, chromium_version, find_chromium
 from app.permissions import wider_than_private
+from app.redaction import redact_url
 
 MIN_FREE_BYTES = 1 << 30  # a few hundred sessions' snapshots and the database fit in 1 GiB
 
@@ -193,7 +194,7 @@ async def check_central(settings: Settings) -> list[CheckResult]:
             CheckResult(
                 "central API",
                 False,
-                f"{settings.central_url} unreachable ({type(exc).__name__})",
+                f"{redact_url(settings.central_url)} unreachable ({type(exc).__name__})",
                 "check central_url and the network; events wait in the outbox meanwhile",
             )
         ]
@@ -201,7 +202,7 @@ async def check_central(settings: Settings) -> list[CheckResult]:
         CheckResult(
             "central API",
             response.status_code < 500,
-            f"{settings.central_url} answered HTTP {response.status_code}",
+            f"{redact_url(settings.central_url)} answered HTTP {response.status_code}",
             "" if response.status_code < 500 else "the central API has a server error",
         )
     ]
