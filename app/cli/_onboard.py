@@ -258,6 +258,11 @@ class Walk:
         return f"{row.label or session_id} (ws {row.workspace_raw})"
 
     def test_phone_number(self, session_id: str) -> str:
+        """The sandbox phone that scans: the row's own phone if it has one (any other
+        phone is the wrong customer), else a made-up one per row."""
+        spec = self._row_of[session_id].spec
+        if spec is not None and spec.phone_number:
+            return spec.phone_number
         return f"6281{7000000 + self._row_of[session_id].line:08d}"
 
     def line(self, text: str) -> None:
@@ -374,6 +379,10 @@ async def _open_window(engine: Engine, walk: Walk, session_id: str) -> None:
 async def _move(engine: Engine, walk: Walk, run: OnboardingRun) -> None:
     """Start and stop sessions until exactly the run's warm window is running."""
     while True:
+        for sid in run.take_logouts():  # linked by the wrong phone: unlink it at once
+            walk.line(f"  ✗ {walk.name(sid)}: {run.result_of(sid)}; logged out")
+            with contextlib.suppress(EngineError):
+                await engine.logout_session(sid)
         start, stop = run.next_moves()
         if not start and not stop:
             return

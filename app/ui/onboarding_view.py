@@ -46,10 +46,20 @@ class ImportRowsModel(RowTableModel[ImportRow]):
 
     headers = HEADERS
 
+    _results: dict[int, str] = {}  # sheet row -> the run's result, once settled
+
     def set_rows(self, rows: Sequence[ImportRow]) -> None:
         self.beginResetModel()  # a new file is a new table
         self._rows = list(rows)
+        self._results = {}
         self.endResetModel()
+
+    def set_results(self, results: dict[int, str]) -> None:
+        """Show each settled row's result (connected, wrong phone, ...) in its Check cell."""
+        if results != self._results and self._rows:
+            self._results = dict(results)
+            last = len(self._rows) - 1
+            self.dataChanged.emit(self.index(0, CHECK_COL), self.index(last, CHECK_COL))
 
     def rows(self) -> list[ImportRow]:
         return list(self._rows)
@@ -59,12 +69,18 @@ class ImportRowsModel(RowTableModel[ImportRow]):
         check = "✓ ready" if r.ok else r.error.split(": ", 1)[-1]
         if r.ok and r.warning:
             check = "✓ ready, " + r.warning.split(": ", 1)[-1]
+        check = self._results.get(r.line, check)
         return (str(r.line), r.workspace_raw, r.label, r.phone_raw, r.proxy, check)[col]
 
     def role_data(self, row: int, col: int, role: int) -> Any:
         r = self._rows[row]
+        result = self._results.get(r.line)
+        if role == Qt.ItemDataRole.ToolTipRole and result and col == CHECK_COL:
+            return result
         if role == Qt.ItemDataRole.ToolTipRole and (not r.ok or r.warning):
             return r.error or r.warning
+        if role == Qt.ItemDataRole.ForegroundRole and col == CHECK_COL and result:
+            return QColor(theme.GREEN if result == "connected" else theme.RED)
         if role == Qt.ItemDataRole.ForegroundRole and col == CHECK_COL:
             return QColor(theme.RED if not r.ok else theme.AMBER if r.warning else theme.GREEN)
         return None
@@ -215,6 +231,7 @@ class OnboardingView(QWidget):
     def update_progress(self) -> None:
         if self.run is not None:
             self.progress.setText(self.run.summary())
+            self.model.set_results(self.run.row_results())
 
     @Slot()
     def _on_export_clicked(self) -> None:

@@ -313,3 +313,21 @@ def test_an_xlsx_bomb_is_refused_in_one_line(tmp_path, capsys, no_engine):
     assert "expands to" in err and "refused unread" in err and "nothing was created" in err
     assert len(err.strip().splitlines()) == 1
     assert not no_engine
+
+
+def test_a_row_scanned_by_the_wrong_phone_is_logged_out_and_reported(
+    tmp_path, capsys, engine, monkeypatch
+):
+    _walk(monkeypatch, engine)
+    monkeypatch.setattr(
+        "app.cli._onboard.Walk.test_phone_number", lambda self, sid: "6289900001111"
+    )
+    path = _sheet(tmp_path, "workspace_id,label,phone\n1,Toko,+62 812 1111 2222\n2,Klinik,\n")
+    code = main(["onboard", str(path), "--yes", "--phone-scan-sandbox", "--no-qr"])
+    out = capsys.readouterr().out
+    expected = "wrong phone: expected +62 812 1111 2222, scanned by +62 899 0000 1111"
+    assert code == 1, out
+    assert f"✗ Toko (ws 1): {expected}; logged out" in out
+    assert ("logout_session", "s-1-0") in engine.calls
+    rows = list(csv.DictReader((tmp_path / "accounts.csv.results.csv").open(encoding="utf-8")))
+    assert [r["result"] for r in rows] == [expected, "connected"]

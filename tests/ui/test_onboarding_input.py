@@ -47,3 +47,17 @@ def test_an_xlsx_bomb_is_refused_with_one_line(qtbot) -> None:
     view.load_bytes("accounts.xlsx", buf.getvalue())
     assert "refused unread" in view.message.text()
     assert view.model.rowCount() == 0 and not view.start.isEnabled()
+
+
+def test_a_wrong_phone_shows_in_the_rows_check_cell(qtbot) -> None:
+    from app.domain.events import SessionReady
+    from app.domain.models import SessionInfo
+
+    view = OnboardingView()
+    qtbot.addWidget(view)
+    view.load_text("workspace_id,label,phone\n1,Toko,+62 812 1111 2222\n")
+    run = view.begin([SessionInfo(session_id="s0", workspace_id=1, phone_number="6281211112222")])
+    run.apply(SessionReady(session_id="s0", workspace_id=1, phone_number="6289900001111"))
+    view.update_progress()
+    cell = view.model.data(view.model.index(0, CHECK_COL))
+    assert cell == "wrong phone: expected +62 812 1111 2222, scanned by +62 899 0000 1111"
