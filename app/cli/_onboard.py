@@ -185,6 +185,7 @@ class Walk:
         self.rows = list(rows)
         self.by_code = by_code
         self.passkeys: list[str] = []  # accounts that must confirm in a window, in order
+        self.logouts: set[asyncio.Task[None]] = set()  # wrong-phone logouts under way
         self._codes: dict[str, PairingCodeIssued] = {}
         self.run: OnboardingRun | None = None
         self.changed = asyncio.Event()
@@ -347,6 +348,8 @@ async def _walk_until_stopped(
         await asyncio.wait({walking, stopping}, return_when=asyncio.FIRST_COMPLETED)
         for task in (follower, walking, stopping):
             task.cancel()
+    if walk.logouts:  # wrong-phone logouts finish before the engine closes
+        await asyncio.gather(*walk.logouts, return_exceptions=True)
     if stop.is_set():
         walk.line("stopped by the operator; writing the results so far")
 
@@ -376,13 +379,23 @@ async def _open_window(engine: Engine, walk: Walk, session_id: str) -> None:
         )
 
 
+async def _logout(engine: Engine, walk: Walk, session_id: str, result: str) -> None:
+    try:
+        await engine.logout_session(session_id)
+    except EngineError as exc:
+        walk.line(f"  ✗ {walk.name(session_id)}: {result}; could not log it out: {exc}")
+    else:
+        walk.line(f"  ✗ {walk.name(session_id)}: {result}; logged out")
+
+
 async def _move(engine: Engine, walk: Walk, run: OnboardingRun) -> None:
     """Start and stop sessions until exactly the run's warm window is running."""
     while True:
         for sid in run.take_logouts():  # linked by the wrong phone: unlink it at once
-            walk.line(f"  ✗ {walk.name(sid)}: {run.result_of(sid)}; logged out")
-            with contextlib.suppress(EngineError):
-                await engine.logout_session(sid)
+            # A task of its own: the walk may end (and cancel this follower) meanwhile;
+            # the logout must still happen before the engine closes.
+            task = asyncio.ensure_future(_logout(engine, walk, sid, run.result_of(sid)))
+            walk.logouts.add(task)
         start, stop = run.next_moves()
         if not start and not stop:
             return

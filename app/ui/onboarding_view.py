@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.import_rows import ImportFileError, ImportRow, parse_bytes, parse_text, results_csv
 from app.domain.models import AccountSpec, SessionInfo
+from app.domain.sheet_files import MAX_FILE_BYTES
 from app.operator.onboarding import OnboardingRun
 from app.ui import theme
 from app.ui.table_model import RowTableModel
@@ -203,6 +204,11 @@ class OnboardingView(QWidget):
             self, "Choose accounts", "", "Sheets (*.csv *.xlsx);;All files (*)"
         )
         if path:
+            if (
+                Path(path).stat().st_size > MAX_FILE_BYTES
+            ):  # never read a huge file on the UI thread
+                self._fail(f"{Path(path).name}: larger than {MAX_FILE_BYTES >> 20} MB; split it")
+                return
             self.load_bytes(Path(path).name, Path(path).read_bytes())
 
     @Slot()

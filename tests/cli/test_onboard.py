@@ -331,3 +331,51 @@ def test_a_row_scanned_by_the_wrong_phone_is_logged_out_and_reported(
     assert ("logout_session", "s-1-0") in engine.calls
     rows = list(csv.DictReader((tmp_path / "accounts.csv.results.csv").open(encoding="utf-8")))
     assert [r["result"] for r in rows] == [expected, "connected"]
+
+
+@pytest.mark.e2e
+def test_real_engine_logs_out_an_account_scanned_by_the_wrong_phone(tmp_path, capsys, monkeypatch):
+    """Sandbox and Chromium: the wrong phone links, the session is logged out, the sheet's
+    phone stays stored, and the results say why."""
+    from app.store import accounts, create_engine_for, session_factory, timeline
+
+    monkeypatch.setattr(
+        "app.cli._onboard.Walk.test_phone_number", lambda self, sid: "6289900001111"
+    )
+    path = _sheet(tmp_path, "workspace_id,label,phone\n33,Toko Salah,+62 812 1111 2222\n")
+    data = tmp_path / "data"
+    code = main(
+        [
+            "onboard",
+            str(path),
+            "--phone-scan-sandbox",
+            "--no-qr",
+            "--time-scale",
+            "0.3",
+            "--instances",
+            "1",
+            "--data-dir",
+            str(data),
+            "--sessions-dir",
+            str(tmp_path / "sessions"),
+            "--database-url",
+            f"sqlite:///{data / 'pairdesk.db'}",
+        ]
+    )
+    out = capsys.readouterr().out
+    expected = "wrong phone: expected +62 812 1111 2222, scanned by +62 899 0000 1111"
+    assert code == 1, out
+    assert f"✗ Toko Salah (ws 33): {expected}; logged out" in out
+    rows = list(csv.DictReader((tmp_path / "accounts.csv.results.csv").open(encoding="utf-8")))
+    assert [r["result"] for r in rows] == [expected]
+    engine = create_engine_for(f"sqlite:///{data / 'pairdesk.db'}")
+    try:
+        with session_factory(engine)() as session:
+            [stored] = accounts.list_accounts(session)
+            states = [e.state for e in timeline.list_events(session, stored.session_id)]
+    finally:
+        engine.dispose()
+    assert stored.phone_number == "6281211112222"
+    # Linked (by the wrong phone), then logged out on the spot; the run's end stops it.
+    linked = states.index(SessionState.CONNECTED)
+    assert SessionState.LOGGED_OUT in states[linked:], states
