@@ -26,6 +26,7 @@ from app.domain.ids import (
     validate_session_id,
     validate_workspace_id,
 )
+from app.domain.input_checks import text_problem
 from app.domain.models import AccountSpec, SessionInfo, TimelineEntry
 from app.domain.outbox import OutboxDraft
 from app.domain.proxy import Proxy, parse_proxy
@@ -114,6 +115,8 @@ def _label(value: str) -> str:
     label = value.strip()
     if len(label) > MAX_LABEL_LENGTH:
         raise InvalidIdentifier(f"label is {len(label)} characters; at most {MAX_LABEL_LENGTH}")
+    if problem := text_problem(label):  # PostgreSQL refuses NUL; no driver encodes a surrogate
+        raise InvalidIdentifier(f"label {problem}")
     return label
 
 

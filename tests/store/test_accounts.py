@@ -8,7 +8,12 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.events import SessionHeartbeat
-from app.domain.ids import InvalidPhoneNumber, InvalidSessionId, InvalidWorkspaceId
+from app.domain.ids import (
+    InvalidIdentifier,
+    InvalidPhoneNumber,
+    InvalidSessionId,
+    InvalidWorkspaceId,
+)
 from app.domain.models import AccountSpec
 from app.domain.outbox import OutboxDraft, OutboxState
 from app.domain.states import IllegalTransition, Reason, SessionState
@@ -309,3 +314,12 @@ def test_a_different_phone_never_overwrites_the_stored_one(session: Session, now
     session.commit()
     assert accounts.get_account(session, "p").phone_number == "6281211112222"
     assert accounts.get_account(session, "q").phone_number == "6281300000000"  # a first phone
+
+
+@pytest.mark.parametrize("label", ["Toko\x00Budi", "Toko \ud800", "bell\x07"])
+def test_labels_no_database_can_store_are_refused_naming_the_label(
+    session: Session, now: datetime, label: str
+) -> None:
+    with pytest.raises(InvalidIdentifier, match="^label "):
+        accounts.create_account(session, AccountSpec(workspace_id=9, label=label), now=now)
+    assert accounts.list_accounts(session) == []
