@@ -47,7 +47,9 @@ def private_files() -> Iterator[None]:
 def secure_folders(folders: Iterable[Path]) -> None:
     """Narrow existing folders owned by this user to 0700 (others' folders are left alone)."""
     for folder in folders:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, RuntimeError):
+            if folder.resolve() in (Path.home().resolve(), Path("/")):
+                continue  # a data folder set to the home folder: not ours to lock down
             info = folder.stat()
             if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
                 if info.st_mode & 0o077:
