@@ -96,3 +96,34 @@ def test_the_diagnostics_bundle_hides_the_password(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as zf:
         blob = b"".join(zf.read(n) for n in zf.namelist())
     assert PASSWORD.encode() not in blob and b"desk:***@127.0.0.1" in blob
+
+
+def test_sync_status_hides_the_password_in_errors_stored_by_older_versions(tmp_path: Path) -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    from app.store import create_engine_for, outbox, session_factory, upgrade
+
+    settings = _settings(tmp_path)
+    raw = settings.central_url.rstrip("/")
+    engine = create_engine_for(settings.effective_database_url)
+    try:
+        upgrade(engine)
+        now = datetime.now(UTC)
+        with session_factory(engine).begin() as session:
+            event_id = uuid.uuid4()
+            outbox.enqueue(
+                session,
+                event_id=event_id,
+                session_id="s",
+                name="session_ready",
+                payload={},
+                now=now,
+            )
+            outbox.mark_dead(session, event_id, now=now, status=None, error=f"cannot reach {raw}")
+    finally:
+        engine.dispose()
+    out = io.StringIO()
+    status(settings, out)
+    assert PASSWORD not in out.getvalue()
+    assert "cannot reach http://desk:***@127.0.0.1" in out.getvalue()

@@ -24,6 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -165,7 +166,8 @@ def status(settings: Settings, out: TextIO, *, now: datetime | None = None) -> i
             if metrics.last_error_at
             else ""
         )
-        print(f"last error {when}: {_clip(metrics.last_error, 160)}", file=out)
+        shown = _hide_url(settings, metrics.last_error)
+        print(f"last error {when}: {_clip(shown, 160)}", file=out)
     if not metrics.dead:
         return 0
     print(
@@ -174,10 +176,16 @@ def status(settings: Settings, out: TextIO, *, now: datetime | None = None) -> i
         file=out,
     )
     for item in dead:
-        _print_item(item, out)
+        _print_item(replace(item, last_error=_hide_url(settings, item.last_error)), out)
     if metrics.dead > len(dead):
         print(f"  ... and {metrics.dead - len(dead)} more", file=out)
     return 1
+
+
+def _hide_url(settings: Settings, text: str) -> str:
+    """`text` with the raw central_url redacted (errors stored by older versions held it)."""
+    raw = settings.central_url.rstrip("/")
+    return text.replace(raw, redact_url(raw)) if raw and text else text
 
 
 def _print_item(item: OutboxItem, out: TextIO, *, answer: bool = True) -> None:
