@@ -379,3 +379,31 @@ def test_real_engine_logs_out_an_account_scanned_by_the_wrong_phone(tmp_path, ca
     # Linked (by the wrong phone), then logged out on the spot; the run's end stops it.
     linked = states.index(SessionState.CONNECTED)
     assert SessionState.LOGGED_OUT in states[linked:], states
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b"workspace_id,label\n1,Toko\n2," + b"x" * 200_000 + b"\n", "row 3: a cell is longer"),
+        (b"workspace_id,label\n1,To\x00ko\n", "row 2: label holds a NUL character"),
+    ],
+    ids=["128KB", "NUL"],
+)
+def test_a_huge_cell_or_a_nul_byte_is_one_line_naming_the_row(
+    tmp_path, capsys, no_engine, data, line
+):
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(data)
+    assert main(["onboard", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert line in out + err and "Traceback" not in out + err
+    assert "nothing was created" in err and not no_engine
+
+
+def test_a_utf16_sheet_with_a_byte_order_mark_is_read(tmp_path, capsys, no_engine, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    path = tmp_path / "accounts.csv"
+    path.write_bytes("workspace_id,label\n1,Toko Ümit\nx,Bad\n".encode("utf-16"))
+    assert main(["onboard", str(path)]) == 2  # one rejected row: asks for --yes
+    out = capsys.readouterr().out
+    assert "1 row(s) ready, 1 rejected" in out and not no_engine
