@@ -159,9 +159,10 @@ def judge(results: Sequence[ScenarioResult]) -> list[dict[str, str]]:
             and r.status == "ok"
         ]
         loaded = [r for r in runs if r.load >= MIN_LOAD]
-        run = (loaded or runs)[-1] if runs else None
-        if target.loaded and loaded:
-            run = loaded[-1]
+        quiet = [r for r in runs if r.load == 0]
+        # A target "under load" is judged on a loaded run, any other on a quiet one.
+        preferred = loaded if target.loaded else quiet
+        run = (preferred or runs)[-1] if runs else None
         reading = target.read(run.figures) if run is not None else None
         if run is None or reading is None:
             out.append({"target": target.text, "run": "", "measured": "", "verdict": "not run"})
