@@ -30,9 +30,15 @@ log = logging.getLogger(__name__)
 _PREFIX = "run-"
 
 
-def scratch_root() -> Path:
+# Chromium makes its singleton socket at TMPDIR/org.chromium.Chromium.XXXXXX/
+# SingletonSocket (45 characters more) and aborts when the path exceeds the
+# 107 bytes a Unix socket path may have: keep the run folder's path short.
+MAX_SCRATCH_PATH = 60
+
+
+def scratch_root(base: Path | None = None) -> Path:
     """`<temp>/pairdesk-<uid>`, owned by this user and closed to others."""
-    root = Path(tempfile.gettempdir()) / f"pairdesk-{os.getuid()}"
+    root = (base or Path(tempfile.gettempdir())) / f"pairdesk-{os.getuid()}"
     root.mkdir(mode=0o700, exist_ok=True)
     info = root.lstat()
     if info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode):
@@ -79,10 +85,13 @@ def claim_scratch(root: Path | None = None) -> Path:
     """Make this process's scratch folder, point `TMPDIR` at it (for the children
     started from now on), and remove the leftovers of dead runs."""
     root = root if root is not None else scratch_root()
+    name = f"{_PREFIX}{os.getpid()}-{_start_stamp(psutil.Process())}"
+    if len(str(root / name)) > MAX_SCRATCH_PATH and Path("/tmp").is_dir():
+        root = scratch_root(Path("/tmp"))  # a long TMPDIR: Chromium could not start
     removed = remove_dead_runs(root)
     if removed:
         log.info("removed %d temp folder(s) left by instances that were killed", len(removed))
-    own = root / f"{_PREFIX}{os.getpid()}-{_start_stamp(psutil.Process())}"
+    own = root / name
     own.mkdir(mode=0o700, exist_ok=True)
     os.environ["TMPDIR"] = str(own)
     return own

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -49,8 +50,7 @@ def test_claim_points_tmpdir_at_its_own_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TMPDIR", "/tmp")
-    root = tmp_path / "root"
-    root.mkdir()
+    root = Path(tempfile.mkdtemp(prefix="pd-", dir="/tmp"))  # short, as Chromium needs
     own = scratch.claim_scratch(root)
     assert os.environ["TMPDIR"] == str(own)
     assert own.parent == root and own.name == f"run-{os.getpid()}-{_stamp(os.getpid())}"
@@ -59,3 +59,19 @@ def test_claim_points_tmpdir_at_its_own_folder(
     assert scratch.remove_dead_runs(root) == []
     scratch.release_scratch(own)
     assert not own.exists()
+    root.rmdir()
+
+
+def test_a_long_temp_path_falls_back_to_tmp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chromium aborts when TMPDIR/org.chromium.Chromium.XXXXXX/SingletonSocket is too long.
+    monkeypatch.setenv("TMPDIR", "/tmp")
+    root = tmp_path / ("long" * 20)
+    root.mkdir()
+    own = scratch.claim_scratch(root)
+    try:
+        assert own.parent == Path("/tmp") / f"pairdesk-{os.getuid()}"
+        assert len(str(own)) <= scratch.MAX_SCRATCH_PATH
+    finally:
+        scratch.release_scratch(own)
