@@ -16,6 +16,7 @@ logged-in WhatsApp account.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -23,7 +24,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from app.engine.errors import SessionLocked, StateCorrupt
 
@@ -44,15 +45,43 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that readers see the old or the new bytes, never a mix."""
+def write_bytes(fh: BinaryIO, data: bytes) -> None:
+    """Every byte pairdesk writes into a session folder goes through here: the seam
+    tests replace to make a full disk (ENOSPC) without a full filesystem."""
+    fh.write(data)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write failed for lack of space (or of quota), not for a reason a retry won't fix."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _write_temp(path: Path, data: bytes) -> str:
+    """`data` in a synced temp file beside `path` (removed again if writing fails)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write_bytes(fh, data)
             fh.flush()
             os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def atomic_write(path: Path, data: bytes, *, keep_previous: Path | None = None) -> None:
+    """Replace `path` with `data` so that readers see the old or the new bytes, never a mix.
+
+    With `keep_previous`, the old file moves there, but only once the new bytes are
+    safely on disk: a write that fails (a full disk) leaves both files as they were.
+    """
+    tmp = _write_temp(path, data)
+    try:
+        if keep_previous is not None:
+            os.replace(path, keep_previous)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -148,8 +177,11 @@ class SessionFolder:
         except BlockingIOError:
             os.close(fd)
             raise SessionLocked(self.session_id) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        # The pid is for people reading the folder; the flock is the lock. On a full
+        # disk the write fails, and the session must still run on its saved login.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
 
     def unlock(self) -> None:
@@ -196,9 +228,8 @@ class SessionFolder:
         self.ensure()
         current = self.path / STATE
         # Only a good snapshot may become the fallback; a corrupt one is overwritten.
-        if _read_state(current) is not None:
-            os.replace(current, self.path / STATE_PREV)
-        atomic_write(current, data)
+        previous = self.path / STATE_PREV if _read_state(current) is not None else None
+        atomic_write(current, data, keep_previous=previous)
         self._last_written = data
         return True
 
