@@ -40,6 +40,7 @@ from app.engine.instance.load import Counters, ProcessTreeSampler, TreeLoad, ren
 from app.engine.instance.recorder import EventRecorder
 from app.engine.instance.sessions import SessionHostLike, SessionOperations
 from app.engine.instance.store import InstanceStore, should_restore
+from app.engine.session.folder import seal_clear_snapshots
 from app.engine.wire import Health
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,10 @@ class Instance:
             capacity=self.capacity,
         )
         self._recorder.start()
+        # Snapshots from before encryption at rest are sealed before anything reads them.
+        sealed = await asyncio.to_thread(seal_clear_snapshots, Path(self.settings.sessions_dir))
+        if sealed:
+            log.info("%s: encrypted %d saved login(s) written in clear", self.instance_id, sealed)
         assigned = await asyncio.to_thread(self._store.assigned, self.instance_id)
         self._owned.update(info.session_id for info in assigned)
         sessions_dir = Path(self.settings.sessions_dir)

@@ -13,6 +13,7 @@ import pytest
 from app.domain.events import QrIssued, SessionError, SessionReady, SessionStateChanged
 from app.domain.states import Reason, SessionState
 from app.engine.errors import SessionLocked
+from app.engine.vault import is_sealed, vault_for
 from tests.engine.session_support import world
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +31,10 @@ async def test_snapshot_then_reopen_connects_without_qr(tmp_path: Path) -> None:
         await w.connect(host, "s1", PHONE)
         state = folder(tmp_path, "s1") / "state.json"
         assert state.is_file() and stat.S_IMODE(state.stat().st_mode) == 0o600
-        assert "indexedDB" in state.read_text(), "IndexedDB (the login keys) is in the snapshot"
+        sealed = state.read_bytes()
+        assert is_sealed(sealed) and b"indexedDB" not in sealed, "encrypted at rest"
+        clear = vault_for(tmp_path / "sessions").open(sealed, session_id="s1")
+        assert b"indexedDB" in clear, "IndexedDB (the login keys) is in the snapshot"
         await host.stop_session("s1")
         assert w.recorder.states("s1")[-1] is S.STOPPED
         mark = len(w.recorder.events)
