@@ -174,15 +174,16 @@ async def test_supervisor_kill_9_takes_the_fleet_down_and_the_next_restores_it(
                 assert not env.get("PAIRDESK_INSTANCE_TOKEN"), names[proc.pid]
                 assert not env.get("PAIRDESK_WEBHOOK_SECRET"), names[proc.pid]
 
-            # Item 1: kill -9 of the supervisor.
+            # Item 1: kill -9 of the supervisor, and a new one at once (as an operator
+            # reopening the console would): it waits for the folders the old instance
+            # still holds while it snapshots on its way out.
             await first.kill()
+            second = await start_driver(tmp_path, sandbox.url, central.url)
+            drivers.append(second)
             async with asyncio.timeout(60):  # a guard: they end as soon as they snapshotted
                 while left := first.alive():
                     await asyncio.sleep(0.1)
             assert not left
-
-            second = await start_driver(tmp_path, sandbox.url, central.url)
-            drivers.append(second)
             async with asyncio.timeout(180):
                 while not set(sids) <= second.connected():
                     assert second.proc.returncode is None, "the second supervisor exited"
