@@ -2,10 +2,14 @@
 
 Serves the instance HTTP API (docs/INSTANCE_API.md) and prints
 `instance: http://HOST:PORT/` on stdout once it is ready. The bearer token is
-the `instance_token` setting (`PAIRDESK_INSTANCE_TOKEN`, which is how the
-supervisor passes it), or `--token`, else a random one made for this start;
-it is never printed: `--token-file` writes it for the owner (mode 0600).
-SIGTERM or Ctrl+C snapshots and closes every session, then exits 0.
+the `instance_token` setting (`PAIRDESK_INSTANCE_TOKEN`), or `--token`, else a
+random one made for this start; it is never printed: `--token-file` writes it
+for the owner (mode 0600). With `--supervised` (how the supervisor starts it)
+the token and the webhook secret come on the first line of stdin instead, and
+stdin closing means the supervisor died. Every `PAIRDESK_*` variable leaves
+the environment once the settings are read (the Playwright driver and Chromium
+inherit none). SIGTERM, Ctrl+C or the lifeline's end snapshots and closes
+every session, then exits 0.
 """
 
 from __future__ import annotations
