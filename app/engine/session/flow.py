@@ -48,6 +48,7 @@ from app.engine.errors import StateCorrupt
 from app.engine.session.folder import is_disk_full
 from app.engine.session.gates import GateFlow
 from app.engine.session.worker import HostServices, log
+from app.engine.vault import VaultError
 
 S = SessionState
 # Socket states that are not "connected, momentarily not": verdicts, and the terminal
@@ -131,10 +132,13 @@ class Session(GateFlow):
         elif not fresh:
             try:
                 loaded = await self._load()
-            except StateCorrupt as exc:
+            except (StateCorrupt, VaultError) as exc:
+                # A lost key (VaultError) leaves the login as unusable as a damaged file;
+                # its message says how to put the key back.
+                message = exc.message if isinstance(exc, StateCorrupt) else str(exc)
                 self._to_starting(reason)
-                self.move(S.FAILED, Reason.STATE_CORRUPT, exc.message)
-                self._error(Reason.STATE_CORRUPT, exc.message)
+                self.move(S.FAILED, Reason.STATE_CORRUPT, message)
+                self._error(Reason.STATE_CORRUPT, message)
                 return
             if loaded is not None:
                 state = loaded.state

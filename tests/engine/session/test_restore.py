@@ -13,7 +13,7 @@ import pytest
 from app.domain.events import QrIssued, SessionError, SessionReady, SessionStateChanged
 from app.domain.states import Reason, SessionState
 from app.engine.errors import SessionLocked
-from app.engine.vault import is_sealed, vault_for
+from app.engine.vault import is_sealed, use_vault, vault_for
 from tests.engine.session_support import world
 
 pytestmark = pytest.mark.e2e
@@ -256,3 +256,20 @@ async def test_fallback_flavours_see_logout_and_conflict(tmp_path: Path, flavour
         )
         assert out.reason is Reason.LOGOUT
         assert not (other_dir / "sessions" / "workspace_1" / "s1" / "state.json").exists()
+
+
+async def test_a_lost_snapshot_key_fails_the_session_with_what_to_do(tmp_path: Path) -> None:
+    # Issue 10, item 8: encrypted logins need their key; without it the session says so.
+    async with world(tmp_path) as w:
+        host = await w.host()
+        await w.connect(host, "s1", PHONE)
+        await host.stop_session("s1")
+        (tmp_path / "sessions" / ".session.key").unlink()  # the fail keyring: a key file
+        use_vault(tmp_path / "sessions", None)  # a new process would read the key again
+        try:
+            info = await host.start_session(session_id="s1", workspace_id=1)
+        finally:
+            use_vault(tmp_path / "sessions", None)
+        assert info.state is S.FAILED and info.reason is Reason.STATE_CORRUPT
+        error = w.recorder.of(SessionError, "s1")[-1]
+        assert "put the backed-up key file back" in error.message
