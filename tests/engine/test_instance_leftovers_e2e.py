@@ -1,5 +1,6 @@
 """Issue 10, item 11: `kill -9` of an instance left `playwright_chromiumdev_profile-*`
-folders in the temp folder. The next instance removes what dead runs left (and
+folders in the temp folder (and item 6 for an instance run by hand: its children
+inherit no `PAIRDESK_*` variable). The next instance removes what dead runs left (and
 only that: a live instance's folder is kept). TMPDIR points at a folder of the
 test, so only this test's leftovers are looked at."""
 
@@ -14,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from app.sandbox import SandboxOptions, SandboxServer
@@ -54,6 +56,15 @@ async def test_the_next_instance_removes_what_a_killed_one_left(
                 while not profiles(tmp):  # the browser is up
                     await asyncio.sleep(0.1)
             first.remember_tree()
+            # Item 6, by hand or systemd (no --supervised): the secrets came in the
+            # instance's environment, and none of its children inherited them.
+            children = [p for pid, p in first.tree.items() if pid != first.proc.pid]
+            assert children
+            for child in children:
+                with contextlib.suppress(psutil.Error):
+                    env = child.environ()
+                    assert not [k for k in env if k.startswith("PAIRDESK_")], child.name()
+                    assert TOKEN not in "\n".join(env.values())
             os.kill(first.proc.pid, signal.SIGKILL)
             await first.proc.wait()
             async with asyncio.timeout(30):  # the kernel ends the driver and Chromium
