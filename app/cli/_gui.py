@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from app.cli import load_settings
 from app.config import ConfigError, Settings, find_config_file
+from app.engine import qt_platform
 from app.first_run import is_first_run
 
 if TYPE_CHECKING:
@@ -71,15 +72,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _has_display() -> bool:
-    env = os.environ
-    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM"))
+    return qt_platform.has_display(os.environ)
+
+
+def _window_blocker() -> str:
+    """Why Qt cannot open a window here, as one line; "" when it can.
+
+    A failed platform plugin aborts the process, so a real display is probed
+    in a child first (offscreen/minimal need no system libraries)."""
+    if not sys.platform.startswith("linux"):
+        return ""
+    if not _has_display():
+        return "no display"
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal"):
+        return ""
+    found = qt_platform.probe()
+    if found.ok:
+        return ""
+    return f"the console cannot open ({found.detail}); fix: {found.advice}"
 
 
 def run(args: argparse.Namespace) -> int:
     if args.headless:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    if not _has_display() and sys.platform.startswith("linux"):
-        print("pairdesk gui: no display; starting the terminal view instead", file=sys.stderr)
+    blocker = _window_blocker()
+    if blocker:
+        print(f"pairdesk gui: {blocker}; starting the terminal view instead", file=sys.stderr)
         from app.cli import main
 
         return main(["serve", *(["--demo", str(args.demo)] if args.demo else [])])
