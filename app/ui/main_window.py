@@ -34,6 +34,7 @@ from app.domain.states import SessionState
 from app.engine.api import Engine
 from app.operator.bundle import write_bundle
 from app.ui import test_phone
+from app.ui.banners import BannerArea
 from app.ui.diagnostics_view import DiagnosticsView
 from app.ui.engine_host import EngineHost
 from app.ui.focus_view import FocusView
@@ -44,6 +45,7 @@ from app.ui.instances_view import InstancesView
 from app.ui.notifier import Notifier
 from app.ui.onboarding_flow import OnboardingFlow
 from app.ui.onboarding_view import OnboardingView
+from app.ui.problems import Snapshot, find_problems, is_disk_full
 from app.ui.qr_wall import QrWallView
 from app.ui.qr_wall_model import QrWallModel
 from app.ui.sessions_model import SessionsModel
@@ -51,6 +53,8 @@ from app.ui.timeline import TimelineModel, TimelineView
 from app.ui.window_parts import VIEWS, Header, Nav, ShortcutOverlay, StatusTotals, app_icon
 
 ScanPoster = Callable[[str, str], Awaitable[None]]
+RETRY_START_MS = 15_000  # a failed engine start is tried again this often
+INSTANCES_REFRESH_TICKS = 3  # while an instance is down, re-read why every 3 s
 
 
 def _set_proxy(session_id: str, proxy: str, engine: Engine) -> Awaitable[SessionInfo]:
@@ -82,6 +86,13 @@ class MainWindow(QMainWindow):
         self.instances = InstancesModel(self)
 
         self.header = Header(sandbox=settings.sandbox_mode)
+        self.banners = BannerArea()
+        self._engine_error = ""
+        self._sync: SyncStatus | None = None
+        self._ticks = 0
+        self._retry = QTimer(self)  # after a failed start: try again until it works
+        self._retry.setInterval(RETRY_START_MS)
+        self._retry.timeout.connect(self._on_retry_timeout)
         self.nav = Nav()
         self.wall = QrWallView(self.wall_model, sandbox=settings.sandbox_mode)
         self.focus = FocusView(self.wall_model)
@@ -126,6 +137,7 @@ class MainWindow(QMainWindow):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
         outer.addWidget(self.header)
+        outer.addWidget(self.banners)
         outer.addLayout(body, 1)
         self.setCentralWidget(central)
         self.overlay = ShortcutOverlay(central)
@@ -304,8 +316,50 @@ class MainWindow(QMainWindow):
 
     # -------------------------------------------------------------- slots
 
+    def update_problems(self) -> None:
+        """Recompute the banners from what the window holds (every second and on news)."""
+        per_instance: dict[str, int] = {}
+        disk_full = 0
+        for i in range(self.sessions.rowCount()):
+            row = self.sessions.row_at(i)
+            per_instance[row.instance] = per_instance.get(row.instance, 0) + 1
+            disk_full += is_disk_full(row.reason)
+        self.banners.set_problems(
+            find_problems(
+                Snapshot(
+                    engine_error=self._engine_error,
+                    instances=self.instances.rows(),
+                    down_since=self.instances.down_since,
+                    sync=self._sync,
+                    accounts=self.sessions.rowCount(),
+                    per_instance=per_instance,
+                    disk_full=disk_full,
+                )
+            )
+        )
+
+    @Slot()
+    def _on_retry_timeout(self) -> None:
+        if not self._engine_error:
+            self._retry.stop()
+            return
+        if self.host.retry_start():
+            self.statusBar().showMessage("Trying to start the engine again…", 4000)
+
+    def _refresh_instances(self) -> None:
+        self.host.op(lambda e: e.list_instances(), "instances").success(
+            self._on_instances_refreshed
+        ).failure(lambda _exc: None).run()
+
+    def _on_instances_refreshed(self, infos: list[Any]) -> None:
+        self.instances.load(infos)
+        self.update_problems()
+
     @Slot(object)
     def _on_host_started(self, sandbox_url: object) -> None:
+        self._engine_error = ""
+        self._retry.stop()
+        self.update_problems()
         if sandbox_url and not self.sandbox_url and self.settings.sandbox_mode:
             self.sandbox_url = str(sandbox_url)
 
@@ -350,12 +404,20 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_host_sync_status(self, status: SyncStatus) -> None:
+        self._sync = status
         self.header.set_sync(status)
+        self.update_problems()
 
     @Slot(str)
     def _on_host_engine_failed(self, message: str) -> None:
-        self.statusBar().showMessage(message)
-        self.notifier.alert("pairdesk engine", message)
+        first = not self._engine_error
+        self._engine_error = message
+        self.header.set_sync_unavailable()
+        self.update_problems()
+        if first:
+            self.notifier.alert("pairdesk engine", message)
+        if message.startswith("The engine did not start") and not self._retry.isActive():
+            self._retry.start()
 
     @Slot(str, str)
     def _on_host_operation_failed(self, label: str, message: str) -> None:
@@ -373,6 +435,10 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_tick_timeout(self) -> None:
+        self._ticks += 1
+        if self.instances.any_down() and self._ticks % INSTANCES_REFRESH_TICKS == 0:
+            self._refresh_instances()  # loads carry no reason; the list does
+        self.update_problems()
         self.sessions.tick()
         self.totals.set_load(*self.instances.total_load(), self.instances.rowCount())
         self._update_nav()

@@ -98,6 +98,12 @@ class Header(QFrame):
         row.addSpacing(12)
         row.addWidget(self.sync)
 
+    def set_sync_unavailable(self) -> None:
+        """The engine is not running: no delivery can be known (never "starting…" forever)."""
+        self.sync.setText("● sync: engine not running")
+        self.sync.setStyleSheet(f"color: {theme.RED}; font-weight: 600;")
+        self.sync.setToolTip("The engine did not start; see the banner above the views")
+
     def set_sync(self, status: SyncStatus) -> None:
         if not status.enabled:
             text, color = "sync: off", theme.GREY
