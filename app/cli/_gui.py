@@ -102,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
 
         return main(["serve", *(["--demo", str(args.demo)] if args.demo else [])])
     settings = load_settings(args)
+    from app.logfiles import open_log
+
+    open_log(settings, "console")  # data_dir/logs/console.log, secrets redacted
     from app.bootstrap import open_engine
     from app.ui.app import ConsoleOptions, run_console
 

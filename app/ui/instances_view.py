@@ -81,9 +81,11 @@ class InstanceCard(QFrame):
 
     Signals:
         sig_restart_requested(str): "Restart" (instance id).
+        sig_log_requested(str): "Show log" (instance id).
     """
 
     sig_restart_requested = Signal(str)
+    sig_log_requested = Signal(str)
 
     def __init__(self, instance_id: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,6 +116,8 @@ class InstanceCard(QFrame):
         self.why.setVisible(False)
         restart = QPushButton("Restart instance")
         restart.clicked.connect(lambda: self.sig_restart_requested.emit(self.instance_id))
+        self.show_log = QPushButton("Show log")
+        self.show_log.clicked.connect(lambda: self.sig_log_requested.emit(self.instance_id))
         top = QHBoxLayout()
         top.addWidget(self.title)
         top.addStretch(1)
@@ -129,7 +133,11 @@ class InstanceCard(QFrame):
         layout.addWidget(self.capacity)
         layout.addWidget(self.meta)
         layout.addWidget(self.why)
-        layout.addWidget(restart, 0, Qt.AlignmentFlag.AlignRight)
+        actions = QHBoxLayout()
+        actions.addStretch(1)
+        actions.addWidget(self.show_log)
+        actions.addWidget(restart)
+        layout.addLayout(actions)
 
     def refresh(self, model: InstancesModel) -> None:
         info = model.info_for(self.instance_id)
@@ -176,10 +184,12 @@ class InstancesView(QWidget):
 
     Signals:
         sig_restart_requested(str): restart this instance.
+        sig_log_requested(str): show this instance's log.
         sig_add_requested(): add an instance.
     """
 
     sig_restart_requested = Signal(str)
+    sig_log_requested = Signal(str)
     sig_add_requested = Signal()
 
     def __init__(self, model: InstancesModel, parent: QWidget | None = None) -> None:
@@ -223,6 +233,7 @@ class InstancesView(QWidget):
             if iid not in self._cards:
                 card = InstanceCard(iid)
                 card.sig_restart_requested.connect(self.sig_restart_requested)
+                card.sig_log_requested.connect(self.sig_log_requested)
                 self._cards[iid] = card
                 k = len(self._cards) - 1
                 self._grid.addWidget(card, k // 2, k % 2)

@@ -32,6 +32,7 @@ from app.domain.events import EngineEvent, SyncStatus
 from app.domain.models import SessionInfo
 from app.domain.states import SessionState
 from app.engine.api import Engine
+from app.logfiles import log_path, tail
 from app.operator.bundle import write_bundle
 from app.ui import test_phone
 from app.ui.banners import BannerArea
@@ -186,6 +187,7 @@ class MainWindow(QMainWindow):
         self.grid.sig_timeline_requested.connect(self._on_grid_timeline_requested)
         self.instances_view.sig_restart_requested.connect(self._on_restart_instance_requested)
         self.instances_view.sig_add_requested.connect(self._on_add_instance_requested)
+        self.instances_view.sig_log_requested.connect(self._on_instance_log_requested)
         self.onboarding_flow.sig_focus_requested.connect(self.enter_focus)
         self.onboarding_flow.sig_message.connect(lambda t: self.statusBar().showMessage(t, 6000))
         self.sessions.sig_unknown_sessions.connect(self._on_sessions_unknown_sessions)
@@ -532,8 +534,19 @@ class MainWindow(QMainWindow):
         self._diag(lambda e: e.retry_outbox(ids), "retry", done)
 
     @Slot(str)
+    def _on_instance_log_requested(self, instance_id: str) -> None:
+        self.show_view(4)
+        self.diagnostics.show_instance_log(instance_id)
+
+    @Slot(str)
     def _on_diagnostics_log_requested(self, instance_id: str) -> None:
-        self._diag(lambda e: e.instance_log(instance_id), "log", self.diagnostics.show_log)
+        path = log_path(self.settings, instance_id)
+
+        def show(lines: list[str]) -> None:
+            # The engine's in-memory tail first; the instance's own file when that is empty.
+            self.diagnostics.show_log(lines or tail(path), str(path))
+
+        self._diag(lambda e: e.instance_log(instance_id), "log", show)
 
     @Slot()
     def _on_diagnostics_doctor_requested(self) -> None:
