@@ -50,7 +50,7 @@ from app.ui.problems import Snapshot, find_problems, is_disk_full
 from app.ui.qr_wall import QrWallView
 from app.ui.qr_wall_model import QrWallModel
 from app.ui.sessions_model import SessionsModel
-from app.ui.timeline import TimelineModel, TimelineView
+from app.ui.timeline import TimelineDrawer, TimelineModel
 from app.ui.window_parts import VIEWS, Header, Nav, ShortcutOverlay, StatusTotals, app_icon
 
 ScanPoster = Callable[[str, str], Awaitable[None]]
@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         self.qr_stack.addWidget(self.focus)
         self.grid = HealthGrid(self.sessions)
         self.drawer_model = TimelineModel(self)
-        self.drawer = TimelineView(self.drawer_model)
+        self.drawer = TimelineDrawer(self.drawer_model)
         self.drawer.setVisible(False)
         grid_split = QSplitter()
         grid_split.addWidget(self.grid)
@@ -185,6 +185,8 @@ class MainWindow(QMainWindow):
         self.focus.sig_leave_requested.connect(self.leave_focus)
         self.grid.sig_action_requested.connect(self.act)
         self.grid.sig_timeline_requested.connect(self._on_grid_timeline_requested)
+        self.grid.sig_diagnose_requested.connect(self.diagnose_session)
+        self.drawer.sig_diagnose_requested.connect(self.diagnose_session)
         self.instances_view.sig_restart_requested.connect(self._on_restart_instance_requested)
         self.instances_view.sig_add_requested.connect(self._on_add_instance_requested)
         self.instances_view.sig_log_requested.connect(self._on_instance_log_requested)
@@ -498,8 +500,15 @@ class MainWindow(QMainWindow):
         ).failure(lambda exc: self.statusBar().showMessage(str(exc), 8000)).run()
 
     @Slot(str)
+    def diagnose_session(self, session_id: str) -> None:
+        """Diagnose › Timeline for this session: no id to type."""
+        self.show_view(4, tab=0)
+        self._on_diagnostics_timeline_requested(session_id)
+
+    @Slot(str)
     def _on_grid_timeline_requested(self, session_id: str) -> None:
-        self.drawer.setVisible(True)
+        row = self.sessions.row_for(session_id)
+        self.drawer.show_session(session_id, row.label if row else "")
         self._load_timeline(
             session_id, lambda entries: self.drawer_model.set_entries(session_id, entries)
         )
