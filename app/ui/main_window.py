@@ -429,13 +429,16 @@ class MainWindow(QMainWindow):
 
     @Slot(dict)
     def _on_sessions_counts_changed(self, counts: dict[Any, int]) -> None:
-        self.totals.set_counts(counts)
         self._update_nav()
 
     def _update_nav(self) -> None:
+        # One source each: the sessions model for states, the wall model for "waiting
+        # for a scan" (the wall's header, the navigation and the status bar agree).
         counts = self.sessions.counts()
+        for_scan = self.wall_model.waiting_count()
         trouble = sum(counts.get(s, 0) for s in SessionState if s.needs_operator)
-        self.nav.set_counts(self.wall_model.waiting_count(), sum(counts.values()), trouble)
+        self.nav.set_counts(for_scan, sum(counts.values()), trouble)
+        self.totals.set_counts(counts, for_scan)
 
     @Slot()
     def _on_tick_timeout(self) -> None:

@@ -98,3 +98,19 @@ def test_at_1024_px_the_first_columns_fit(qtbot, host, fake_engine, settings):
     for col in (Col.STATE, Col.REASON, Col.WORKSPACE, Col.LABEL):
         assert header.sectionViewportPosition(col) + header.sectionSize(col) <= width, col
     assert table.horizontalScrollBar().maximum() > 0  # the rest scrolls, nothing squeezed
+
+
+def test_the_wall_the_navigation_and_the_status_bar_agree(qtbot, host, fake_engine, settings):
+    from tests.ui.fakes import qr_event
+
+    window = MainWindow(host, settings=settings)
+    qtbot.addWidget(window)
+    fake_engine.push(qr_event("a", 1), qr_event("b", 2), state_event("c", S.STARTING, ws=3))
+    qtbot.waitUntil(lambda: window.sessions.rowCount() == 3, timeout=10_000)
+    window._on_tick_timeout()
+    window.wall.refresh()
+    assert window.wall.summary.text().startswith("2 waiting for a scan")
+    assert window.nav.item(0).text() == "QR wall   2"
+    waiting = window.totals.buttons["waiting"].text()
+    assert waiting == "● 2 waiting for a scan · 1 starting or linking"
+    assert window.grid.chips["waiting"].text() == "waiting  3"  # the chip filters all three
