@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from app.ui.engine_host import EngineFactory
 
 VIEWS = {"qr": 0, "grid": 1, "instances": 2, "onboarding": 3, "diagnostics": 4}
-TABS = {"timeline": 0, "sync": 1, "logs": 2, "doctor": 3, "bundle": 4}
+TABS = {"timeline": 0, "sync": 1, "logs": 2, "doctor": 3, "bundle": 4, "events": 5}
 DEMO_CSV = """workspace_id,label,phone
 12,Toko Maju,+62 811 2233 4410
 40,Klinik Sehat,

@@ -28,12 +28,13 @@ from PySide6.QtWidgets import (
 
 from app.domain.outbox import OutboxItem
 from app.ui import theme
+from app.ui.event_monitor import EventMonitor
 from app.ui.outbox_model import OutboxModel
 from app.ui.timeline import TimelineModel, TimelineView
 
 
 class DiagnosticsView(QWidget):
-    """Tabs: Timeline, Sync, Instance logs, Doctor, Export bundle.
+    """Tabs: Timeline, Sync, Instance logs, Doctor, Export bundle, Events.
 
     Signals:
         sig_timeline_requested(str): show this session's timeline.
@@ -152,6 +153,8 @@ class DiagnosticsView(QWidget):
         b_layout.addWidget(export, 0, Qt.AlignmentFlag.AlignLeft)
         b_layout.addStretch(1)
         self.tabs.addTab(bun, "Export bundle")
+        self.events = EventMonitor()
+        self.tabs.addTab(self.events, "Events")
         # Opening the Doctor tab runs the checks: nobody should meet an empty list.
         self.tabs.currentChanged.connect(self._on_tab_changed)
 

@@ -167,6 +167,10 @@ class MainWindow(QMainWindow):
         h.sig_session_events.connect(self._on_host_session_events)
         h.sig_instance_loads.connect(self._on_host_instance_loads)
         h.sig_sync_status.connect(self._on_host_sync_status)
+        # Diagnose › Events sees everything the window hears.
+        h.sig_session_events.connect(self.diagnostics.events.add)
+        h.sig_instance_loads.connect(self.diagnostics.events.add)
+        h.sig_sync_status.connect(lambda status: self.diagnostics.events.add([status]))
         h.sig_engine_failed.connect(self._on_host_engine_failed)
         h.sig_operation_failed.connect(self._on_host_operation_failed)
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
@@ -200,6 +204,7 @@ class MainWindow(QMainWindow):
         d.sig_log_requested.connect(self._on_diagnostics_log_requested)
         d.sig_doctor_requested.connect(self._on_diagnostics_doctor_requested)
         d.sig_bundle_requested.connect(self._on_diagnostics_bundle_requested)
+        d.events.sig_export_requested.connect(self._on_events_export_requested)
 
     def _shortcuts(self) -> None:
         for n in range(len(VIEWS)):
@@ -570,6 +575,14 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Export diagnostics bundle", name, "*.zip")
         if path:
             self.export_bundle(Path(path))
+
+    @Slot()
+    def _on_events_export_requested(self) -> None:
+        name = f"pairdesk-events-{datetime.now():%Y%m%d-%H%M%S}.jsonl"
+        path, _ = QFileDialog.getSaveFileName(self, "Export events", name, "*.jsonl")
+        if path:
+            n = self.diagnostics.events.export(Path(path))
+            self.statusBar().showMessage(f"{n} event(s) written to {path}", 8000)
 
     def export_bundle(self, path: Path) -> None:
         """Gather sessions, outbox, logs and doctor results from the engine, then zip them."""
