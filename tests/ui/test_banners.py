@@ -36,8 +36,11 @@ class FailingStart(FakeEngine):
 
 
 def _window(qtbot, host: EngineHost, settings) -> MainWindow:
+    """The window first, then the engine: it hears everything from the start."""
     window = MainWindow(host, settings=settings)
     qtbot.addWidget(window)
+    if not host.running:
+        host.start()
     return window
 
 
@@ -55,8 +58,7 @@ def flaky_db_host(qtbot) -> Iterator[tuple[EngineHost, list[FakeEngine]]]:
         built.append(engine)
         return engine
 
-    host = EngineHost(factory, interval_ms=10)
-    host.start()
+    host = EngineHost(factory, interval_ms=10)  # started by the test, after the window
     yield host, built
     host.close()
 
@@ -109,7 +111,6 @@ def test_missing_chromium_banner_instead_of_an_empty_wall(qtbot, settings) -> No
         ],
     )
     host = EngineHost(lambda: engine, interval_ms=10)
-    host.start()
     try:
         window = _window(qtbot, host, settings)
         qtbot.waitUntil(lambda: bool(window.banners.texts()), timeout=10_000)
@@ -134,7 +135,6 @@ def test_instance_down_banner_and_card_say_why_and_since_when(qtbot, settings) -
         ],
     )
     host = EngineHost(lambda: engine, interval_ms=10)
-    host.start()
     try:
         window = _window(qtbot, host, settings)
         qtbot.waitUntil(lambda: window.instances.rowCount() == 2, timeout=10_000)

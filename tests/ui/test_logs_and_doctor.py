@@ -29,9 +29,9 @@ def _window(qtbot, settings, tmp_path: Path, engine: FakeEngine) -> MainWindow:
     from app.ui.engine_host import EngineHost
 
     host = EngineHost(lambda: engine, interval_ms=10)
-    host.start()
     window = MainWindow(host, settings=settings.with_overrides(data_dir=str(tmp_path / "data")))
     qtbot.addWidget(window)
+    host.start()  # after the window: it hears the first lists
     qtbot.waitUntil(lambda: window.instances.rowCount() == 1, timeout=10_000)
     return window
 
