@@ -75,3 +75,14 @@ def test_the_doctor_tab_runs_its_checks_when_opened(qtbot, settings, tmp_path):
         assert engine.doctor_runs >= 1
     finally:
         window.host.close()
+
+
+async def test_demo_accounts_are_reused_not_duplicated() -> None:
+    from app.ui.app import ensure_demo_accounts
+
+    engine = FakeEngine()
+    first = await ensure_demo_accounts(engine, 3)
+    again = await ensure_demo_accounts(engine, 3)
+    more = await ensure_demo_accounts(engine, 4)
+    assert len(first) == 3 and again == [] and len(more) == 1
+    assert len(engine.sessions) == 4
