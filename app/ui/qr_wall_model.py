@@ -70,6 +70,7 @@ class WallEntry:
     connected_at: datetime | None = None
     phone: str = ""
     label: str = ""
+    expected_phone: str = ""  # the phone the onboarding row named, shown until linked
     message: str = ""
     code: str = ""  # the pairing code while the account links by phone number
     code_phone: str = ""
@@ -227,6 +228,8 @@ class QrWallModel(QAbstractListModel):
         for entry in list(self._rows):
             if not entry.label and (row := self._sessions.row_for(entry.session_id)):
                 entry.label = row.label
+            if not entry.expected_phone and (row := self._sessions.row_for(entry.session_id)):
+                entry.expected_phone = row.phone
             expires = entry.code_expires_at if entry.code else entry.expires_at
             if entry.phase == Phase.WAITING and expires and entry.remaining(at) <= 0:
                 entry.phase = Phase.EXPIRED
@@ -271,7 +274,12 @@ class QrWallModel(QAbstractListModel):
 
     def _add(self, sid: str, workspace_id: int) -> WallEntry:
         row = self._sessions.row_for(sid)
-        entry = WallEntry(session_id=sid, workspace_id=workspace_id, label=row.label if row else "")
+        entry = WallEntry(
+            session_id=sid,
+            workspace_id=workspace_id,
+            label=row.label if row else "",
+            expected_phone=row.phone if row else "",
+        )
         n = len(self._rows)
         self.beginInsertRows(QModelIndex(), n, n)
         self._rows.append(entry)
