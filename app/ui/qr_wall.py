@@ -43,7 +43,9 @@ RED_S = 5.0
 QR_SIDE = 320
 # The denser wall: 3-px modules, the smallest that still decode from a half-size
 # screenshot (a phone at arm's length; tests/ui/test_wall_density.py), 2-px ones do not.
-COMPACT_QR_SIDE = 232
+# 248, not 231: the spare white around the code keeps the quiet zone clean whatever
+# pixel phase the halving lands on (at 232 a tile on an odd pixel failed to decode).
+COMPACT_QR_SIDE = 248
 MARGIN, COMPACT_MARGIN = 16, 8
 
 
