@@ -146,8 +146,11 @@ class QrTile(QFrame):
         self.scan_button: QPushButton | None = None
         self.enter_button: QPushButton | None = None
         if sandbox:
-            self.scan_button = QPushButton("Scan with test phone")
-            self.scan_button.setToolTip("Sandbox only: decode this QR from the screen and scan it")
+            # Short: three buttons share a tile (a compact one too) without clipping words.
+            self.scan_button = QPushButton("Test scan")
+            self.scan_button.setToolTip(
+                "Scan with test phone (sandbox only): decode this QR from the screen and scan it"
+            )
             self.scan_button.clicked.connect(self._on_scan_button_clicked)
             buttons.addWidget(self.scan_button)
             self.enter_button = QPushButton("Enter on test phone")
