@@ -161,7 +161,11 @@ class QrWallModel(QAbstractListModel):
     # ------------------------------------------------------------- updates
 
     def load(self, sessions: list[SessionInfo]) -> None:
+        # Events can come before the first list (the engine publishes QRs while it
+        # starts): an account already on the wall is updated, never added twice.
         for info in sessions:
+            if info.session_id in self._index:
+                continue  # its events are newer than this list
             if info.state.waiting_for_scan and info.pairing_code:
                 entry = self._add(info.session_id, info.workspace_id)
                 entry.code, entry.code_phone = info.pairing_code, info.pairing_phone

@@ -5,6 +5,7 @@ empty filter that says so, and a grid that is usable at 1024 px."""
 from __future__ import annotations
 
 from app.domain.events import SessionError
+from app.domain.models import SessionInfo
 from app.domain.states import Reason
 from app.domain.states import SessionState as S
 from app.ui.main_window import MainWindow
@@ -114,3 +115,20 @@ def test_the_wall_the_navigation_and_the_status_bar_agree(qtbot, host, fake_engi
     waiting = window.totals.buttons["waiting"].text()
     assert waiting == "● 2 waiting for a scan · 1 starting or linking"
     assert window.grid.chips["waiting"].text() == "waiting  3"  # the chip filters all three
+
+
+def test_qrs_before_the_first_list_do_not_count_twice(qtbot, settings) -> None:
+    from app.ui.qr_wall_model import QrWallModel
+    from app.ui.sessions_model import SessionsModel
+    from tests.ui.fakes import qr_event
+
+    sessions = SessionsModel()
+    wall = QrWallModel(sessions)
+    early = qr_event("a", 1)
+    wall.apply([early])  # published while the engine started
+    info = SessionInfo(
+        session_id="a", workspace_id=1, state=S.QR, qr="2@older,k,k", qr_issued_at=early.at
+    )
+    wall.load([info, SessionInfo(session_id="b", workspace_id=2, state=S.QR, qr="2@b,k,k")])
+    assert wall.rowCount() == 2 and wall.waiting_count() == 2
+    assert wall.entry_for("a").qr == early.qr
