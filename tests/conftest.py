@@ -92,6 +92,11 @@ def no_chromium_survives() -> Iterator[ChromiumWatch]:
 # that forgets to pass its own must still not touch the real ones. Set at import, before
 # any test (or child process it starts) reads them.
 _REAL_HOME = os.environ.get("HOME", "")
+# Playwright's own Chromium lives under the real home: keep finding it there.
+if _REAL_HOME:
+    os.environ.setdefault(
+        "PLAYWRIGHT_BROWSERS_PATH", os.path.join(_REAL_HOME, ".cache", "ms-playwright")
+    )
 _TEST_HOME = tempfile.mkdtemp(prefix="pairdesk-test-home-")
 os.environ["HOME"] = _TEST_HOME
 os.environ["XDG_DATA_HOME"] = os.path.join(_TEST_HOME, ".local", "share")
