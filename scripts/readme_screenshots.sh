@@ -18,3 +18,6 @@ $PD gui --demo 3 --view diagnose --tab doctor $S --screenshot "$OUT/doctor.png" 
 # A failure that stops work: the database is unreachable (nothing listens on port 1).
 $PD gui --view wall $S --database-url postgresql://pairdesk@127.0.0.1:1/pairdesk \
     --screenshot "$OUT/banner-database.png" --after 8
+# Another: no usable Chromium, so no instance can start.
+$PD gui --view instances $S --chromium /nonexistent/chromium \
+    --screenshot "$OUT/banner-chromium.png" --after 25

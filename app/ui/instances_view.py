@@ -245,5 +245,6 @@ class InstancesView(QWidget):
             card.refresh(self._model)
         cpu, mem = self._model.total_load()
         self.summary.setText(
-            f"{len(self._cards)} instances  ·  CPU {cpu:.0f}% total  ·  {fmt.size(mem)} in use"
+            f"{len(self._cards)} instances  ·  CPU {cpu:.0f}% total  ·  "
+            f"{fmt.size(mem) or '0 B'} in use"
         )

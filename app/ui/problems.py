@@ -101,7 +101,11 @@ def _instance_problems(state: Snapshot) -> list[Problem]:
             Problem(
                 "chromium",
                 f"Chromium is missing: no instance can start ({_short(down[0].last_error)})",
-                f"{_accounts(state.accounts)} cannot show a QR or stay connected",
+                (
+                    f"{state.accounts} account(s) cannot show a QR or stay connected"
+                    if state.accounts
+                    else "No account can show a QR or stay connected"
+                ),
                 f"{FIX_CHROMIUM}; {DOCTOR}",
             )
         ]
@@ -158,10 +162,7 @@ def _disk_problems(full: int) -> list[Problem]:
     ]
 
 
-def _accounts(n: int) -> str:
-    return f"{n} account(s)" if n else "Every account"
-
-
 def _short(message: str) -> str:
-    first = message.strip().splitlines()[0] if message.strip() else "no detail"
-    return first if len(first) <= 160 else first[:157] + "…"
+    """One line: an instance's error often says where on line 1 and why on line 2."""
+    text = " ".join(message.split()) or "no detail"
+    return text if len(text) <= 220 else text[:217] + "…"

@@ -199,3 +199,11 @@ def test_engine_failure_without_a_known_cause_still_says_what_to_do() -> None:
     [problem] = find_problems(Snapshot(engine_error="The engine did not start: boom"))
     assert problem.key == "engine"
     assert "pairdesk doctor" in problem.todo
+
+
+def test_a_chromium_banner_keeps_the_reason_from_the_second_line() -> None:
+    error = "could not start: instance-0 exited with status 2:\n  pairdesk instance: no Chromium"
+    down = InstanceInfo(instance_id="instance-0", index=0, last_error=error)
+    [problem] = find_problems(Snapshot(instances=(down,)))
+    assert "exited with status 2: pairdesk instance: no Chromium" in problem.what
+    assert problem.affects == "No account can show a QR or stay connected"
