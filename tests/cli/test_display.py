@@ -101,3 +101,36 @@ def test_gui_falls_back_to_the_terminal_view_with_one_line(
     assert "the console cannot open" in line
     assert "sudo apt-get install -y libxcb-cursor0" in line
     assert line.endswith("starting the terminal view instead")
+
+
+def test_the_console_opens_on_a_real_x_display(tmp_path: Path) -> None:
+    """`pairdesk gui` on Xvfb (the xcb plugin, not offscreen): a window, painted, exit 0."""
+    import subprocess
+    import sys
+
+    shot = tmp_path / "console.png"
+    with xvfb() as display:
+        env = _display_env(display) | {"HOME": str(tmp_path)}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "gui",
+                "--demo-engine",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--screenshot",
+                str(shot),
+                "--after",
+                "1",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "terminal view" not in done.stderr
+    assert shot.stat().st_size > 10_000
