@@ -168,10 +168,10 @@ class HealthGrid(QWidget):
         empty_row = QHBoxLayout(self.empty)
         empty_row.setContentsMargins(12, 6, 12, 6)
         self.empty_label = QLabel()
-        clear = QPushButton("Clear filter")
-        clear.clicked.connect(self.clear_filter)
+        self.clear_button = QPushButton("Clear filter")
+        self.clear_button.clicked.connect(self.clear_filter)
         empty_row.addWidget(self.empty_label, 1)
-        empty_row.addWidget(clear)
+        empty_row.addWidget(self.clear_button)
         self.empty.setVisible(False)
 
         self.table = QTableView()
@@ -216,6 +216,7 @@ class HealthGrid(QWidget):
             signal.connect(self._update_empty)
         self.proxy.layoutChanged.connect(self._update_empty)
         self._on_selection_changed()
+        self._update_empty()
         model.sig_counts_changed.connect(self._on_model_counts_changed)
         model.sig_ages_due.connect(self._on_model_ages_due)
         self._ticks = 0
@@ -247,7 +248,13 @@ class HealthGrid(QWidget):
 
     @Slot()
     def _update_empty(self, *args: object) -> None:
-        hidden_all = self.model.rowCount() > 0 and self.proxy.rowCount() == 0
+        if self.model.rowCount() == 0:  # nothing to filter: say where accounts come from
+            self.empty_label.setText("No accounts yet: add them in Onboard (Ctrl+4).")
+            self.clear_button.setVisible(False)
+            self.empty.setVisible(True)
+            return
+        self.clear_button.setVisible(True)
+        hidden_all = self.proxy.rowCount() == 0
         if hidden_all:
             chip = next((n for n, c in self.chips.items() if c.isChecked()), "all")
             parts = [f"state “{chip}”"] if chip != "all" else []

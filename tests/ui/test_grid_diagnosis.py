@@ -75,6 +75,9 @@ def test_selecting_rows_does_not_move_them(qtbot, host, fake_engine, settings):
 
 
 def test_a_filter_that_matches_nothing_says_so_and_clears(qtbot, host, fake_engine, settings):
+    empty = MainWindow(host, settings=settings)
+    qtbot.addWidget(empty)
+    assert empty.grid.empty_message() == "No accounts yet: add them in Onboard (Ctrl+4)."
     window = _window(qtbot, host, fake_engine, settings)
     grid = window.grid
     assert grid.empty_message() == ""
