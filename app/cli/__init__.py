@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from app import __version__
 from app.config import ConfigError, Settings
+from app.permissions import private_files, secure_folders
 
 # subcommand -> (module under app.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -102,7 +103,10 @@ def load_settings(args: argparse.Namespace, **extra: object) -> Settings:
     flags = {key: getattr(args, key, None) for key in SETTINGS_FLAG_KEYS}
     flags.update(extra)
     config_file = getattr(args, "config_file", None)
-    return Settings.load(flags=flags, config_file=Path(config_file) if config_file else None)
+    settings = Settings.load(flags=flags, config_file=Path(config_file) if config_file else None)
+    if getattr(args, "command", None) != "doctor":  # doctor reports what it finds instead
+        secure_folders((settings.data_dir, settings.sessions_dir))
+    return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,13 +115,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["gui", *argv]
     args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
     module = importlib.import_module(f"app.cli.{COMMANDS[args.command][0]}")
-    try:
-        return int(module.run(args) or 0)
-    except (ConfigError, UserError) as exc:
-        print(f"pairdesk {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    # Owner-only files and folders from here on, in this process and its children
+    # (instances, Playwright, Chromium): the data is phone numbers and logins.
+    with private_files():
+        try:
+            return int(module.run(args) or 0)
+        except (ConfigError, UserError) as exc:
+            print(f"pairdesk {args.command}: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 130
 
 
 def not_built(name: str) -> int:

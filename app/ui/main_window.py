@@ -480,7 +480,9 @@ class MainWindow(QMainWindow):
         except test_phone.ScanError as exc:
             self.statusBar().showMessage(str(exc), 8000)
             return
-        phone = test_phone.test_phone_number()
+        row = self.sessions.row_for(session_id)
+        # The account's own phone when it has one: any other phone is "wrong phone".
+        phone = (row.phone if row else "") or test_phone.test_phone_number()
         if self._scan_poster is not None:
             poster, url = self._scan_poster, ""
         elif self.sandbox_url:
