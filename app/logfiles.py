@@ -6,8 +6,9 @@ the diagnostics bundle read them back, so a failure that scrolled past on
 stderr (or was never shown, with no terminal) can still be found.
 
 Redaction is by value: the configured secrets (webhook secret, instance
-token) and any password in a URL (`scheme://user:password@host`) become
-`***` before a record reaches the file. The folder is 0700, the files 0600.
+token) become `***`, and every URL goes through `app.redaction.redact_url`
+(a password or lone user token, secret-looking query values), before a
+record reaches the file. The folder is 0700, the files 0600.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from app.config import Settings
+from app.redaction import redact_url
 
 MAX_BYTES = 2 << 20  # 2 MiB a file
 BACKUPS = 3  # plus the current one: at most 8 MiB per process
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_URL_PASSWORD = re.compile(r"(\w+://[^/\s:@]+:)[^@\s/]+@")
+_URL = re.compile(r"\b[a-zA-Z][\w+.-]*://[^\s'\"<>]+")
 
 
 def logs_dir(settings: Settings) -> Path:
@@ -45,7 +47,7 @@ class Redactor(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return _URL_PASSWORD.sub(r"\1***@", text)
+        return _URL.sub(lambda m: redact_url(m.group(0)), text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redact(record.getMessage())

@@ -39,3 +39,12 @@ def test_tail_of_a_missing_log_is_empty(tmp_path: Path) -> None:
 
 def test_redactor_leaves_plain_text_alone() -> None:
     assert Redactor(["abcd"]).redact("nothing secret here") == "nothing secret here"
+
+
+def test_urls_in_log_lines_lose_their_credentials() -> None:
+    redactor = Redactor([])
+    line = "posting to https://svc:pw123@central.example/api?token=abc and sqlite:////tmp/x.db"
+    shown = redactor.redact(line)
+    assert "pw123" not in shown and "abc" not in shown
+    assert "https://svc:***@central.example/api?token=***" in shown
+    assert "sqlite:////tmp/x.db" in shown
