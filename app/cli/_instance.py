@@ -137,6 +137,10 @@ def run(args: argparse.Namespace) -> int:
     # Read once: the Playwright driver and Chromium inherit the environment from here on.
     supervised.scrub_environment()
     _configure_logging(settings.log_level)
+    from app.logfiles import open_log
+
+    # Its own rotating file too: the console shows it when the in-memory tail is empty.
+    open_log(settings, args.instance_id or f"instance-{args.index}")
     token = settings.instance_token or secrets.token_urlsafe(32)
     options = InstanceOptions(
         index=args.index,

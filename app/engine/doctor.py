@@ -232,8 +232,38 @@ async def check_central(settings: Settings) -> list[CheckResult]:
     return results
 
 
+async def check_display(_: Settings) -> list[CheckResult]:
+    """The console's window: Qt's platform plugin must load (probed in a child,
+    since a failed load aborts the process)."""
+    from app.engine import qt_platform
+
+    missing = await asyncio.to_thread(qt_platform.missing_packages)
+    if missing:
+        return [
+            CheckResult(
+                "console display",
+                False,
+                "Qt's xcb plugin lacks " + ", ".join(missing) + " (the console cannot open)",
+                qt_platform.apt_line(missing),
+            )
+        ]
+    if not qt_platform.has_display(os.environ):
+        return [
+            CheckResult(
+                "console display",
+                True,
+                "no display here; `pairdesk gui` uses the terminal view",
+            )
+        ]
+    found = await asyncio.to_thread(qt_platform.probe)
+    if not found.ok:
+        return [CheckResult("console display", False, found.detail, found.advice)]
+    return [CheckResult("console display", True, f"Qt platform plugin {found.detail!r} loads")]
+
+
 ALL_CHECKS: tuple[Check, ...] = (
     check_python,
+    check_display,
     check_chromium,
     check_folders,
     check_snapshot_key,
