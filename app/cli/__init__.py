@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from app import __version__
 from app.config import ConfigError, Settings
@@ -30,21 +31,37 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad option is one line that names it (and where help is), not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 class UserError(Exception):
     """A failure the user can act on; printed as one line, exit status 2."""
 
 
-def settings_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags every command accepts; each overrides the same key from file and env."""
+def settings_flags(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
+    """Flags every command accepts; each overrides the same key from file and env.
+
+    `nested`: the copy on an action's own parser (`sync test --central-url X`),
+    which leaves a value given before the action alone when it is not repeated."""
     group = parser.add_argument_group("settings (override pairdesk.toml and PAIRDESK_*)")
-    group.add_argument("--config", dest="config_file", help="path to a pairdesk.toml")
-    group.add_argument("--provider-url", dest="provider_url")
-    group.add_argument("--central-url", dest="central_url")
-    group.add_argument("--database-url", dest="database_url")
-    group.add_argument("--sessions-dir", dest="sessions_dir")
-    group.add_argument("--data-dir", dest="data_dir")
-    group.add_argument("--chromium", dest="chromium")
-    group.add_argument("--log-level", dest="log_level")
+    default = argparse.SUPPRESS if nested else None
+    group.add_argument(
+        "--config", dest="config_file", help="path to a pairdesk.toml", default=default
+    )
+    for flag, dest in (
+        ("--provider-url", "provider_url"),
+        ("--central-url", "central_url"),
+        ("--database-url", "database_url"),
+        ("--sessions-dir", "sessions_dir"),
+        ("--data-dir", "data_dir"),
+        ("--chromium", "chromium"),
+        ("--log-level", "log_level"),
+    ):
+        group.add_argument(flag, dest=dest, default=default)
 
 
 SETTINGS_FLAG_KEYS = (
@@ -61,7 +78,7 @@ SETTINGS_FLAG_KEYS = (
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     """The parser; only the selected command's module is imported (a broken or
     slow-to-import command never gets in the way of another)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="pairdesk",
         description="Link and watch many WhatsApp accounts for the messaging platform.",
     )
@@ -72,6 +89,11 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
         if name == selected:
             settings_flags(cmd)
             importlib.import_module(f"app.cli.{module}").add_arguments(cmd)
+            # Actions of their own (`sync test`): settings flags after the action too.
+            for action in cmd._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    for nested in action.choices.values():
+                        settings_flags(nested, nested=True)
     return parser
 
 

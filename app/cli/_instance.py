@@ -2,10 +2,14 @@
 
 Serves the instance HTTP API (docs/INSTANCE_API.md) and prints
 `instance: http://HOST:PORT/` on stdout once it is ready. The bearer token is
-the `instance_token` setting (`PAIRDESK_INSTANCE_TOKEN`, which is how the
-supervisor passes it), or `--token`, else a random one made for this start;
-it is never printed: `--token-file` writes it for the owner (mode 0600).
-SIGTERM or Ctrl+C snapshots and closes every session, then exits 0.
+the `instance_token` setting (`PAIRDESK_INSTANCE_TOKEN`), or `--token`, else a
+random one made for this start; it is never printed: `--token-file` writes it
+for the owner (mode 0600). With `--supervised` (how the supervisor starts it)
+the token and the webhook secret come on the first line of stdin instead, and
+stdin closing means the supervisor died. Every `PAIRDESK_*` variable leaves
+the environment once the settings are read (the Playwright driver and Chromium
+inherit none). SIGTERM, Ctrl+C or the lifeline's end snapshots and closes
+every session, then exits 0.
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="instance_id",
         default="",
         help="id to register under in the store (default: instance-INDEX)",
+    )
+    parser.add_argument(
+        "--supervised",
+        action="store_true",
+        help="started by a supervisor: read the secrets from the first line of stdin, "
+        "then shut down cleanly when stdin closes (the supervisor died)",
     )
 
 
@@ -102,6 +112,19 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--index must be 0 or more, got {args.index}")
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be from 0 (any free port) to 65535, got {args.port}")
+    from app.bootstrap import claim_scratch, release_scratch, supervised
+
+    secret_flags: dict[str, object] = {"instance_token": args.token}
+    if args.supervised:
+        # Before anything else: a supervisor that died leaves no secrets line.
+        try:
+            given = supervised.read_secrets(sys.stdin.buffer)
+        except supervised.SupervisedStartError as exc:
+            raise UserError(str(exc)) from None
+        secret_flags["instance_token"] = given["instance_token"] or None
+        if given["webhook_secret"]:
+            secret_flags.update(webhook_secret=given["webhook_secret"], webhook_secret_file="")
+        supervised.die_with_parent()
     settings = load_settings(
         args,
         host=args.host,
@@ -109,9 +132,15 @@ def run(args: argparse.Namespace) -> int:
         max_sessions=args.max_sessions,
         warm_pool=args.warm_pool,
         time_scale=args.time_scale,
-        instance_token=args.token,
+        **secret_flags,
     )
+    # Read once: the Playwright driver and Chromium inherit the environment from here on.
+    supervised.scrub_environment()
     _configure_logging(settings.log_level)
+    from app.logfiles import open_log
+
+    # Its own rotating file too: the console shows it when the in-memory tail is empty.
+    open_log(settings, args.instance_id or f"instance-{args.index}")
     token = settings.instance_token or secrets.token_urlsafe(32)
     options = InstanceOptions(
         index=args.index,
@@ -131,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
+        if args.supervised:
+            supervised.watch_lifeline(sys.stdin.buffer, loop, stop.set)
         async with sandbox_stand_ins(settings) as (provider_url, central_url):
             await run_instance(
                 settings,
@@ -145,10 +176,13 @@ def run(args: argparse.Namespace) -> int:
     from app.engine.errors import InstanceError
     from app.store.errors import StoreError
 
+    scratch = claim_scratch()  # also removes what killed instances left in the temp folder
     try:
         asyncio.run(main())
     except InstanceError as exc:
         raise UserError(exc.message) from None
     except (OSError, StoreError, ChromiumNotFound, ValueError) as exc:
         raise UserError(str(exc)) from None
+    finally:
+        release_scratch(scratch)
     return 0

@@ -118,6 +118,20 @@ def _check_folder(name: str, folder: Path) -> CheckResult:
     return CheckResult(name, True, detail)
 
 
+async def check_snapshot_key(settings: Settings) -> list[CheckResult]:
+    """Whether saved logins are encrypted, and where their key is (app/engine/vault.py)."""
+    from app.engine.vault import VaultError, vault_for
+
+    name = "login encryption"
+    try:
+        line = await asyncio.to_thread(vault_for(settings.sessions_dir).describe)
+    except VaultError as exc:
+        return [CheckResult(name, False, str(exc), "see docs/SECURITY.md, moving the key")]
+    in_file = "the key is in the file" in line
+    advice = "protect it: disk encryption, and a backup of the key" if in_file else ""
+    return [CheckResult(name, True, line, advice)]
+
+
 async def check_permissions(settings: Settings) -> list[CheckResult]:
     """Warn about anything in the data or sessions folder other users could read."""
     results = []
@@ -218,10 +232,41 @@ async def check_central(settings: Settings) -> list[CheckResult]:
     return results
 
 
+async def check_display(_: Settings) -> list[CheckResult]:
+    """The console's window: Qt's platform plugin must load (probed in a child,
+    since a failed load aborts the process)."""
+    from app.engine import qt_platform
+
+    missing = await asyncio.to_thread(qt_platform.missing_packages)
+    if missing:
+        return [
+            CheckResult(
+                "console display",
+                False,
+                "Qt's xcb plugin lacks " + ", ".join(missing) + " (the console cannot open)",
+                qt_platform.apt_line(missing),
+            )
+        ]
+    if not qt_platform.has_display(os.environ):
+        return [
+            CheckResult(
+                "console display",
+                True,
+                "no display here; `pairdesk gui` uses the terminal view",
+            )
+        ]
+    found = await asyncio.to_thread(qt_platform.probe)
+    if not found.ok:
+        return [CheckResult("console display", False, found.detail, found.advice)]
+    return [CheckResult("console display", True, f"Qt platform plugin {found.detail!r} loads")]
+
+
 ALL_CHECKS: tuple[Check, ...] = (
     check_python,
+    check_display,
     check_chromium,
     check_folders,
+    check_snapshot_key,
     check_permissions,
     check_database,
     check_central,
