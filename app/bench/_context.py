@@ -28,13 +28,19 @@ class BenchOptions:
     quick: bool = False
     sessions: int = 0  # capacity's cap and restore's N (memory's top step at most 50); 0: defaults
     boot_delay: float = 0.0
+    page_weights: tuple[str, ...] = ("light",)
+    """--page-weight: the weights the weighted scenarios (WEIGHTED in _runner) run at."""
+    page_weight: str = "light"
+    """The weight of the scenario being run: every sandbox it starts serves it."""
+    load: int = 0
+    """--load N: busy loops competing for the cores in the loaded runs (0: quiet only)."""
     scenarios: tuple[str, ...] = ()  # the scenarios of this run, in order
     scratch: Path = Path("bench-scratch")
     base_settings: Settings | None = None
 
     def restore_count(self) -> int:
-        """Sessions restore brings back: the target's 200, fewer when --sessions says so."""
-        return 2 if self.quick else min(200, self.sessions or 200)
+        """Sessions restore brings back: the target's 300, fewer when --sessions says so."""
+        return 2 if self.quick else min(300, self.sessions or 300)
 
     def count(self, full: int, quick: int) -> int:
         """How many sessions a scenario uses: --sessions wins, then quick/full defaults."""
@@ -55,14 +61,24 @@ class BenchContext:
 
     def kept_sandbox(self, key: str) -> str:
         """A login simulator that outlives the scenario (its linked accounts are needed by a
-        later one); the same one for the same key; stopped by `close()`. Yields its URL."""
+        later one); the same one for the same key and page weight; stopped by `close()`.
+        Yields its URL."""
+        key = f"{key}/{self.options.page_weight}"
         if key not in self._kept:
             from app.sandbox import SandboxOptions, SandboxServer
 
-            server = SandboxServer(SandboxOptions(boot_delay=self.options.boot_delay))
+            server = SandboxServer(
+                SandboxOptions(
+                    boot_delay=self.options.boot_delay, page_weight=self.options.page_weight
+                )
+            )
             server.start()
             self._kept[key] = server
         return str(self._kept[key].url)
+
+    def handoff_key(self, name: str) -> str:
+        """A handoff between scenarios of the same page weight (capacity -> restore)."""
+        return f"{name}/{self.options.page_weight}"
 
     def close(self) -> None:
         """Stop what was kept across scenarios."""
@@ -71,7 +87,10 @@ class BenchContext:
             server.stop()
 
     def folder(self, name: str) -> Path:
-        path = self.options.scratch / name
+        """A scratch folder of its own for this run (a weight or load variant gets another)."""
+        variant = "" if self.options.page_weight == "light" else f"-{self.options.page_weight}"
+        variant += f"-load{self.options.load}" if self.options.load else ""
+        path = self.options.scratch / (name + variant)
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
 
@@ -81,7 +100,11 @@ class BenchContext:
         from app.sandbox import SandboxOptions, SandboxServer
 
         server = SandboxServer(
-            SandboxOptions(time_scale=time_scale, boot_delay=self.options.boot_delay)
+            SandboxOptions(
+                time_scale=time_scale,
+                boot_delay=self.options.boot_delay,
+                page_weight=self.options.page_weight,
+            )
         )
         server.start()
         try:

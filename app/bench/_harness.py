@@ -60,6 +60,13 @@ class ScenarioResult:
     """Per row: True met the target, False missed it, None no target (a comparison)."""
     reason: str = ""
     duration_s: float = 0.0
+    scenario: str = ""
+    """The scenario's name; `name` adds the variant ("memory [real]", "grid [load 2]")."""
+    page_weight: str = "light"
+    load: int = 0
+    """Busy loops that competed for the cores during this run (0: a quiet run)."""
+    load_average: dict[str, list[float]] = field(default_factory=dict)
+    """`uptime`'s load averages at the start and the end of this run."""
 
     def row(self, figure: str, ours: str, compare: str = "", *, met: bool | None = None) -> None:
         self.rows.append((figure, ours, compare))
@@ -68,6 +75,10 @@ class ScenarioResult:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "name": self.name,
+            "scenario": self.scenario or self.name,
+            "page_weight": self.page_weight,
+            "load": self.load,
+            "load_average": self.load_average,
             "status": self.status,
             "duration_s": round(self.duration_s, 3),
         }

@@ -21,11 +21,14 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from app.bench._context import BenchContext, BenchOptions
 from app.bench._harness import ProcessTracker, ScenarioResult, Skip, machine_info, render_table
+from app.bench._load import busy_loops, load_average
+from app.bench.verdicts import judge, render_verdicts
 
 __all__ = ["SCENARIOS", "run_bench"]
 
@@ -35,12 +38,18 @@ log = logging.getLogger(__name__)
 SCENARIOS: dict[str, str] = {
     "qr-latency": "qr_latency",
     "webhook-latency": "webhook_latency",
+    "page-weight": "page_weight",
     "memory": "memory",
     "capacity": "capacity",
     "restore": "restore",
     "onboarding": "onboarding",
     "grid": "grid",
 }
+
+WEIGHTED = ("memory", "capacity", "restore")
+"""Scenarios run once per --page-weight (page-weight measures both weights itself)."""
+LOADED = ("qr-latency", "webhook-latency", "onboarding", "grid")
+"""Scenarios run quiet and then with --load N busy loops, side by side."""
 
 FULL_LIMIT_S = 1800.0
 QUICK_LIMIT_S = 100.0
@@ -61,16 +70,19 @@ def run_bench(
     ctx = BenchContext(options=options, tracker=tracker, chromium_path=_chromium(options))
     report: dict[str, Any] = {"machine": machine_info(), "quick": options.quick}
     report["pairdesk_version"] = report["machine"]["pairdesk_version"]
+    report["page_weights"] = list(options.page_weights)
+    report["load"] = options.load
     started = time.perf_counter()
     results: list[ScenarioResult] = []
     interrupted = ""
     previous = _terminate_as_interrupt()
     try:
-        for name in names:
+        for name, weight, load in plan(options, names):
+            ctx.options = replace(options, page_weight=weight, load=load)
             result = _run_one(ctx, name)
             results.append(result)
             what = result.status if result.status == "ok" else f"{result.status}: {result.reason}"
-            echo(f"bench: {name} {what} ({result.duration_s:.1f} s)")
+            echo(f"bench: {result.name} {what} ({result.duration_s:.1f} s)")
             left = tracker.end_alive()  # nothing one scenario left may weigh on the next
             if left["left_at_end"]:
                 result.figures["processes_ended_after"] = left["left_at_end"]
@@ -89,8 +101,11 @@ def run_bench(
     report["duration_s"] = round(time.perf_counter() - started, 1)
     report["cleanup"] = cleanup
     report["scenarios"] = [r.to_json() for r in results]
+    report["verdicts"] = judge(results)
     echo("")
     echo(render_table(results))
+    echo("")
+    echo(render_verdicts(report["verdicts"]))
     echo(
         f"\n{report['machine']['cpu_count']} cores, "
         f"{report['machine']['memory_total_bytes'] / 2**30:.1f} GiB; "
@@ -123,10 +138,41 @@ def _restore_signals(previous: dict[int, Any]) -> None:
         signal.signal(sig, handler)
 
 
+def plan(options: BenchOptions, names: Sequence[str]) -> list[tuple[str, str, int]]:
+    """(scenario, page weight, busy loops) of each run, in order: a weighted scenario once
+    per weight, a load-sensitive one quiet and then loaded (with --load N)."""
+    runs: list[tuple[str, str, int]] = []
+    for name in names:
+        weights = options.page_weights if name in WEIGHTED else ("light",)
+        loads = (0, options.load) if name in LOADED and options.load else (0,)
+        runs.extend((name, weight, load) for weight in weights for load in loads)
+    return runs
+
+
+def run_label(name: str, weight: str, load: int) -> str:
+    """The run's name in the table and the report: the scenario and its variant."""
+    label = name + (f" [{weight}]" if weight != "light" else "")
+    return label + (f" [load {load}]" if load else "")
+
+
 def _run_one(ctx: BenchContext, name: str) -> ScenarioResult:
-    result = ScenarioResult(name)
+    weight, load = ctx.options.page_weight, ctx.options.load
+    result = ScenarioResult(
+        run_label(name, weight, load), scenario=name, page_weight=weight, load=load
+    )
+    result.load_average["start"] = load_average()
     limit = QUICK_LIMIT_S if ctx.options.quick else FULL_LIMIT_S
     started = time.perf_counter()
+    with busy_loops(load):
+        _run_module(ctx, name, result, limit)
+    result.duration_s = time.perf_counter() - started
+    result.load_average["end"] = load_average()
+    if result.status != "ok":
+        result.rows.clear()
+    return result
+
+
+def _run_module(ctx: BenchContext, name: str, result: ScenarioResult, limit: float) -> None:
     try:
         module = importlib.import_module(f"app.bench.{SCENARIOS[name]}")
         needs_browser = getattr(module, "NEEDS_BROWSER", True)
@@ -144,10 +190,6 @@ def _run_one(ctx: BenchContext, name: str) -> ScenarioResult:
         result.status = "failed"
         result.reason = f"{type(exc).__name__}: {exc}".strip()
         traceback.print_exc(file=sys.stderr)
-    result.duration_s = time.perf_counter() - started
-    if result.status != "ok":
-        result.rows.clear()
-    return result
 
 
 async def _bounded(coro: Any, limit: float) -> None:
@@ -167,6 +209,4 @@ def _chromium(options: BenchOptions) -> str | None:
 
 
 def _with_scratch(options: BenchOptions, scratch: Path, names: tuple[str, ...]) -> BenchOptions:
-    from dataclasses import replace
-
     return replace(options, scratch=scratch, scenarios=names)

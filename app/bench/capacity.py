@@ -155,7 +155,10 @@ async def _hand_over(ctx: BenchContext, run: EngineRun, settings: Any, held: lis
             if sid and sid not in keep:
                 group.create_task(run.engine.stop_session(sid))
     if restore_next:
-        ctx.handoff["restore"] = {"settings": settings, "sids": [s for s in held if s in keep]}
+        ctx.handoff[ctx.handoff_key("restore")] = {
+            "settings": settings,
+            "sids": [s for s in held if s in keep],
+        }
 
 
 def _limit(sample: dict[str, object], cores: int) -> str:

@@ -51,6 +51,7 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
         window.show()
         watch = PaintWatch()
         watch.watch(window.focus.qr, "focus")
+        watch.watch(window.focus.next_qr, "next")  # the next QR, drawn beside the current one
         phone = TestPhone(url)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-phone")
         loaded: list[bool] = []
@@ -144,16 +145,26 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
 def _waits(
     scans: list[tuple[str, float, float]], paints: list[Any], owner: dict[str, str]
 ) -> list[float]:
-    """Per scan but the last: from the phone's OK to the first paint, after the scan was
-    posted, of another account's QR not scanned yet (0 when it was painted before the OK)."""
+    """Per scan but the last: from the phone's OK to another account's QR (not scanned
+    yet) on screen. 0 when it was there already: the "next" QR beside the current one
+    showed such an account when the OK came. Else the wait until the first paint, after
+    the scan was posted, of such a QR in focus mode (either widget)."""
     waits = []
     done: set[str] = set()
     for k, (sid, posted, ok) in enumerate(scans[:-1]):
         done.add(sid)
         later = {s for s, _, _ in scans[k + 1 :]}
-        for paint in paints:
+
+        def waiting(paint: Any, later: set[str] = later) -> bool:
             who = owner.get(paint.qr, "")
-            if paint.at > posted and who and who not in done and who in later:
+            return bool(who) and who not in done and who in later
+
+        beside = [p for p in paints if p.key == "next" and p.at <= ok]
+        if beside and waiting(beside[-1]):
+            waits.append(0.0)
+            continue
+        for paint in paints:
+            if paint.at > posted and waiting(paint):
                 waits.append(round(max(0.0, (paint.at - ok) * 1000), 1))
                 break
     return waits

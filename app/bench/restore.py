@@ -25,10 +25,11 @@ from app.bench._harness import ScenarioResult, guarded, summary
 from app.sandbox import AsyncTestPhone
 
 NAME = "restore"
+SETUP_STEP = 50  # sessions added and connected at a time before the measured restore
 
 
 async def run(ctx: BenchContext, result: ScenarioResult) -> None:
-    handoff = ctx.handoff.pop("restore", None)
+    handoff = ctx.handoff.pop(ctx.handoff_key("restore"), None)
     if handoff is not None and handoff["sids"]:
         url = ctx.kept_sandbox("capacity")
         settings, sids = handoff["settings"], list(handoff["sids"])
@@ -48,8 +49,13 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
             )
             setup_started = time.perf_counter()
             async with AsyncTestPhone(url) as phone, running_engine(settings) as run:
-                sids = await run.add(n, workspace_id=500)
-                await run.connect(sids, phone, 40_000)
+                # In steps, as capacity does: 300 pages opened at once on a busy machine
+                # wait longer for their first QR than the setup's guard allows.
+                sids = []
+                while len(sids) < n:
+                    step = await run.add(min(SETUP_STEP, n - len(sids)), workspace_id=500)
+                    await run.connect(step, phone, 40_000 + len(sids))
+                    sids += step
             setup, setup_s = "own", time.perf_counter() - setup_started
             stats, started, up, done, qrs, restored_flag, conflicts_before = await _restore(
                 url, settings, sids
@@ -73,11 +79,12 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
         each_connected_after_start_ms=stats["each_back_ms"],
         sessions_per_second_after_engine_up=round(n / max(0.001, done - up), 2),
     )
+    light = ctx.options.page_weight == "light"
     result.row(
         f"{n} sessions restored (from start)",
         f"{total_s:.1f} s",
-        "200 in < 60 s",
-        met=n >= 200 and total_s < 60,
+        "300 in < 60 s (light)",
+        met=(n >= 300 and total_s < 60) if light else None,
     )
     result.row(
         "engine up / then all back",

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=(
             "the many-sessions scenarios' size: capacity ramps to N (default 300), restore "
-            "brings back min(N, 200), memory's top step is min(N, 50); the latency, "
+            "brings back min(N, 300), memory's top step is min(N, 50); the latency, "
             "onboarding and grid scenarios keep their fixed counts"
         ),
     )
@@ -47,6 +47,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="the sandbox page's boot delay in seconds (default 0)",
     )
+    parser.add_argument(
+        "--page-weight",
+        dest="page_weight",
+        choices=("light", "real", "both"),
+        default="light",
+        help=(
+            "what a linked sandbox page weighs in memory, capacity and restore: light (the "
+            "login page alone), real (calibrated to the real client, docs/SANDBOX.md) or both"
+        ),
+    )
+    parser.add_argument(
+        "--load",
+        type=int,
+        default=0,
+        metavar="N",
+        help=(
+            "also run the latency, onboarding and grid scenarios with N busy loops competing "
+            "for the cores, beside their quiet run (default 0: quiet only)"
+        ),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if not 0 <= args.boot_delay <= 60:
         raise UserError(f"--boot-delay: expected 0 to 60 seconds, got {args.boot_delay}")
+    if not 0 <= args.load <= 16:
+        raise UserError(f"--load: expected 0 to 16 busy loops, got {args.load}")
     json_path = Path(args.json_path) if args.json_path else None
     if json_path is not None and not json_path.parent.is_dir():
         raise UserError(f"--json: the folder {json_path.parent} does not exist")
@@ -66,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
         sessions=args.sessions,
         boot_delay=args.boot_delay,
+        page_weights=("light", "real") if args.page_weight == "both" else (args.page_weight,),
+        load=args.load,
         base_settings=load_settings(args),
     )
     names = list(dict.fromkeys(args.scenarios or SCENARIOS))

@@ -18,6 +18,7 @@ CENTRAL_PREFIXES = ("/api/whatsapp", "/central")
 # Spelled out (not imported) so building the CLI parser stays cheap; the
 # options validate them again.
 FLAVOURS = ("full", "dom", "pixels")
+PAGE_WEIGHTS = ("light", "real")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds before the page's window.Debug.VERSION appears (default 0.3, not scaled)",
     )
     parser.add_argument("--flavour", choices=FLAVOURS, default="full", help="page surface")
+    parser.add_argument(
+        "--page-weight",
+        dest="page_weight",
+        choices=PAGE_WEIGHTS,
+        default="light",
+        help="what a linked page costs: light (the login page alone) or real (docs/SANDBOX.md)",
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--central", action="store_true", help="also serve the reference central API"
@@ -57,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         time_scale=settings.time_scale,
         boot_delay=settings.sandbox_boot_delay,
         flavour=args.flavour,
+        page_weight=args.page_weight,
     )
     simulator = None if args.central_only else create_simulator_app(options)
     central = _central_app(settings) if args.central or args.central_only else None

@@ -12,7 +12,7 @@ against it and against the real site. See docs/SANDBOX.md.
 from __future__ import annotations
 
 from app.sandbox._app import create_simulator_app
-from app.sandbox._options import FLAVOURS, SandboxOptions
+from app.sandbox._options import FLAVOURS, PAGE_WEIGHTS, SandboxOptions
 from app.sandbox._qr import QrParts, parse_qr
 from app.sandbox._server import SandboxServer
 from app.sandbox._world import SandboxWorld
@@ -26,6 +26,7 @@ from app.sandbox.phone_client import (
 
 __all__ = [
     "FLAVOURS",
+    "PAGE_WEIGHTS",
     "AsyncTestPhone",
     "PhoneError",
     "PhoneUnreachable",

@@ -26,6 +26,42 @@ LANGUAGES = ("en", "es")
 TERMINAL_STATES = ("PROXYBLOCK", "TOS_BLOCK", "SMB_TOS_BLOCK", "DEPRECATED_VERSION")
 """Socket states the `block_state` fault pushes pages into; the page never leaves them."""
 
+PAGE_WEIGHTS = ("light", "real")
+"""light: the login page alone (a few tens of MiB a renderer); real: a linked page also
+keeps the heap, DOM, stored messages and background work of a live client
+(calibration in docs/SANDBOX.md, "Page weight")."""
+
+
+@dataclass(frozen=True)
+class PageWeight:
+    """What a synced page at weight "real" keeps and does (page/weight.js)."""
+
+    heap_mb: int = 40
+    """Message models kept in the JavaScript heap (about 400 bytes each)."""
+    dom_rows: int = 600
+    """Chat-list rows in the DOM, 6 elements and 4 text nodes each (about 6,000 nodes)."""
+    store_kb: int = 8192
+    """Messages stored in IndexedDB (about 1 KiB each); snapshots carry them."""
+    tick_seconds: float = 5.0
+    """A sync tick (models touched, one message stored) this often; real seconds."""
+    tick_cpu_ms: float = 20.0
+    """CPU time of one sync tick (about 0.4% of a core at 5 s)."""
+    keepalive_seconds: float = 20.0
+    """A keep-alive on the login socket this often, as the real client pings."""
+
+    def spec(self) -> dict[str, float]:
+        return {
+            "heapMb": self.heap_mb,
+            "domRows": self.dom_rows,
+            "storeKb": self.store_kb,
+            "tickSeconds": self.tick_seconds,
+            "tickCpuMs": self.tick_cpu_ms,
+            "keepaliveSeconds": self.keepalive_seconds,
+        }
+
+
+REAL_WEIGHT = PageWeight()
+
 _TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
@@ -51,6 +87,8 @@ class SandboxOptions:
     """Last field of the QR string (the page's DEVICE_PLATFORM)."""
     state_file: str = ""
     """Where linked devices are kept across restarts (empty: forgotten on exit)."""
+    page_weight: str = "light"
+    """What a linked page costs: "light" or "real" (see PAGE_WEIGHTS)."""
 
     def __post_init__(self) -> None:
         _positive("time_scale", self.time_scale, allow_zero=False)
@@ -67,6 +105,7 @@ class SandboxOptions:
         check_flavour(self.flavour)
         if not _TOKEN.match(self.version) or not _TOKEN.match(self.platform):
             raise ValueError("version and platform: expected 1-32 letters, digits, '_', '.', '-'")
+        check_page_weight(self.page_weight)
         if not isinstance(self.state_file, str):
             raise ValueError(f"state_file: expected a file path or '', got {self.state_file!r}")
 
@@ -78,6 +117,16 @@ class SandboxOptions:
         """Real seconds the `index`-th ref (0-based) of a batch stays valid."""
         base = self.first_ref_seconds if index == 0 else self.next_ref_seconds
         return self.scaled(base)
+
+    def weight_spec(self) -> dict[str, float] | None:
+        """The page's weight figures (page/weight.js), None at "light"."""
+        return REAL_WEIGHT.spec() if self.page_weight == "real" else None
+
+
+def check_page_weight(value: object) -> str:
+    if value not in PAGE_WEIGHTS:
+        raise ValueError(f"page_weight: expected one of {', '.join(PAGE_WEIGHTS)}, got {value!r}")
+    return str(value)
 
 
 def check_flavour(value: object) -> str:

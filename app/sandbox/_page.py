@@ -27,7 +27,7 @@ from app.sandbox._model import CLOSED
 from app.sandbox._world import ProtocolError, SandboxWorld
 
 MAX_MESSAGE = 16 * 1024
-_SCRIPTS = ("modules.js", "ui.js", "login.js")
+_SCRIPTS = ("modules.js", "ui.js", "weight.js", "login.js")
 
 
 def page_files() -> Traversable:
@@ -74,6 +74,7 @@ def render_page(request: Request, world: SandboxWorld, template: PageTemplate) -
         "timeScale": world.options.time_scale,
         "version": world.options.version,
         "platform": world.options.platform,
+        "weight": world.options.weight_spec(),
     }
     return HTMLResponse(template.render(config), headers={"Cache-Control": "no-store"})
 

@@ -143,6 +143,8 @@ class SandboxWorld:
             await self._pairing_code(page, message.get("phone"))
         elif kind == "qr_linking":
             page.pairing_code = page.pairing_phone = None  # back to QR mode: the code is void
+        elif kind == "ping":  # a linked page's keep-alive (page_weight "real")
+            await page.deliver({"type": "pong"})
         elif kind == "passkey_assertion":
             await self._passkey_assertion(page, message.get("assertion"))
         else:

@@ -4,7 +4,10 @@ Calls go in with `asyncio.run_coroutine_threadsafe`, wrapped in small
 `Operation` objects whose success/failure callbacks run on the GUI thread
 (Anki's `CollectionOp` pattern). Events come out as typed Qt signals; the
 loop thread only appends them to a deque, and a 50 ms timer on the GUI thread
-drains it, so a burst of a thousand heartbeats costs one repaint.
+drains it, so a burst of a thousand heartbeats costs one repaint. A QR, a
+pairing code or a scan (`pairing`) does not wait for the timer: it wakes the
+GUI thread at once (one wake at a time, so a burst still drains in one go),
+because staff are looking at the QR wall waiting for exactly that.
 Playwright and ORM objects never cross: only frozen dataclasses do.
 """
 
@@ -20,13 +23,25 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from app.domain.events import EngineEvent, InstanceLoad, SyncStatus
+from app.domain.events import (
+    EngineEvent,
+    InstanceLoad,
+    PairingCodeIssued,
+    QrIssued,
+    SessionStateChanged,
+    SyncStatus,
+)
+from app.domain.states import SessionState
 from app.engine.api import Engine
 
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[], Engine]
 EngineCall = Callable[[Engine], Awaitable[Any]]
+URGENT = (QrIssued, PairingCodeIssued)
+"""Events delivered at once: what staff wait for on the wall (a QR, a code). A scan
+(`pairing`) is urgent too (focus mode moves on); other state changes are not: the
+grid gets ten a second from a busy fleet and each drain re-sorts it."""
 
 _LOADED = object()  # marker in the queue: initial lists follow
 
@@ -72,6 +87,12 @@ def _message(error: BaseException) -> str:
     return text or type(error).__name__
 
 
+def _urgent(event: EngineEvent) -> bool:
+    if isinstance(event, SessionStateChanged):
+        return event.state is SessionState.PAIRING
+    return isinstance(event, URGENT)
+
+
 class EngineHost(QObject):
     """Owns the engine and its loop thread; the console's only door to the engine.
 
@@ -99,6 +120,7 @@ class EngineHost(QObject):
     sig_closed = Signal()
 
     _sig_op_done = Signal(object)  # one tuple: (operation, result, error)
+    _sig_wake = Signal()  # an urgent event is queued: drain now, not at the next tick
 
     def __init__(
         self, factory: EngineFactory, *, interval_ms: int = 50, parent: QObject | None = None
@@ -115,6 +137,8 @@ class EngineHost(QObject):
         self._closed = False
         self._boot_failed = False  # written on the loop thread, read on the GUI thread
         self._sig_op_done.connect(self._on_host_op_done)
+        self._wake_pending = False
+        self._sig_wake.connect(self._on_timer_timeout)
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._on_timer_timeout)
@@ -244,13 +268,19 @@ class EngineHost(QObject):
             log.warning("engine failed to start: %s", _message(exc))
             self._boot_failed = True
             self._queue.append(("failed", f"The engine did not start: {_message(exc)}"))
+            self._sig_wake.emit()
             return
         self._queue.append(("loaded", engine.sandbox_url, sessions, instances))
+        self._sig_wake.emit()
 
     async def _pump(self, stream: AsyncIterator[EngineEvent]) -> None:
         try:
             async for event in stream:
                 self._queue.append(event)
+                # Appended first, flag read after: a wake is never lost, at worst doubled.
+                if _urgent(event) and not self._wake_pending:
+                    self._wake_pending = True
+                    self._sig_wake.emit()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # reported to the operator
@@ -298,6 +328,7 @@ class EngineHost(QObject):
 
     @Slot()
     def _on_timer_timeout(self) -> None:
+        self._wake_pending = False
         if not self._queue:
             return
         session_events: list[EngineEvent] = []

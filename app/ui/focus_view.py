@@ -34,6 +34,8 @@ from app.ui.qr_render import QrView
 from app.ui.qr_wall import CountdownBar, countdown_color
 from app.ui.qr_wall_model import Phase, QrWallModel
 
+NEXT_QR_PX = 260
+
 
 class FocusView(QWidget):
     """One account at a time.
@@ -83,6 +85,12 @@ class FocusView(QWidget):
         self.next_list.setTextFormat(Qt.TextFormat.RichText)
         self._scale(self.next_list, 1.15)
         self.next_list.setMinimumWidth(260)
+        # The next account's QR, already drawn and scannable: when the current one is
+        # scanned, staff turn the next phone to this one without waiting for anything.
+        self.next_title = QLabel()
+        self._scale(self.next_title, 1.05, bold=True)
+        self.next_qr = QrView(NEXT_QR_PX)
+        self.next_id = ""
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.progress_line = QLabel()
@@ -115,6 +123,8 @@ class FocusView(QWidget):
         up_next = QLabel("Next in line")
         self._scale(up_next, 1.1, bold=True)
         side.addWidget(up_next)
+        side.addWidget(self.next_title)
+        side.addWidget(self.next_qr, 0, Qt.AlignmentFlag.AlignLeft)
         side.addWidget(self.next_list, 1)
         side.addWidget(self.progress_line)
         side.addWidget(self.progress)
@@ -316,6 +326,7 @@ class FocusView(QWidget):
 
     def _show_next(self) -> None:
         queue = [s for s in self._queue() if s != self.current_id and self._open(s)]
+        self._show_next_qr(queue)
         upcoming = queue[:3]
         if not upcoming:
             self.next_list.setText("<p>nobody else waiting</p>")
@@ -325,6 +336,24 @@ class FocusView(QWidget):
         )
         more = len(queue) - len(upcoming)
         self.next_list.setText(items + (f"<p>and {more} more</p>" if more > 0 else ""))
+
+    def _show_next_qr(self, queue: list[str]) -> None:
+        """The first account after the current one with its QR ready, drawn beside it."""
+        ready = [s for s in queue if self._ready(s) and self._has_qr(s)]
+        self.next_id = ready[0] if ready else ""
+        entry = self._model.entry_for(self.next_id) if self.next_id else None
+        if entry is None:
+            self.next_title.setText("")
+            self.next_qr.set_qr("")
+            self.next_qr.set_overlay("next QR\ncoming…" if queue else "nobody\nwaiting")
+            return
+        self.next_title.setText(f"then: {entry.label or entry.session_id}")
+        self.next_qr.set_qr(entry.qr)
+        self.next_qr.set_overlay("")
+
+    def _has_qr(self, session_id: str) -> bool:
+        entry = self._model.entry_for(session_id)
+        return entry is not None and bool(entry.qr) and not entry.code
 
 
 def _esc(text: str) -> str:

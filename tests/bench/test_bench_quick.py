@@ -132,3 +132,25 @@ def test_console_scenarios_have_their_figures(report: dict) -> None:
         _latency(onboarding["operator_wait_ms"])
         _latency(onboarding["create_to_first_qr_painted_ms"])
         _latency(onboarding["painted_to_scan_posted_ms"])
+
+
+def test_page_weight_and_verdicts_have_their_shape(report: dict) -> None:
+    for scenario in report["scenarios"]:
+        assert scenario["page_weight"] in ("light", "real")
+        assert scenario["load"] == 0
+        for key in ("start", "end"):
+            assert len(scenario["load_average"][key]) == 3  # as `uptime` prints them
+    weights = _figures(report, "page-weight")
+    if weights is not None:
+        for weight in ("light", "real"):
+            for key in ("renderer_pss_bytes", "js_heap_used_bytes", "indexeddb_bytes"):
+                assert isinstance(weights[weight][key], int), key
+        # Behaviour, not timing: the real weight really stores more and keeps a DOM.
+        assert weights["real"]["indexeddb_bytes"] > weights["light"]["indexeddb_bytes"]
+        assert weights["real"]["dom_nodes"] > weights["light"]["dom_nodes"]
+    assert report["page_weights"] == ["light"] and report["load"] == 0
+    for verdict in report["verdicts"]:
+        assert set(verdict) == {"target", "run", "measured", "verdict"}
+        assert verdict["verdict"] in ("met", "missed", "not run") or verdict["verdict"].startswith(
+            "quiet only"
+        )

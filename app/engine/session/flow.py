@@ -298,8 +298,14 @@ class Session(GateFlow):
         self._restoring = False
         # Snapshot and meta before saying "connected": whoever hears it may rely on
         # the login being on disk (an instance killed right after still restores it).
+        # A restored login is on disk already (it was just read from there): writing it
+        # back is the most expensive step of a restore (the whole IndexedDB through the
+        # DevTools protocol, then to disk), so the periodic snapshot takes what changed.
         try:
-            await self._write_snapshot()
+            if not restored or not self.folder.has_state():
+                await self._write_snapshot()
+            else:  # what is on disk is current as of now: the next one is a period away
+                self.last_snapshot_at = asyncio.get_running_loop().time()
         except Exception as exc:  # the session runs on; next snapshot retries
             log.warning("session %s: snapshot failed: %s", self.session_id, exc)
         self._pending_meta = dict(

@@ -94,6 +94,8 @@ if (config.flavour === 'full') {
   Object.defineProperty(window, 'require', { value: modules.require, writable: true, configurable: true });
 }
 const ui = createUi(document.getElementById('app'), config.flavour, config.language);
+const weight = createWeight(config.weight, () => send({ type: 'ping' }));
+window.__sandboxWeight = weight; // read by the tests and the bench's calibration
 
 // ------------------------------------------------------------------ storage
 
@@ -268,6 +270,9 @@ async function handle(message) {
       ui.showChats(device && device.phone);
       Socket.stream = 'CONNECTED';
       Socket.hasSynced = true;
+      weight.start(device && device.phone);
+      break;
+    case 'pong':
       break;
     case 'conflict':
       ui.showConflict(() => ctl.takeover());

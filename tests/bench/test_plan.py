@@ -1,0 +1,71 @@
+"""The bench's run plan (--page-weight, --load), its labels, and the verdicts."""
+
+from __future__ import annotations
+
+from app.bench._context import BenchOptions
+from app.bench._harness import ScenarioResult
+from app.bench._load import busy_loops
+from app.bench._runner import plan, run_label
+from app.bench.verdicts import TARGETS, judge
+
+
+def test_weighted_scenarios_run_per_weight_and_latency_ones_quiet_then_loaded() -> None:
+    options = BenchOptions(page_weights=("light", "real"), load=2)
+    runs = plan(options, ["qr-latency", "memory", "page-weight", "grid"])
+    assert runs == [
+        ("qr-latency", "light", 0),
+        ("qr-latency", "light", 2),
+        ("memory", "light", 0),
+        ("memory", "real", 0),
+        ("page-weight", "light", 0),
+        ("grid", "light", 0),
+        ("grid", "light", 2),
+    ]
+    assert plan(BenchOptions(), ["memory", "grid"]) == [
+        ("memory", "light", 0),
+        ("grid", "light", 0),
+    ]
+    assert run_label("memory", "real", 0) == "memory [real]"
+    assert run_label("grid", "light", 2) == "grid [load 2]"
+
+
+def test_verdicts_judge_the_right_run_and_never_guess() -> None:
+    quiet = ScenarioResult("grid", scenario="grid", figures={"longest_stall_ms": 30.0})
+    loaded = ScenarioResult(
+        "grid [load 2]", scenario="grid", load=2, figures={"longest_stall_ms": 80.0}
+    )
+    warm = ScenarioResult(
+        "qr-latency", scenario="qr-latency", figures={"warm": {"to_painted_ms": {"p50": 40.0}}}
+    )
+    restore = ScenarioResult(
+        "restore",
+        scenario="restore",
+        figures={"sessions": 300, "restore_s": 55.0, "qr_during_restore": 1, "conflicts": 0},
+    )
+    warm_loaded = ScenarioResult(
+        "qr-latency [load 2]",
+        scenario="qr-latency",
+        load=2,
+        figures={"warm": {"to_painted_ms": {"p50": 90.0}}},
+    )
+    verdicts = {v["target"]: v for v in judge([quiet, loaded, warm, warm_loaded, restore])}
+    assert len(verdicts) == len(TARGETS)
+    grid = verdicts["grid's longest stall < 50 ms under load"]
+    assert grid["run"] == "grid [load 2]" and grid["verdict"] == "missed"  # the loaded run
+    warm_qr = verdicts["warm QR p50 < 50 ms"]
+    assert warm_qr["run"] == "qr-latency" and warm_qr["verdict"] == "met"  # the quiet run
+    # Fast but a QR was shown: a lost login is never "met".
+    assert verdicts["restore 300 in < 60 s, 0 QR, 0 conflicts (light)"]["verdict"] == "missed"
+    assert verdicts[">= 120 connected, heartbeat p95 < 1 s (real)"]["verdict"] == "not run"
+    only_quiet = {v["target"]: v for v in judge([quiet])}
+    assert only_quiet["grid's longest stall < 50 ms under load"]["verdict"].startswith("quiet only")
+
+
+def test_busy_loops_run_for_the_block_and_are_ended() -> None:
+    import psutil
+
+    with busy_loops(2) as pids:
+        procs = [psutil.Process(pid) for pid in pids]
+        assert len(procs) == 2 and all(p.is_running() for p in procs)
+    for proc in procs:
+        assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
