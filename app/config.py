@@ -89,6 +89,15 @@ class Settings:
     time_scale: float = 1.0
     sandbox_boot_delay: float = 0.3
     log_level: str = "INFO"
+    # Fleet mode (docs/FLEET.md): empty = the embedded local engine.
+    fleet_database_url: str = ""
+    instance_name: str = ""
+    advertise_url: str = ""
+    lease_ttl: float = 15.0
+    lease_grace: float = 5.0
+    lease_margin: float = 3.0
+    fleet_claim_batch: int = 5
+    snapshot_store: str = ""
 
     # ----------------------------------------------------------------- derived
 
@@ -142,7 +151,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_KEYS:
                 value = "(set)" if value else ""
-            elif f.name == "database_url":
+            elif f.name in ("database_url", "fleet_database_url"):
                 value = _redact_url(value)
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
@@ -332,6 +341,13 @@ def _as_db_url(value: Any) -> str:
     return text
 
 
+def _as_snapshot_store(value: Any) -> str:
+    text = _as_str(value)
+    if text and (not text.startswith("s3://") or len(text) <= len("s3://")):
+        raise ValueError
+    return text
+
+
 _PARSERS: dict[str, tuple[Parser, str]] = {
     "provider_url": (_as_http_url, "an http(s) URL such as https://web.whatsapp.com/, or empty"),
     "central_url": (_as_http_url, "an http(s) URL such as https://platform.example.com"),
@@ -358,6 +374,14 @@ _PARSERS: dict[str, tuple[Parser, str]] = {
     "time_scale": (_as_float(0.0, exclusive=True), "a number above 0 such as 1 or 0.05"),
     "sandbox_boot_delay": (_as_float(0.0), "a number of seconds, 0 or more"),
     "log_level": (_as_choice(LOG_LEVELS, upper=True), "DEBUG, INFO, WARNING or ERROR"),
+    "fleet_database_url": (_as_db_url, "a PostgreSQL URL such as postgresql://user@db:5432/fleet"),
+    "instance_name": (_as_str, "a stable member name such as pairdesk-0"),
+    "advertise_url": (_as_http_url, "the http(s) URL consoles and peers reach this member at"),
+    "lease_ttl": (_as_float(1.0), "a number of seconds, 1 or more"),
+    "lease_grace": (_as_float(0.0), "a number of seconds, 0 or more"),
+    "lease_margin": (_as_float(0.0, exclusive=True), "a number of seconds above 0"),
+    "fleet_claim_batch": (_as_int(1, 500), "a whole number from 1 to 500"),
+    "snapshot_store": (_as_snapshot_store, "empty (the fleet database) or s3://bucket/prefix"),
 }
 
 
@@ -375,6 +399,11 @@ def _build(base: dict[str, Any], changes: Mapping[str, Any], *, origin: str) -> 
             raise ConfigError(f"{label} ({origin}): expected {expected}, got {shown}") from None
     if not values["host"]:
         raise ConfigError(f"host ({origin}): expected {_PARSERS['host'][1]}, got ''")
+    if values["fleet_database_url"] and values["lease_margin"] >= values["lease_ttl"] / 2:
+        raise ConfigError(
+            f"lease_margin ({origin}): {values['lease_margin']} s must be under half of "
+            f"lease_ttl ({values['lease_ttl']} s), or pages would close before every renewal"
+        )
     return Settings(**values)
 
 
