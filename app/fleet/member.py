@@ -1,0 +1,266 @@
+"""One fleet member's lease loop: renew, drop, claim, adopt, ship snapshots, hand over.
+
+Every TTL/3 the member renews all its leases in one statement (the send time
+of that statement, on this machine's monotonic clock, plus TTL minus the
+margin is each lease's *local deadline*) and:
+
+- stops the page of every session the renewal did not return, at once, its
+  epoch forgotten first so nothing more is written about it;
+- claims new sessions (within capacity, in rendezvous order) and adopts them:
+  account pointed here (fenced), snapshot fetched from shared storage into the
+  local session folder, then started when it has a login to restore;
+- ships changed snapshots (`state.json`) to shared storage, fenced;
+- when draining, hands sessions over a few at a time: page stopped (final
+  snapshot), snapshot shipped, lease released;
+- arms the watchdog at the earliest local deadline.
+
+When the database cannot be reached the member keeps its pages until one
+margin before their local deadline, then stops them itself (the watchdog's
+kill is the backstop for a frozen process). Finding on waking that a deadline
+already passed (the process was frozen) raises `MemberFenced`: the watchdog
+killed its browser, so the process exits and its supervisor restarts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from app.domain.states import Reason, SessionState
+from app.engine.instance.instance import Instance
+from app.engine.instance.store import should_restore
+from app.engine.session.folder import STATE, SessionFolder, atomic_write
+from app.fleet.leases import Lease, LeaseStore, StaleEpoch
+from app.fleet.snapshots import SnapshotStore
+from app.fleet.store import FencedInstanceStore
+from app.fleet.watchdog_client import Watchdog
+
+log = logging.getLogger(__name__)
+
+
+class MemberFenced(RuntimeError):
+    """This member was frozen past its lease deadline: its browser is gone, it must restart."""
+
+
+class FleetMember:
+    def __init__(
+        self,
+        *,
+        name: str,
+        advertise_url: str,
+        capacity: int,
+        batch: int,
+        margin: float,
+        sessions_dir: Path,
+        leases: LeaseStore,
+        store: FencedInstanceStore,
+        instance: Instance,
+        snapshots: SnapshotStore,
+        watchdog: Watchdog,
+        epochs: dict[str, int],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.advertise_url = advertise_url
+        self.capacity = capacity
+        self.batch = batch
+        self.ttl = leases.ttl
+        self.margin = margin
+        self._sessions_dir = sessions_dir
+        self._leases = leases
+        self._store = store
+        self._instance = instance
+        self._snapshots = snapshots
+        self._watchdog = watchdog
+        self._epochs = epochs
+        self._clock = clock
+        self._deadlines: dict[str, float] = {}
+        self._workspaces: dict[str, int] = {}
+        self._shipped: dict[str, tuple[int, int]] = {}  # sid -> (mtime_ns, size) shipped
+        self._adopting: set[asyncio.Task[None]] = set()
+        self._gate = asyncio.Semaphore(4)
+
+    @property
+    def held(self) -> dict[str, int]:
+        return dict(self._epochs)
+
+    # ---------------------------------------------------------------- the loop
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.to_thread(
+            self._leases.register,
+            self.name,
+            advertise_url=self.advertise_url,
+            capacity=self.capacity,
+            pid=os.getpid(),
+        )
+        log.info("fleet member %s registered at %s", self.name, self.advertise_url)
+        while not stop.is_set():
+            started = self._clock()
+            await self.tick()
+            wait = max(0.0, self.ttl / 3 - (self._clock() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+
+    async def tick(self) -> None:
+        sent = self._clock()
+        if self._deadlines and sent >= min(self._deadlines.values()):
+            for sid in list(self._epochs):
+                self._forget(sid)
+            raise MemberFenced(
+                f"{self.name} was not running past its lease deadline (frozen or starved); "
+                "its browser was closed by the watchdog and its sessions are taken over; "
+                "the process exits so its supervisor restarts it"
+            )
+        try:
+            renewed = await asyncio.to_thread(self._leases.renew, self.name)
+        except StaleEpoch:
+            raise
+        except Exception as exc:
+            log.warning(
+                "%s: cannot renew leases (%s); pages close at their deadline", self.name, exc
+            )
+            await self._enforce_own_deadlines()
+            self._arm()
+            return
+        returned = {lease.session_id for lease in renewed}
+        for sid in [s for s in self._epochs if s not in returned]:
+            await self._drop(sid, "its lease was not renewed")
+        for lease in renewed:
+            self._deadlines[lease.session_id] = sent + self.ttl - self.margin
+        self._arm()
+        try:
+            if await asyncio.to_thread(self._leases.is_draining, self.name):
+                await self._hand_over(self.batch)
+            else:
+                await self._claim()
+            await self._ship_changed()
+        except Exception as exc:
+            log.warning("%s: fleet round incomplete (%s); retrying next round", self.name, exc)
+        self._arm()
+
+    async def _claim(self) -> None:
+        sent = self._clock()
+        claimed = await asyncio.to_thread(
+            self._leases.claim, self.name, capacity=self.capacity, batch=self.batch
+        )
+        for lease in claimed:
+            self._epochs[lease.session_id] = lease.epoch
+            self._deadlines[lease.session_id] = sent + self.ttl - self.margin
+        self._arm()
+        for lease in claimed:
+            task = asyncio.create_task(self._adopt(lease), name=f"adopt {lease.session_id}")
+            self._adopting.add(task)
+            task.add_done_callback(self._adopting.discard)
+
+    def _arm(self) -> None:
+        if self._deadlines:
+            self._watchdog.arm(min(self._deadlines.values()))
+        else:
+            self._watchdog.disarm()
+
+    async def _enforce_own_deadlines(self) -> None:
+        """Without renewals: stop each page one margin before the watchdog would."""
+        now = self._clock()
+        for sid, deadline in list(self._deadlines.items()):
+            if now >= deadline - self.margin:
+                await self._drop(sid, "its lease could not be renewed before its deadline")
+
+    # ------------------------------------------------------------- sessions
+
+    def _forget(self, sid: str) -> None:
+        self._epochs.pop(sid, None)
+        self._deadlines.pop(sid, None)
+        self._shipped.pop(sid, None)
+
+    async def _drop(self, sid: str, why: str) -> None:
+        log.warning("%s: stopping %s: %s", self.name, sid, why)
+        self._forget(sid)  # first: nothing more is written about it from here
+        try:
+            await self._instance.drop_session(sid)
+        except Exception as exc:
+            log.warning("%s: stopping %s failed: %s", self.name, sid, exc)
+
+    async def _adopt(self, lease: Lease) -> None:
+        sid = lease.session_id
+        async with self._gate:
+            try:
+                info = await asyncio.to_thread(self._store.assign, sid, lease.epoch)
+                self._workspaces[sid] = info.workspace_id
+                folder = SessionFolder(self._sessions_dir, info.workspace_id, sid)
+                data = await asyncio.to_thread(self._snapshots.get, sid)
+                if data is not None:
+                    await asyncio.to_thread(_write_state, folder, data)
+                    self._shipped[sid] = _stat(folder)
+                restore = should_restore(info, self._sessions_dir)
+                if info.state is not SessionState.STOPPED:
+                    self._instance.sessions.synthesize(
+                        info, SessionState.STOPPED, f"taken over by {self.name}",
+                        Reason.INSTANCE_RESTART,
+                    )  # fmt: skip
+                if restore and sid in self._epochs:
+                    await self._instance.sessions.start_session(sid)
+                log.info("%s: adopted %s (epoch %d)", self.name, sid, lease.epoch)
+            except Exception as exc:
+                log.warning("%s: could not adopt %s: %s", self.name, sid, exc)
+
+    async def _ship_changed(self) -> None:
+        for sid, epoch in list(self._epochs.items()):
+            workspace = self._workspaces.get(sid)
+            if workspace is None:
+                continue
+            folder = SessionFolder(self._sessions_dir, workspace, sid)
+            stat = await asyncio.to_thread(_stat, folder)
+            if stat == (0, 0) or self._shipped.get(sid) == stat:
+                continue
+            data = await asyncio.to_thread((folder.path / STATE).read_bytes)
+            try:
+                await asyncio.to_thread(self._snapshots.put, sid, self.name, epoch, data)
+                self._shipped[sid] = stat
+            except StaleEpoch:
+                await self._drop(sid, "another member holds it now (snapshot refused)")
+
+    async def _hand_over(self, count: int) -> None:
+        """Move up to `count` sessions away: stop (final snapshot), ship, release."""
+        for sid in list(self._epochs)[:count]:
+            await self._instance.drop_session(sid)  # still held: its last events are recorded
+            await self._instance.flush()
+            self._shipped.pop(sid, None)
+            await self._ship_changed()
+            self._forget(sid)
+            await asyncio.to_thread(self._leases.release, self.name, [sid])
+            log.info("%s: handed %s over", self.name, sid)
+        self._arm()
+
+    async def aclose(self) -> None:
+        """Clean leave, once the instance closed its sessions: ship, release, disarm."""
+        for task in list(self._adopting):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self._ship_changed()
+        with contextlib.suppress(Exception):
+            released = await asyncio.to_thread(self._leases.release, self.name)
+            log.info("%s: released %d lease(s) for immediate take-over", self.name, released)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self._leases.unregister, self.name)
+        for sid in list(self._epochs):
+            self._forget(sid)
+        self._watchdog.disarm()
+
+
+def _stat(folder: SessionFolder) -> tuple[int, int]:
+    try:
+        st = (folder.path / STATE).stat()
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _write_state(folder: SessionFolder, data: bytes) -> None:
+    folder.ensure()
+    atomic_write(folder.path / STATE, data)
