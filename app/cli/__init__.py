@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("_sync", "central API delivery: status, retry-dead, test"),
     "bench": ("_bench", "measure the performance targets"),
     "doctor": ("_doctor", "check that this machine can run pairdesk"),
+    "fleet": ("_fleet", "fleet mode: status, add, drain, remove (docs/FLEET.md)"),
 }
 
 

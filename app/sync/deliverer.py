@@ -92,6 +92,9 @@ class OutboxDeliverer:
         # session id -> its one send in flight. Keyed by session, not row: a row
         # superseded mid-flight must not let the next row overtake it on the wire.
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        # Sessions whose send finished while the store was being read: the rows read
+        # may predate that outcome (a head already marked sent), so they wait a round.
+        self._finished_during_read: set[str] = set()
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._transient_error = ""  # the last retryable failure; cleared by a success
@@ -165,11 +168,13 @@ class OutboxDeliverer:
         now = self._now()
         try:
             free = self._max_in_flight - len(self._in_flight)
+            self._finished_during_read.clear()
             due = await self._store.next_due(now, free + len(self._in_flight), session_ids=sessions)
             for item in due:
                 if free <= 0:
                     break
-                if item.session_id not in self._in_flight:
+                stale = item.session_id in self._finished_during_read
+                if item.session_id not in self._in_flight and not stale:
                     self._in_flight[item.session_id] = group.create_task(
                         self._deliver(item), name=f"webhook:{item.session_id}"
                     )
@@ -214,6 +219,7 @@ class OutboxDeliverer:
             self._store_failed(exc)
         finally:
             self._in_flight.pop(item.session_id, None)
+            self._finished_during_read.add(item.session_id)
             self._changes += 1
             self._wake.set()
 

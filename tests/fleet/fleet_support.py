@@ -16,6 +16,7 @@ import psutil
 
 READY = re.compile(r"instance: (\S+)")
 TOKEN = "fleet-test-token"
+SECRET = "fleet-test-secret"
 
 
 @dataclass
@@ -52,13 +53,20 @@ class Member:
 
 
 async def start_member(
-    tmp_path: Path, name: str, *, fleet_url: str, sandbox_url: str, ttl: float = 6.0
+    tmp_path: Path,
+    name: str,
+    *,
+    fleet_url: str,
+    sandbox_url: str,
+    central_url: str = "",
+    ttl: float = 6.0,
 ) -> Member:
     folder = tmp_path / name
     folder.mkdir(parents=True, exist_ok=True)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PAIRDESK_")},
         "PAIRDESK_INSTANCE_TOKEN": TOKEN,
+        "PAIRDESK_WEBHOOK_SECRET": SECRET,
         "PAIRDESK_FLEET_DATABASE_URL": fleet_url,
         "PAIRDESK_LEASE_TTL": str(ttl),
         "PAIRDESK_LEASE_GRACE": "2",
@@ -70,6 +78,7 @@ async def start_member(
         sys.executable, "-m", "app", "instance",
         "--name", name,
         "--provider-url", sandbox_url,
+        "--central-url", central_url,
         "--database-url", f"sqlite:///{folder / 'unused.db'}",
         "--sessions-dir", str(folder / "sessions"),
         "--data-dir", str(folder / "data"),

@@ -21,11 +21,12 @@ from sqlalchemy import Engine, select
 
 from app.fleet.leases import LeaseStore
 from app.sandbox import AsyncTestPhone, SandboxOptions, SandboxServer
+from app.sandbox.central import CentralServer
 from app.store import session_factory
 from app.store.fleet_models import SessionSnapshot
 from app.store.models import Account
 from tests.fleet.conftest import add_accounts
-from tests.fleet.fleet_support import Member, client, start_member
+from tests.fleet.fleet_support import SECRET, Member, client, start_member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(600)]
 
@@ -106,12 +107,17 @@ async def test_kill_and_freeze_members_sessions_move_without_qr_or_conflict(
     leases = LeaseStore(fleet_engine, ttl=TTL, grace=2.0)
     members: dict[str, Member] = {}
     options = SandboxOptions(time_scale=0.2, boot_delay=0.1)
-    with SandboxServer(options) as sandbox:
+    with SandboxServer(options) as sandbox, CentralServer(SECRET) as central:
         phone = AsyncTestPhone(sandbox.url)
         try:
             for name in ("m1", "m2"):
                 members[name] = await start_member(
-                    tmp_path, name, fleet_url=fleet_url, sandbox_url=sandbox.url, ttl=TTL
+                    tmp_path,
+                    name,
+                    fleet_url=fleet_url,
+                    sandbox_url=sandbox.url,
+                    central_url=central.url,
+                    ttl=TTL,
                 )
             await wait_for("both members alive", lambda: len(leases.members()) == 2)
             sids = add_accounts(fleet_engine, SESSIONS, prefix="fleet")
@@ -143,7 +149,12 @@ async def test_kill_and_freeze_members_sessions_move_without_qr_or_conflict(
 
             # SIGSTOP of the survivor past its TTL: m3 takes over; its browser is already gone.
             members["m3"] = await start_member(
-                tmp_path, "m3", fleet_url=fleet_url, sandbox_url=sandbox.url, ttl=TTL
+                tmp_path,
+                "m3",
+                fleet_url=fleet_url,
+                sandbox_url=sandbox.url,
+                central_url=central.url,
+                ttl=TTL,
             )
             frozen = members[alive]
             frozen.remember_tree()
@@ -168,6 +179,18 @@ async def test_kill_and_freeze_members_sessions_move_without_qr_or_conflict(
                 assert {(a.instance_id, a.state) for a in rows} == {("m3", "connected")}
             assert qr_counts(fleet_engine) == qrs_before
             assert (await phone.stats())["conflicts_total"] == 0
+            # Webhooks: each from the owner of the moment, none delivered twice.
+            await wait_for(
+                "m3's ready webhooks",
+                lambda: all(
+                    e.instance_url == members["m3"].url
+                    for e in central.state.events(event="session_ready")[-SESSIONS:]
+                ),
+            )
+            events = central.state.events()
+            assert not [e for e in events if e.duplicate]
+            urls = {e.instance_url for e in events}
+            assert urls <= {m.url for m in members.values()} and members["m3"].url in urls
         finally:
             await phone.aclose()
             for member in members.values():
