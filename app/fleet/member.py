@@ -1,7 +1,7 @@
 """One fleet member's lease loop: renew, drop, claim, adopt, ship snapshots, hand over.
 
 Every TTL/3 the member renews all its leases in one statement (the send time
-of that statement, on this machine's monotonic clock, plus TTL minus the
+of that statement, on this machine's boot clock (`clock.py`), plus TTL minus the
 margin is each lease's *local deadline*) and:
 
 - stops the page of every session the renewal did not return, at once, its
@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from app.domain.states import Reason, SessionState
 from app.engine.instance.instance import Instance
 from app.engine.instance.store import should_restore
 from app.engine.session.folder import STATE, SessionFolder, atomic_write
+from app.fleet.clock import now as clock_now
 from app.fleet.leases import Lease, LeaseStore, StaleEpoch
 from app.fleet.snapshots import SnapshotStore
 from app.fleet.store import FencedInstanceStore
@@ -63,7 +63,7 @@ class FleetMember:
         snapshots: SnapshotStore,
         watchdog: Watchdog,
         epochs: dict[str, int],
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = clock_now,
     ) -> None:
         self.name = name
         self.advertise_url = advertise_url

@@ -5,8 +5,8 @@ by the member in a session of its own, so freezing the member (SIGSTOP, a
 debugger, swap storms, a stuck event loop) does not freeze it. The member
 writes one line per change on the watchdog's stdin:
 
-    arm DEADLINE     DEADLINE on the system's monotonic clock (CLOCK_MONOTONIC
-                     is shared by every process of the machine)
+    arm DEADLINE     DEADLINE on `app.fleet.clock` (CLOCK_BOOTTIME, the same
+                     for every process of the machine, counting suspend)
     disarm           the member holds no lease (nothing to close)
 
 At the deadline, if still armed, every descendant process of the member
@@ -24,9 +24,10 @@ import os
 import select
 import signal
 import sys
-import time
 
 import psutil
+
+from app.fleet.clock import now
 
 
 def kill_descendants(member_pid: int) -> int:
@@ -61,10 +62,10 @@ def run(member_pid: int, stdin_fd: int = 0) -> int:
     deadline: float | None = None
     buffer = b""
     while True:
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        timeout = None if deadline is None else max(0.0, deadline - now())
         ready, _, _ = select.select([stdin_fd], [], [], timeout)
         if not ready:
-            if deadline is not None and time.monotonic() >= deadline:
+            if deadline is not None and now() >= deadline:
                 _fire(member_pid, "lease deadline passed without a renewal")
                 deadline = None
             continue
@@ -81,7 +82,7 @@ def run(member_pid: int, stdin_fd: int = 0) -> int:
                 deadline = float(words[1])
             elif words[:1] == ["disarm"]:
                 deadline = None
-        if deadline is not None and time.monotonic() >= deadline:
+        if deadline is not None and now() >= deadline:
             _fire(member_pid, "lease deadline already passed")
             deadline = None
 

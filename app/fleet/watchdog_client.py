@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 class Watchdog:
-    """A watchdog process for this member; `arm(deadline)` with a `time.monotonic()` value."""
+    """A watchdog process for this member; `arm(deadline)` with an `app.fleet.clock.now()` value."""
 
     def __init__(self, member_pid: int | None = None) -> None:
         self._member_pid = member_pid or os.getpid()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
+from app.fleet.clock import now
 from app.fleet.watchdog_client import Watchdog
 
 # A stand-in member: a Python process with one child (standing in for Chromium).
@@ -64,7 +65,7 @@ def test_a_frozen_member_loses_its_browser_at_the_deadline(
     dog.start()
     try:
         os.kill(proc.pid, signal.SIGSTOP)  # the member's Python cannot do anything now
-        dog.arm(time.monotonic() + 0.5)
+        dog.arm(now() + 0.5)
         assert _gone(child)
         assert _alive(proc.pid)  # only the browser side is killed, never the member
     finally:
@@ -77,9 +78,9 @@ def test_a_disarmed_watchdog_kills_nothing(member: tuple[subprocess.Popen[bytes]
     dog = Watchdog(member_pid=proc.pid)
     dog.start()
     try:
-        dog.arm(time.monotonic() + 0.3)
+        dog.arm(now() + 0.3)
         dog.disarm()
-        dog.arm(time.monotonic() + 3600)
+        dog.arm(now() + 3600)
         time.sleep(1.0)
         assert _alive(child)
     finally:
@@ -93,7 +94,7 @@ def test_the_member_gone_while_armed_fires_at_once(
     proc, child = member
     dog = Watchdog(member_pid=proc.pid)
     dog.start()
-    dog.arm(time.monotonic() + 3600)
+    dog.arm(now() + 3600)
     assert dog._proc is not None and dog._proc.stdin is not None
     dog._proc.stdin.close()  # what the kernel does when the member dies
     assert _gone(child)
