@@ -5,7 +5,9 @@ sessions come back connected on the other, without a QR. A third member
 joins; SIGSTOP of the second past its TTL: the third takes its sessions over,
 the watchdog has already closed the frozen member's browser, and after SIGCONT
 the frozen member writes nothing about them (fenced) and exits for a restart.
-Throughout, the sandbox counts no conflict (two pages of one account).
+It rejoins, and draining the third hands every session over to it, no QR.
+Throughout, the sandbox counts no conflict (two pages of one account) and no
+webhook reaches the platform twice.
 """
 
 from __future__ import annotations
@@ -179,11 +181,32 @@ async def test_kill_and_freeze_members_sessions_move_without_qr_or_conflict(
                 assert {(a.instance_id, a.state) for a in rows} == {("m3", "connected")}
             assert qr_counts(fleet_engine) == qrs_before
             assert (await phone.stats())["conflicts_total"] == 0
+            # The frozen member rejoins (its supervisor restarts it); m3 is drained onto it:
+            # one hand-over at a time (snapshot, release, claim, restore), no QR.
+            members["back"] = await start_member(
+                tmp_path,
+                alive,
+                fleet_url=fleet_url,
+                sandbox_url=sandbox.url,
+                central_url=central.url,
+                ttl=TTL,
+            )
+            assert leases.set_draining("m3")
+            await wait_for(
+                "every session handed over from m3",
+                lambda: (
+                    owners(leases) == dict.fromkeys(sids, alive)
+                    and connected_on(members["back"], sids)
+                ),
+            )
+            assert qr_counts(fleet_engine) == qrs_before
+            assert (await phone.stats())["conflicts_total"] == 0
+
             # Webhooks: each from the owner of the moment, none delivered twice.
             await wait_for(
-                "m3's ready webhooks",
+                "the last ready webhooks, from the rejoined member",
                 lambda: all(
-                    e.instance_url == members["m3"].url
+                    e.instance_url == members["back"].url
                     for e in central.state.events(event="session_ready")[-SESSIONS:]
                 ),
             )
@@ -191,6 +214,7 @@ async def test_kill_and_freeze_members_sessions_move_without_qr_or_conflict(
             assert not [e for e in events if e.duplicate]
             urls = {e.instance_url for e in events}
             assert urls <= {m.url for m in members.values()} and members["m3"].url in urls
+            assert members["back"].url in urls
         finally:
             await phone.aclose()
             for member in members.values():
