@@ -45,6 +45,12 @@ def settings_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--data-dir", dest="data_dir")
     group.add_argument("--chromium", dest="chromium")
     group.add_argument("--log-level", dest="log_level")
+    group.add_argument(
+        "--fleet",
+        dest="fleet_database_url",
+        metavar="URL",
+        help="the fleet's PostgreSQL database (fleet mode, docs/FLEET.md)",
+    )
 
 
 SETTINGS_FLAG_KEYS = (
@@ -55,6 +61,7 @@ SETTINGS_FLAG_KEYS = (
     "data_dir",
     "chromium",
     "log_level",
+    "fleet_database_url",
 )
 
 

@@ -30,7 +30,6 @@ PLACE_WAIT = 30.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--fleet", dest="fleet_url", default=None, help="fleet database URL")
     sub = parser.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
     status = sub.add_parser("status", help="members and sessions of the fleet")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -46,11 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     remove.add_argument("session_id")
 
 
-def _leases(settings: Settings, url: str | None) -> LeaseStore:
+def _leases(settings: Settings) -> LeaseStore:
     from app.fleet.leases import LeaseStore
     from app.store import create_engine_for, upgrade
 
-    target = url or settings.fleet_database_url
+    target = settings.fleet_database_url
     if not target:
         raise UserError(
             "no fleet: set fleet_database_url (or pass --fleet postgresql://...) to the "
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     try:
-        leases = _leases(settings, args.fleet_url)
+        leases = _leases(settings)
         action = {"status": _status, "add": _add, "drain": _drain, "remove": _remove}
         return action[args.fleet_command](args, settings, leases)
     except StoreError as exc:

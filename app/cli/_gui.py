@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         print("pairdesk gui: no display; starting the terminal view instead", file=sys.stderr)
         from app.cli import main
 
-        return main(["serve", *(["--demo", str(args.demo)] if args.demo else [])])
+        fleet = ["--fleet", args.fleet_database_url] if args.fleet_database_url else []
+        return main(["serve", *(["--demo", str(args.demo)] if args.demo else []), *fleet])
     settings = load_settings(args)
     from app.bootstrap import open_engine
     from app.ui.app import ConsoleOptions, run_console
