@@ -40,6 +40,7 @@ SCENARIOS: dict[str, str] = {
     "restore": "restore",
     "onboarding": "onboarding",
     "grid": "grid",
+    "fleet": "fleet",
 }
 
 FULL_LIMIT_S = 1800.0
