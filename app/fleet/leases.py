@@ -97,6 +97,10 @@ class LeaseStore:
     def sessions(self) -> sessionmaker[Session]:
         return self._sessions
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     # ---------------------------------------------------------------- members
 
     def register(

@@ -32,14 +32,14 @@ class FencedInstanceStore(SqlInstanceStore):
     """`SqlInstanceStore` whose session writes need a current lease of `member`."""
 
     def __init__(self, *, leases: LeaseStore, member: str, epochs: dict[str, int]) -> None:
-        engine = leases.sessions.kw["bind"]
-        super().__init__(url=str(engine.url), engine=engine)
+        super().__init__(url=str(leases.engine.url), engine=leases.engine)
         self._member = member
+        self._fleet_engine = leases.engine
         # session id -> epoch held; the member's loop updates it, the recorder reads it.
         self._epochs = epochs
 
     def prepare(self, *, instance_id: str, index: int, url: str, pid: int, capacity: int) -> None:
-        upgrade(self.sessions.kw["bind"])  # registration is the member's (fleet_members)
+        upgrade(self._fleet_engine)  # registration is the member's (fleet_members)
 
     def assigned(self, instance_id: str) -> list[SessionInfo]:
         # Nothing is assigned at start: sessions come by claiming leases.
