@@ -3,12 +3,14 @@
 A real member (process, Chromium) and the sandbox: one console adds an
 account, both receive its QR through the member's event stream, the test
 phone scans it, both see it connected on the member. Closing both consoles
-changes nothing for the session.
+changes nothing for the session; stopping the member cleanly releases its
+lease, its login kept in shared storage.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,10 @@ from app.domain.models import AccountSpec
 from app.domain.states import SessionState
 from app.engine.api import Engine as ConsoleEngine
 from app.engine.control.fleet_engine import FleetEngine
+from app.fleet.leases import LeaseStore
 from app.sandbox import AsyncTestPhone, SandboxOptions, SandboxServer
+from app.store import session_factory
+from app.store.fleet_models import SessionSnapshot
 from tests.fleet.fleet_support import TOKEN, client, start_member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(300)]
@@ -85,6 +90,15 @@ async def test_two_consoles_attach_link_a_session_and_detach_without_effect(
             async with client(member.url) as c:
                 status = (await c.get(f"api/sessions/{sid}/status")).json()
             assert status["status"] == "connected"  # the consoles are gone; the session is not
+            # A clean stop (SIGTERM) releases the lease for immediate take-over.
+            member.proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(90):
+                assert await member.proc.wait() == 0
+            leases = LeaseStore(fleet_engine, ttl=6.0, grace=2.0)
+            assert [(s, o) for s, o, _, _ in leases.leases()] == [(sid, None)]
+            with session_factory(fleet_engine)() as session:
+                snapshot = session.get(SessionSnapshot, sid)
+            assert snapshot is not None and snapshot.size > 0  # its login is in shared storage
         finally:
             member.kill_everything()
             await member.proc.wait()
