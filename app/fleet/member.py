@@ -64,6 +64,7 @@ class FleetMember:
         watchdog: Watchdog,
         epochs: dict[str, int],
         clock: Callable[[], float] = clock_now,
+        adopt_concurrency: int = 4,
     ) -> None:
         self.name = name
         self.advertise_url = advertise_url
@@ -83,7 +84,8 @@ class FleetMember:
         self._workspaces: dict[str, int] = {}
         self._shipped: dict[str, tuple[int, int]] = {}  # sid -> (mtime_ns, size) shipped
         self._adopting: set[asyncio.Task[None]] = set()
-        self._gate = asyncio.Semaphore(4)
+        # As many adoptions at once as the instance restores at once after a restart.
+        self._gate = asyncio.Semaphore(max(1, adopt_concurrency))
 
     @property
     def held(self) -> dict[str, int]:
@@ -145,18 +147,26 @@ class FleetMember:
         self._arm()
 
     async def _claim(self) -> None:
-        sent = self._clock()
-        claimed = await asyncio.to_thread(
-            self._leases.claim, self.name, capacity=self.capacity, batch=self.batch
-        )
-        for lease in claimed:
-            self._epochs[lease.session_id] = lease.epoch
-            self._deadlines[lease.session_id] = sent + self.ttl - self.margin
-        self._arm()
-        for lease in claimed:
-            task = asyncio.create_task(self._adopt(lease), name=f"adopt {lease.session_id}")
-            self._adopting.add(task)
-            task.add_done_callback(self._adopting.discard)
+        """Claim batch after batch until nothing more is claimable or this member is full.
+
+        Each statement locks at most `batch` rows, briefly; looping within the round
+        brings a lost member's sessions back in one round instead of one batch per
+        TTL/3 (with 50 sessions and a batch of 5, that alone was 50 s)."""
+        while len(self._epochs) < self.capacity:
+            sent = self._clock()
+            claimed = await asyncio.to_thread(
+                self._leases.claim, self.name, capacity=self.capacity, batch=self.batch
+            )
+            for lease in claimed:
+                self._epochs[lease.session_id] = lease.epoch
+                self._deadlines[lease.session_id] = sent + self.ttl - self.margin
+            self._arm()
+            for lease in claimed:
+                task = asyncio.create_task(self._adopt(lease), name=f"adopt {lease.session_id}")
+                self._adopting.add(task)
+                task.add_done_callback(self._adopting.discard)
+            if len(claimed) < self.batch:
+                return
 
     def _arm(self) -> None:
         if self._deadlines:

@@ -154,6 +154,7 @@ async def run_member(
             snapshots=snapshot_store(settings, leases, encrypt=encrypt, decrypt=decrypt),
             watchdog=watchdog,
             epochs=epochs,
+            adopt_concurrency=settings.effective_start_concurrency * 2,
         )
         if options.token_file is not None:
             write_token_file(options.token_file, options.token)

@@ -124,3 +124,27 @@ async def test_waking_past_the_deadline_gives_everything_up(tmp_path: Path) -> N
     with pytest.raises(MemberFenced, match="exits so its supervisor restarts it"):
         await member.tick()
     assert held == {}
+
+
+async def test_claims_batch_after_batch_within_one_round_up_to_capacity(tmp_path: Path) -> None:
+    held: dict[str, int] = {}
+    member, leases, _, dog, clock = _member(tmp_path, held)
+    pool = [f"s{i}" for i in range(23)]
+    calls: list[int] = []
+
+    def claim(name: str, *, capacity: int, batch: int) -> list[Lease]:
+        calls.append(batch)
+        room = min(batch, capacity - len(held))
+        taken, pool[:] = pool[:room], pool[room:]
+        return [Lease(s, name, 1, datetime.now(UTC)) for s in taken]
+
+    leases.claim = claim
+    member._adopt = _no_adopt  # type: ignore[method-assign]
+    await member.tick()
+    assert len(held) == 10  # capacity, in one round
+    assert calls == [5, 5]
+    assert dog.armed == clock.t + TTL - MARGIN
+
+
+async def _no_adopt(lease: Lease) -> None:
+    return None
