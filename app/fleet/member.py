@@ -36,11 +36,16 @@ from app.engine.instance.store import should_restore
 from app.engine.session.folder import STATE, SessionFolder, atomic_write
 from app.fleet.clock import now as clock_now
 from app.fleet.leases import Lease, LeaseStore, StaleEpoch
+from app.fleet.rendezvous import first_choice
 from app.fleet.snapshots import SnapshotStore
 from app.fleet.store import FencedInstanceStore
 from app.fleet.watchdog_client import Watchdog
 
 log = logging.getLogger(__name__)
+
+
+# Sessions a member hands over per round when rebalancing onto a joining member.
+REBALANCE_STEP = 2
 
 
 class MemberFenced(RuntimeError):
@@ -138,9 +143,10 @@ class FleetMember:
         self._arm()
         try:
             if await asyncio.to_thread(self._leases.is_draining, self.name):
-                await self._hand_over(self.batch)
+                await self._hand_over(list(self._epochs)[: self.batch])
             else:
                 await self._claim()
+                await self._rebalance()
             await self._ship_changed()
         except Exception as exc:
             log.warning("%s: fleet round incomplete (%s); retrying next round", self.name, exc)
@@ -235,9 +241,45 @@ class FleetMember:
             except StaleEpoch:
                 await self._drop(sid, "another member holds it now (snapshot refused)")
 
-    async def _hand_over(self, count: int) -> None:
-        """Move up to `count` sessions away: stop (final snapshot), ship, release."""
-        for sid in list(self._epochs)[:count]:
+    async def _rebalance(self) -> None:
+        """Give a joining member its share, a few sessions per round.
+
+        When this member holds more than its fair share (the sessions held over
+        the live, non-draining members), it hands over up to `REBALANCE_STEP`
+        sessions whose first choice is another member with room; that member
+        claims them at once (first choice), so about 1/N of the sessions move
+        to a new member, gradually, each a clean hand-over.
+        """
+        members = [m for m in await asyncio.to_thread(self._leases.members) if m.alive]
+        placing = [m for m in members if not m.draining]
+        if len(placing) < 2 or all(m.name != self.name for m in placing):
+            return
+        total = sum(m.sessions for m in placing)
+        fair = -(-total // len(placing))  # ceiling
+        excess = len(self._epochs) - fair
+        if excess <= 0:
+            return
+        room = {m.name: m.capacity - m.sessions for m in placing if m.name != self.name}
+        names = [m.name for m in placing]
+        live = self._instance.sessions.live()
+        moving: list[str] = []
+        for sid in list(self._epochs):
+            info = live.get(sid)
+            if info is None or info.state is not SessionState.CONNECTED:
+                continue  # never move a session someone may be scanning or fixing
+            target = first_choice(sid, names)
+            if target is not None and target != self.name and room.get(target, 0) > 0:
+                room[target] -= 1
+                moving.append(sid)
+            if len(moving) >= min(excess, REBALANCE_STEP):
+                break
+        if moving:
+            log.info("%s: rebalancing %d session(s) to their first choice", self.name, len(moving))
+            await self._hand_over(moving)
+
+    async def _hand_over(self, sids: list[str]) -> None:
+        """Move `sids` away: stop (final snapshot), ship, release."""
+        for sid in sids:
             await self._instance.drop_session(sid)  # still held: its last events are recorded
             await self._instance.flush()
             self._shipped.pop(sid, None)

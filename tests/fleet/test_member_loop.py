@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from app.fleet.leases import Lease
-from app.fleet.member import FleetMember, MemberFenced
+from app.domain.models import SessionInfo
+from app.domain.states import SessionState
+from app.fleet.leases import Lease, MemberInfo
+from app.fleet.member import REBALANCE_STEP, FleetMember, MemberFenced
+from app.fleet.rendezvous import first_choice
 
 TTL, MARGIN = 9.0, 1.0
 
@@ -41,13 +44,25 @@ class FakeLeases:
 
     def unregister(self, name: str) -> None: ...
 
+    def members(self) -> list[MemberInfo]:
+        return list(self.fleet)
+
+    fleet: list[MemberInfo] = []
+
 
 class FakeInstance:
     def __init__(self) -> None:
         self.dropped: list[str] = []
+        self.rows: dict[str, SessionInfo] = {}
+        self.sessions = self
+
+    def live(self) -> dict[str, SessionInfo]:
+        return dict(self.rows)
 
     async def drop_session(self, session_id: str) -> None:
         self.dropped.append(session_id)
+
+    async def flush(self) -> None: ...
 
 
 class FakeWatchdog:
@@ -147,4 +162,46 @@ async def test_claims_batch_after_batch_within_one_round_up_to_capacity(tmp_path
 
 
 async def _no_adopt(lease: Lease) -> None:
+    return None
+
+
+def _info(name: str, sessions: int, *, capacity: int = 10) -> MemberInfo:
+    now = datetime.now(UTC)
+    return MemberInfo(name, f"http://{name}/", "host", 1, capacity, False, True, sessions, now)
+
+
+async def test_a_member_above_its_share_hands_connected_sessions_to_their_first_choice(
+    tmp_path: Path,
+) -> None:
+    sids = [f"s{i}" for i in range(8)]
+    held = dict.fromkeys(sids, 1)
+    member, leases, instance, _, _ = _member(tmp_path, held)
+    leases.renewable = sids
+    leases.fleet = [_info("m1", 8), _info("new", 0)]
+    scanning = next(s for s in sids if first_choice(s, ["m1", "new"]) == "new")
+    for sid in sids:
+        state = SessionState.QR if sid == scanning else SessionState.CONNECTED
+        instance.rows[sid] = SessionInfo(session_id=sid, workspace_id=1, state=state)
+    member._ship_changed = _nothing  # type: ignore[method-assign]
+    await member.tick()
+    assert 0 < len(instance.dropped) <= REBALANCE_STEP
+    assert all(first_choice(s, ["m1", "new"]) == "new" for s in instance.dropped)
+    assert scanning not in instance.dropped  # a QR someone may be scanning stays put
+    assert leases.released and not set(instance.dropped) & set(held)
+
+
+async def test_a_member_at_its_share_moves_nothing(tmp_path: Path) -> None:
+    held = {"a": 1, "b": 1}
+    member, leases, instance, _, _ = _member(tmp_path, held)
+    leases.renewable = ["a", "b"]
+    leases.fleet = [_info("m1", 2), _info("other", 2)]
+    for sid in held:
+        instance.rows[sid] = SessionInfo(
+            session_id=sid, workspace_id=1, state=SessionState.CONNECTED
+        )
+    await member.tick()
+    assert instance.dropped == []
+
+
+async def _nothing() -> None:
     return None
