@@ -5,7 +5,8 @@ sessions come back connected on the other, without a QR. A third member
 joins; SIGSTOP of the second past its TTL: the third takes its sessions over,
 the watchdog has already closed the frozen member's browser, and after SIGCONT
 the frozen member writes nothing about them (fenced) and exits for a restart.
-It rejoins, and draining the third hands every session over to it, no QR.
+It rejoins and receives its share (rebalancing), then draining the third
+hands every session over to it, no QR.
 Throughout, the sandbox counts no conflict (two pages of one account) and no
 webhook reaches the platform twice.
 """
@@ -22,6 +23,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from app.fleet.leases import LeaseStore
+from app.fleet.rendezvous import first_choice
 from app.sandbox import AsyncTestPhone, SandboxOptions, SandboxServer
 from app.sandbox.central import CentralServer
 from app.store import session_factory
@@ -191,6 +193,18 @@ async def test_kill_and_freeze_members_sessions_move_without_qr_or_conflict(
                 central_url=central.url,
                 ttl=TTL,
             )
+            # Rebalancing: m3, above its fair share, hands the rejoined member the
+            # connected sessions whose first choice it is, a few per round.
+            theirs = [s for s in sids if first_choice(s, ["m3", alive]) == alive]
+            expected = min(len(sids) // 2, len(theirs))
+            await wait_for(
+                "the rejoined member's share moved to it",
+                lambda: (
+                    sum(1 for o in owners(leases).values() if o == alive) == expected
+                    and connected_on(members["back"], theirs[:expected])
+                ),
+            )
+            assert qr_counts(fleet_engine) == qrs_before
             assert leases.set_draining("m3")
             await wait_for(
                 "every session handed over from m3",
