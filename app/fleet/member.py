@@ -125,9 +125,10 @@ class FleetMember:
                 "the process exits so its supervisor restarts it"
             )
         try:
-            renewed = await asyncio.to_thread(self._leases.renew, self.name)
-        except StaleEpoch:
-            raise
+            # A partition that swallows packets must not hold the loop: a renewal that
+            # has not answered within one renewal period counts as failed.
+            async with asyncio.timeout(self.ttl / 3):
+                renewed = await asyncio.to_thread(self._leases.renew, self.name)
         except Exception as exc:
             log.warning(
                 "%s: cannot renew leases (%s); pages close at their deadline", self.name, exc

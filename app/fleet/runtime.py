@@ -37,6 +37,14 @@ from app.store import create_engine_for, upgrade
 log = logging.getLogger(__name__)
 
 
+def _with_connect_timeout(url: str, seconds: int = 5) -> str:
+    """The URL with `connect_timeout` (unless given): an unreachable database fails a
+    round quickly instead of holding a connection attempt for minutes."""
+    if "connect_timeout=" in url:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}connect_timeout={seconds}"
+
+
 def member_name(settings: Settings, options: InstanceOptions) -> str:
     return settings.instance_name or options.instance_id or socket.gethostname()
 
@@ -107,7 +115,7 @@ async def run_member(
             "fleet mode coordinates members through PostgreSQL leases"
         )
     name = member_name(settings, options)
-    engine = create_engine_for(settings.fleet_database_url)
+    engine = create_engine_for(_with_connect_timeout(settings.fleet_database_url))
     fenced: MemberFenced | None = None
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(engine.dispose)
