@@ -115,3 +115,56 @@ def client(member_url: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=member_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
     )
+
+
+class CuttableProxy:
+    """A TCP proxy to PostgreSQL that the test can cut (every connection dropped,
+    new ones refused) and restore: a network partition between one member and
+    its database, without touching the shared server."""
+
+    def __init__(self, target_port: int = 5432) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.cut = False
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+    def partition(self) -> None:
+        self.cut = True
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    def heal(self) -> None:
+        self.cut = False
+
+    async def aclose(self) -> None:
+        self.partition()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
