@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from app.bench._context import BenchContext
 from app.bench._fleet_members import ADMIN_URL, MemberProcess, scratch_database, start_member
-from app.bench._harness import ScenarioResult
+from app.bench._harness import ScenarioResult, Skip
 from app.config import Settings
 from app.domain.models import AccountSpec
 from app.fleet.leases import LeaseStore
@@ -34,6 +34,10 @@ NAME = "fleet"
 
 
 async def run(ctx: BenchContext, result: ScenarioResult) -> None:
+    if ctx.options.quick and len(ctx.options.scenarios) > 1:
+        # The smoke run of every scenario stays a few minutes: this one needs a
+        # PostgreSQL database and three members' Chromium, about 90 s more.
+        raise Skip("left out of a --quick run of every scenario; run --scenario fleet --quick")
     n = ctx.options.count(50, 6)
     base = ctx.options.base_settings or Settings.load(environ={})
     admin = base.fleet_database_url or ADMIN_URL
