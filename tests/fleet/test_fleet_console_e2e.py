@@ -64,6 +64,7 @@ async def test_two_consoles_attach_link_a_session_and_detach_without_effect(
                 pumps.append(asyncio.create_task(_pump(console, queue)))
             (instance,) = await consoles[1].list_instances()
             assert (instance.instance_id, instance.alive, instance.url) == ("m1", True, member.url)
+            assert instance.memory_bytes > 0 and instance.last_error == ""  # from its /health
             await asyncio.sleep(0.5)  # the consoles' event streams open
             (info,) = await consoles[0].add_accounts([AccountSpec(workspace_id=3, label="Desk")])
             sid = info.session_id

@@ -28,11 +28,13 @@ from app.engine.control.store import EngineStore
 from app.engine.doctor import CheckResult, run_checks
 from app.engine.errors import EngineError
 from app.engine.supervisor.client import InstanceClient, InstanceClientError
+from app.engine.wire import Health
 from app.fleet.leases import LeaseStore, MemberInfo
 
 log = logging.getLogger(__name__)
 
 MEMBERS_INTERVAL = 2.0
+HEALTH_TIMEOUT = 3.0
 PLACE_TIMEOUT = 60.0
 
 
@@ -243,21 +245,45 @@ class FleetEngine:
     # ------------------------------------------------------------- instances
 
     async def list_instances(self) -> list[InstanceInfo]:
+        """Every member: host and URL, capacity and leases held (the fleet database),
+        load and connected sessions (its `/health`), and lease health: a member whose
+        heartbeat is older than the TTL is shown down, with when it was last seen."""
         await self._refresh_members()
+        members = sorted(self._members.values(), key=lambda m: m.name)
+
+        async def health(m: MemberInfo) -> Health | None:
+            client = self._clients.get(m.name)
+            if client is None or not m.alive:
+                return None
+            try:
+                return await client.health(timeout=HEALTH_TIMEOUT)
+            except InstanceClientError:
+                return None
+
+        healths = await asyncio.gather(*(health(m) for m in members))
         out = []
-        for index, m in enumerate(sorted(self._members.values(), key=lambda m: m.name)):
+        for index, (m, h) in enumerate(zip(members, healths, strict=True)):
+            if not m.alive:
+                why = f"no heartbeat from {m.host} since {m.heartbeat_at:%H:%M:%S} UTC"
+            elif h is None:
+                why = f"holds its leases but its API at {m.advertise_url} does not answer"
+            else:
+                why = "draining: handing its sessions over" if m.draining else ""
             out.append(
                 InstanceInfo(
                     instance_id=m.name,
                     index=index,
                     url=m.advertise_url,
                     pid=m.pid,
-                    alive=m.alive,
+                    alive=m.alive and h is not None,
                     capacity=m.capacity,
                     sessions_total=m.sessions,
-                    last_error=""
-                    if m.alive
-                    else f"no heartbeat from {m.host} since {m.heartbeat_at:%H:%M:%S}",
+                    sessions_connected=h.sessions_connected if h else 0,
+                    cpu_percent=h.cpu_percent if h else 0.0,
+                    memory_bytes=int(h.memory_used_mb * 1024 * 1024) if h else 0,
+                    last_error=why,
+                    warm_ready=h.warm_ready if h else 0,
+                    warm_target=h.warm_target if h else 0,
                 )
             )
         return out
