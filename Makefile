@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 	@$(BIN)/python scripts/ensure_chromium.py
+	@$(BIN)/python scripts/ensure_system_libs.py
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -20,11 +20,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from app.redaction import redact_url
+
 ENV_PREFIX = "PAIRDESK_"
 CONFIG_FILE_NAME = "pairdesk.toml"
 SANDBOX_WEBHOOK_SECRET = "pairdesk-sandbox-secret"
 ISOLATION_MODES = ("context", "profile")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# URLs that may carry credentials (`https://user:pw@...`): shown redacted.
+_URL_KEYS = ("database_url", "central_url", "provider_url", "fleet_database_url")
 SECRET_KEYS = frozenset({"webhook_secret", "instance_token"})
 
 
@@ -151,8 +155,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_KEYS:
                 value = "(set)" if value else ""
-            elif f.name in ("database_url", "fleet_database_url"):
-                value = _redact_url(value)
+            elif f.name in _URL_KEYS:
+                value = redact_url(value)
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 
@@ -405,10 +409,3 @@ def _build(base: dict[str, Any], changes: Mapping[str, Any], *, origin: str) -> 
             f"lease_ttl ({values['lease_ttl']} s), or pages would close before every renewal"
         )
     return Settings(**values)
-
-
-def _redact_url(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", ":***@")
-    return url

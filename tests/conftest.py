@@ -10,8 +10,11 @@ killed if they survived (after the failure is reported).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 
@@ -83,3 +86,19 @@ def no_chromium_survives() -> Iterator[ChromiumWatch]:
         f"{len(described)} Chromium process(es) this test run started outlived it "
         f"(killed now): {described}"
     )
+
+
+# Settings default to folders under the home (~/.local/share/pairdesk, ~/.config): a test
+# that forgets to pass its own must still not touch the real ones. Set at import, before
+# any test (or child process it starts) reads them.
+_REAL_HOME = os.environ.get("HOME", "")
+# Playwright's own Chromium lives under the real home: keep finding it there.
+if _REAL_HOME:
+    os.environ.setdefault(
+        "PLAYWRIGHT_BROWSERS_PATH", os.path.join(_REAL_HOME, ".cache", "ms-playwright")
+    )
+_TEST_HOME = tempfile.mkdtemp(prefix="pairdesk-test-home-")
+os.environ["HOME"] = _TEST_HOME
+os.environ["XDG_DATA_HOME"] = os.path.join(_TEST_HOME, ".local", "share")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_TEST_HOME, ".config")
+atexit.register(shutil.rmtree, _TEST_HOME, True)

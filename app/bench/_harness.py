@@ -56,11 +56,14 @@ class ScenarioResult:
     figures: dict[str, Any] = field(default_factory=dict)
     rows: list[tuple[str, str, str]] = field(default_factory=list)
     """Table lines: (figure, ours, target or what it is compared with)."""
+    verdicts: list[bool | None] = field(default_factory=list)
+    """Per row: True met the target, False missed it, None no target (a comparison)."""
     reason: str = ""
     duration_s: float = 0.0
 
-    def row(self, figure: str, ours: str, compare: str = "") -> None:
+    def row(self, figure: str, ours: str, compare: str = "", *, met: bool | None = None) -> None:
         self.rows.append((figure, ours, compare))
+        self.verdicts.append(met)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -73,6 +76,12 @@ class ScenarioResult:
         elif self.status == "failed":
             out["error"] = self.reason
         out["figures"] = self.figures
+        if any(v is not None for v in self.verdicts):
+            out["verdicts"] = {
+                figure: "met" if v else "missed"
+                for (figure, _o, _c), v in zip(self.rows, self.verdicts, strict=False)
+                if v is not None
+            }
         return out
 
 
@@ -309,16 +318,21 @@ def _signal(proc: psutil.Process, sig: signal.Signals) -> None:
 
 
 def render_table(results: Sequence[ScenarioResult]) -> str:
-    """Scenario | figure | ours | target: one aligned text table for the terminal."""
-    lines: list[tuple[str, str, str, str]] = [("scenario", "figure", "ours", "target / compared")]
+    """Scenario | figure | ours | target | verdict: one aligned text table for the terminal.
+
+    The verdict is "met" or "missed" against the row's target, empty for a row
+    that is only compared with something (the replaced design, a load figure)."""
+    lines: list[tuple[str, ...]] = [("scenario", "figure", "ours", "target / compared", "verdict")]
     for result in results:
         if result.status != "ok":
             word = "SKIPPED" if result.status == "skipped" else "FAILED"
-            lines.append((result.name, word, "", _clip(result.reason, 70)))
+            lines.append((result.name, word, "", _clip(result.reason, 70), ""))
             continue
         for i, (figure, ours, compare) in enumerate(result.rows):
-            lines.append((result.name if i == 0 else "", figure, ours, compare))
-    widths = [max(len(line[col]) for line in lines) for col in range(4)]
+            met = result.verdicts[i] if i < len(result.verdicts) else None
+            word = "" if met is None else "met" if met else "missed"
+            lines.append((result.name if i == 0 else "", figure, ours, compare, word))
+    widths = [max(len(line[col]) for line in lines) for col in range(5)]
     out = []
     for i, line in enumerate(lines):
         out.append("  ".join(cell.ljust(widths[c]) for c, cell in enumerate(line)).rstrip())

@@ -81,16 +81,17 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
     if replaced.get("p50"):
         figures["speedup_p50_warm_vs_replaced"] = round(replaced["p50"] / max(warm["p50"], 0.1), 1)
         figures["speedup_p50_cold_vs_replaced"] = round(replaced["p50"] / max(cold["p50"], 0.1), 1)
-    for name, label, target in (
-        ("warm", "warm pool", "p50 < 150 ms"),
-        ("cold", "cold context", "p50 < 1 s"),
-        ("replaced", "replaced design", "seed system 8.0 s (real site)"),
+    for name, label, target, limit_ms in (
+        ("warm", "warm pool", "p50 < 150 ms", 150.0),
+        ("cold", "cold context", "p50 < 1 s", 1000.0),
+        ("replaced", "replaced design", "seed system 8.0 s (real site)", None),
     ):
         event, painted = figures[name]["to_event_ms"], figures[name]["to_painted_ms"]
         result.row(
             f"add -> QR painted, {label} p50 / p95",
             f"{ms(painted)} / {ms(painted, 'p95')} (event {ms(event)})",
             target,
+            met=None if limit_ms is None else painted.get("p50", 1e9) < limit_ms,
         )
 
 

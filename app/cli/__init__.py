@@ -12,9 +12,11 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from app import __version__
 from app.config import ConfigError, Settings
+from app.permissions import private_files, secure_folders
 
 # subcommand -> (module under app.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -30,27 +32,38 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad option is one line that names it (and where help is), not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 class UserError(Exception):
     """A failure the user can act on; printed as one line, exit status 2."""
 
 
-def settings_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags every command accepts; each overrides the same key from file and env."""
+def settings_flags(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
+    """Flags every command accepts; each overrides the same key from file and env.
+
+    `nested`: the copy on an action's own parser (`sync test --central-url X`),
+    which leaves a value given before the action alone when it is not repeated."""
     group = parser.add_argument_group("settings (override pairdesk.toml and PAIRDESK_*)")
-    group.add_argument("--config", dest="config_file", help="path to a pairdesk.toml")
-    group.add_argument("--provider-url", dest="provider_url")
-    group.add_argument("--central-url", dest="central_url")
-    group.add_argument("--database-url", dest="database_url")
-    group.add_argument("--sessions-dir", dest="sessions_dir")
-    group.add_argument("--data-dir", dest="data_dir")
-    group.add_argument("--chromium", dest="chromium")
-    group.add_argument("--log-level", dest="log_level")
+    default = argparse.SUPPRESS if nested else None
     group.add_argument(
-        "--fleet",
-        dest="fleet_database_url",
-        metavar="URL",
-        help="the fleet's PostgreSQL database (fleet mode, docs/FLEET.md)",
+        "--config", dest="config_file", help="path to a pairdesk.toml", default=default
     )
+    for flag, dest in (
+        ("--provider-url", "provider_url"),
+        ("--central-url", "central_url"),
+        ("--database-url", "database_url"),
+        ("--sessions-dir", "sessions_dir"),
+        ("--data-dir", "data_dir"),
+        ("--chromium", "chromium"),
+        ("--log-level", "log_level"),
+        ("--fleet", "fleet_database_url"),  # fleet mode (docs/FLEET.md)
+    ):
+        group.add_argument(flag, dest=dest, default=default)
 
 
 SETTINGS_FLAG_KEYS = (
@@ -68,7 +81,7 @@ SETTINGS_FLAG_KEYS = (
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     """The parser; only the selected command's module is imported (a broken or
     slow-to-import command never gets in the way of another)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="pairdesk",
         description="Link and watch many WhatsApp accounts for the messaging platform.",
     )
@@ -79,6 +92,11 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
         if name == selected:
             settings_flags(cmd)
             importlib.import_module(f"app.cli.{module}").add_arguments(cmd)
+            # Actions of their own (`sync test`): settings flags after the action too.
+            for action in cmd._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    for nested in action.choices.values():
+                        settings_flags(nested, nested=True)
     return parser
 
 
@@ -88,7 +106,10 @@ def load_settings(args: argparse.Namespace, **extra: object) -> Settings:
     flags = {key: getattr(args, key, None) for key in SETTINGS_FLAG_KEYS}
     flags.update(extra)
     config_file = getattr(args, "config_file", None)
-    return Settings.load(flags=flags, config_file=Path(config_file) if config_file else None)
+    settings = Settings.load(flags=flags, config_file=Path(config_file) if config_file else None)
+    if getattr(args, "command", None) != "doctor":  # doctor reports what it finds instead
+        secure_folders((settings.data_dir, settings.sessions_dir))
+    return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,13 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["gui", *argv]
     args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
     module = importlib.import_module(f"app.cli.{COMMANDS[args.command][0]}")
-    try:
-        return int(module.run(args) or 0)
-    except (ConfigError, UserError) as exc:
-        print(f"pairdesk {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    # Owner-only files and folders from here on, in this process and its children
+    # (instances, Playwright, Chromium): the data is phone numbers and logins.
+    with private_files():
+        try:
+            return int(module.run(args) or 0)
+        except (ConfigError, UserError) as exc:
+            print(f"pairdesk {args.command}: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 130
 
 
 def not_built(name: str) -> int:

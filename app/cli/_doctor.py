@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 def print_table(results: Sequence[CheckResult], out: TextIO) -> None:
     name_w = max(len(r.name) for r in results)
     for r in results:
-        mark = "ok  " if r.ok else "FAIL"
+        mark = "FAIL" if not r.ok else "warn" if getattr(r, "warning", False) else "ok  "
         print(f"{mark}  {r.name.ljust(name_w)}  {r.detail}", file=out)
-        if not r.ok and r.advice:
+        if (not r.ok or mark == "warn") and r.advice:
             print(f"      {' ' * name_w}  -> {r.advice}", file=out)

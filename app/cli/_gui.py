@@ -27,13 +27,21 @@ from typing import TYPE_CHECKING
 
 from app.cli import load_settings
 from app.config import ConfigError, Settings, find_config_file
+from app.engine import qt_platform
 from app.first_run import is_first_run
 
 if TYPE_CHECKING:
     from app.ui.engine_host import EngineFactory
 
 VIEWS = {"qr": 0, "grid": 1, "instances": 2, "onboarding": 3, "diagnostics": 4}
-TABS = {"timeline": 0, "sync": 1, "logs": 2, "doctor": 3, "bundle": 4}
+# The names the window shows (QR wall, Sessions, Instances, Onboard, Diagnose) work too.
+VIEW_ALIASES = {
+    "wall": "qr",
+    "sessions": "grid",
+    "onboard": "onboarding",
+    "diagnose": "diagnostics",
+}
+TABS = {"timeline": 0, "sync": 1, "logs": 2, "doctor": 3, "bundle": 4, "events": 5}
 DEMO_CSV = """workspace_id,label,phone
 12,Toko Maju,+62 811 2233 4410
 40,Klinik Sehat,
@@ -47,9 +55,20 @@ abc,Bengkel Jaya,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--demo", type=int, default=0, metavar="N", help="add N sandbox accounts at start"
+        "--demo",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="N sandbox demo accounts (reused from earlier runs, never duplicated)",
     )
-    parser.add_argument("--view", choices=sorted(VIEWS), default="qr", help="view to open")
+    parser.add_argument(
+        "--view",
+        type=_view,
+        default="qr",
+        metavar="VIEW",
+        help="view to open: wall, sessions, instances, onboard, diagnose "
+        "(or qr, grid, onboarding, diagnostics)",
+    )
     parser.add_argument(
         "--tab",
         choices=sorted(TABS),
@@ -57,12 +76,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="diagnostics tab to open with --view diagnostics",
     )
     parser.add_argument("--screenshot", metavar="PATH", help="render the view to PNG and exit")
-    parser.add_argument("--after", type=float, default=2.0, metavar="SECONDS")
-    parser.add_argument("--every", type=float, default=0.0, metavar="SECONDS")
-    parser.add_argument("--exit-after", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--after", type=_seconds, default=2.0, metavar="SECONDS")
+    parser.add_argument("--every", type=_seconds, default=0.0, metavar="SECONDS")
+    parser.add_argument("--exit-after", type=_seconds, default=0.0, metavar="SECONDS")
     parser.add_argument("--headless", action="store_true", help="render offscreen (no window)")
     parser.add_argument("--theme", choices=("system", "light", "dark"), default="system")
-    parser.add_argument("--size", default="1440x900", metavar="WxH", help="window size")
+    parser.add_argument(
+        "--size", type=_size, default=(1440, 900), metavar="WxH", help="window size, e.g. 1440x900"
+    )
     parser.add_argument(
         "--demo-engine",
         action="store_true",
@@ -70,21 +91,87 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# Each option's check: argparse prints "pairdesk gui: error: argument --size: …" in one
+# line (after the usage) and exits 2, never a traceback.
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= 500:
+        raise argparse.ArgumentTypeError(f"expected 0 to 500, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, e.g. 2.5, got {text!r}") from None
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"expected 0 to 86400 seconds, got {value:g}")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1440x900, got {text!r}")
+    w, h = int(width), int(height)
+    if not (320 <= w <= 10000 and 240 <= h <= 10000):
+        raise argparse.ArgumentTypeError(
+            f"expected at least 320x240 and at most 10000x10000, got {text}"
+        )
+    return w, h
+
+
+def _view(text: str) -> str:
+    name = text.strip().lower().replace(" ", "")
+    name = VIEW_ALIASES.get(name, name)
+    if name not in VIEWS:
+        choices = "wall, sessions, instances, onboard, diagnose"
+        raise argparse.ArgumentTypeError(f"expected one of {choices}, got {text!r}")
+    return name
+
+
 def _has_display() -> bool:
-    env = os.environ
-    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM"))
+    return qt_platform.has_display(os.environ)
+
+
+def _window_blocker() -> str:
+    """Why Qt cannot open a window here, as one line; "" when it can.
+
+    A failed platform plugin aborts the process, so a real display is probed
+    in a child first (offscreen/minimal need no system libraries)."""
+    if not sys.platform.startswith("linux"):
+        return ""
+    if not _has_display():
+        return "no display"
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal"):
+        return ""
+    found = qt_platform.probe()
+    if found.ok:
+        return ""
+    return f"the console cannot open ({found.detail}); fix: {found.advice}"
 
 
 def run(args: argparse.Namespace) -> int:
     if args.headless:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    if not _has_display() and sys.platform.startswith("linux"):
-        print("pairdesk gui: no display; starting the terminal view instead", file=sys.stderr)
+    blocker = _window_blocker()
+    if blocker:
+        print(f"pairdesk gui: {blocker}; starting the terminal view instead", file=sys.stderr)
         from app.cli import main
 
-        fleet = ["--fleet", args.fleet_database_url] if args.fleet_database_url else []
+        fleet_url = getattr(args, "fleet_database_url", None)
+        fleet = ["--fleet", fleet_url] if fleet_url else []
         return main(["serve", *(["--demo", str(args.demo)] if args.demo else []), *fleet])
     settings = load_settings(args)
+    from app.logfiles import open_log
+
+    open_log(settings, "console")  # data_dir/logs/console.log, secrets redacted
     from app.bootstrap import open_engine
     from app.ui.app import ConsoleOptions, run_console
 
@@ -99,7 +186,6 @@ def run(args: argparse.Namespace) -> int:
 
         first_run = FirstRun(checks=checks(), reload=reload, environ=os.environ)
 
-    width, _, height = args.size.partition("x")
     return run_console(
         settings,
         ConsoleOptions(
@@ -111,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
             every=args.every,
             exit_after=args.exit_after,
             theme=args.theme,
-            size=(int(width or 1440), int(height or 900)),
+            size=args.size,
             demo_engine=args.demo_engine,
             demo_csv=DEMO_CSV if args.demo else "",
             config_file=str(_config_in_use(args) or ""),

@@ -131,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
     if args.index is None and not settings.fleet_database_url:
         raise UserError("--index is required (outside fleet mode: fleet_database_url is not set)")
     _configure_logging(settings.log_level)
+    from app.logfiles import open_log
+
+    # Its own rotating file too: the console shows it when the in-memory tail is empty.
+    open_log(settings, args.instance_id or f"instance-{args.index}")
     token = settings.instance_token or secrets.token_urlsafe(32)
     options = InstanceOptions(
         index=args.index or 0,

@@ -45,6 +45,7 @@ from app.domain.events import (
 )
 from app.domain.import_rows import ImportFileError, ImportRow, parse_bytes, results_csv
 from app.domain.models import SessionInfo
+from app.domain.sheet_files import MAX_FILE_BYTES
 from app.domain.states import SessionState
 from app.engine.api import Engine, EngineError
 from app.operator import text as fmt
@@ -114,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     for row in bad:
         print(f"  rejected  {row.error}", file=out)
+    for row in good:
+        if row.warning:
+            print(f"  warning   {row.warning}", file=out)
     if not good:
         raise UserError(f"{path.name}: no valid row ({len(bad)} rejected); nothing was created")
     print(f"{path.name}: {len(good)} row(s) ready, {len(bad)} rejected", file=out)
@@ -136,6 +140,11 @@ def run(args: argparse.Namespace) -> int:
 def read_rows(path: Path) -> list[ImportRow]:
     """The file's rows with their verdicts; a file that cannot be used is a `UserError`."""
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:  # refused before reading it into memory
+            raise UserError(
+                f"{path.name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it "
+                "into several files; nothing was created"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -176,6 +185,7 @@ class Walk:
         self.rows = list(rows)
         self.by_code = by_code
         self.passkeys: list[str] = []  # accounts that must confirm in a window, in order
+        self.logouts: set[asyncio.Task[None]] = set()  # wrong-phone logouts under way
         self._codes: dict[str, PairingCodeIssued] = {}
         self.run: OnboardingRun | None = None
         self.changed = asyncio.Event()
@@ -249,6 +259,11 @@ class Walk:
         return f"{row.label or session_id} (ws {row.workspace_raw})"
 
     def test_phone_number(self, session_id: str) -> str:
+        """The sandbox phone that scans: the row's own phone if it has one (any other
+        phone is the wrong customer), else a made-up one per row."""
+        spec = self._row_of[session_id].spec
+        if spec is not None and spec.phone_number:
+            return spec.phone_number
         return f"6281{7000000 + self._row_of[session_id].line:08d}"
 
     def line(self, text: str) -> None:
@@ -333,6 +348,8 @@ async def _walk_until_stopped(
         await asyncio.wait({walking, stopping}, return_when=asyncio.FIRST_COMPLETED)
         for task in (follower, walking, stopping):
             task.cancel()
+    if walk.logouts:  # wrong-phone logouts finish before the engine closes
+        await asyncio.gather(*walk.logouts, return_exceptions=True)
     if stop.is_set():
         walk.line("stopped by the operator; writing the results so far")
 
@@ -362,9 +379,23 @@ async def _open_window(engine: Engine, walk: Walk, session_id: str) -> None:
         )
 
 
+async def _logout(engine: Engine, walk: Walk, session_id: str, result: str) -> None:
+    try:
+        await engine.logout_session(session_id)
+    except EngineError as exc:
+        walk.line(f"  ✗ {walk.name(session_id)}: {result}; could not log it out: {exc}")
+    else:
+        walk.line(f"  ✗ {walk.name(session_id)}: {result}; logged out")
+
+
 async def _move(engine: Engine, walk: Walk, run: OnboardingRun) -> None:
     """Start and stop sessions until exactly the run's warm window is running."""
     while True:
+        for sid in run.take_logouts():  # linked by the wrong phone: unlink it at once
+            # A task of its own: the walk may end (and cancel this follower) meanwhile;
+            # the logout must still happen before the engine closes.
+            task = asyncio.ensure_future(_logout(engine, walk, sid, run.result_of(sid)))
+            walk.logouts.add(task)
         start, stop = run.next_moves()
         if not start and not stop:
             return

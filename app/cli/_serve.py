@@ -17,7 +17,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from app.cli import UserError, load_settings
 from app.config import Settings
@@ -32,9 +32,14 @@ from app.domain.events import (
 )
 from app.domain.models import InstanceInfo
 from app.domain.qr import qr_modules
+from app.logfiles import FORMAT, open_log
 from app.operator.text import phone as shown_phone
 from app.operator.text import reason_message
 
+if TYPE_CHECKING:
+    from app.engine.api import Engine
+
+WATCH_INTERVAL = 3.0  # seconds between looks at the instances' health
 ART_QUIET_ZONE = 2  # modules: enough for phone cameras, and saves terminal lines
 _HALF_BLOCKS = (" ", "▀", "▄", "█")  # indexed by: upper half painted + 2 * lower half painted
 
@@ -66,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-qr",
         dest="qr_art",
         action="store_false",
-        help="print QR codes as one line instead of terminal art",
+        help="print each QR as one line (its number and expiry) instead of terminal art",
     )
     parser.add_argument(
         "--light-terminal",
@@ -91,16 +96,28 @@ def run(args: argparse.Namespace) -> int:
         max_sessions=args.max_sessions,
         time_scale=args.time_scale,
     )
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _check_chromium(settings)
+    # The log goes to its file; on the terminal only with -v, so raw lines never
+    # land between the view's lines and QR art.
+    log_file = open_log(settings, "serve")
     if args.verbose:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=FORMAT)
         os.environ["PAIRDESK_ECHO_INSTANCES"] = "1"
     view = TerminalView(sys.stdout, qr_art=args.qr_art, invert=args.invert)
+    if log_file is not None:
+        view.line(f"log: {log_file}")
     asyncio.run(serve(settings, view, demo=args.demo))
     return 0
+
+
+def _check_chromium(settings: Settings) -> None:
+    """A missing browser is a configuration error: stop with one line, not retry forever."""
+    from app.engine.chromium import ChromiumNotFound, find_chromium
+
+    try:
+        find_chromium(settings.chromium)
+    except ChromiumNotFound as exc:
+        raise UserError(f"cannot start: {exc}") from None
 
 
 async def serve(settings: Settings, view: TerminalView, *, demo: int = 0) -> None:
@@ -125,6 +142,7 @@ async def serve(settings: Settings, view: TerminalView, *, demo: int = 0) -> Non
         events = engine.subscribe()
         async with asyncio.TaskGroup() as group:
             printer = group.create_task(_print_events(events, view))
+            watcher = group.create_task(_watch_instances(engine, view))
             instances = await engine.list_instances()
             view.started(instances, provider=engine.provider_url, central=engine.central_url)
             for info in instances:
@@ -141,9 +159,19 @@ async def serve(settings: Settings, view: TerminalView, *, demo: int = 0) -> Non
             await stop.wait()
             view.line("stopping: snapshotting sessions and closing every instance...")
             printer.cancel()
+            watcher.cancel()
     finally:
         await engine.aclose()
     view.line("stopped")
+
+
+async def _watch_instances(engine: Engine, view: TerminalView) -> None:
+    """One status line each time an instance's trouble changes: a transient failure
+    backs off in the supervisor, and the view says so once, not once per retry."""
+    while True:
+        await asyncio.sleep(WATCH_INTERVAL)
+        with contextlib.suppress(Exception):  # a closing engine: the next line says so
+            view.instances(await engine.list_instances())
 
 
 async def _print_events(events: object, view: TerminalView) -> None:
@@ -159,6 +187,7 @@ class TerminalView:
         self._qr_art = qr_art
         self._invert = invert
         self._alive: dict[str, bool] = {}
+        self._trouble: dict[str, str] = {}  # instance -> the last error reported
 
     def line(self, text: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
@@ -178,6 +207,18 @@ class TerminalView:
         if central:
             self.line(f"webhooks to {central}")
         self.line("Ctrl+C stops everything")
+
+    def instances(self, infos: Sequence[InstanceInfo]) -> None:
+        for info in infos:
+            error = "" if info.alive else info.last_error
+            if error == self._trouble.get(info.instance_id, ""):
+                continue
+            self._trouble[info.instance_id] = error
+            if error:
+                self.line(
+                    f"{info.instance_id} down: {error}; retrying with back-off "
+                    f"({info.restarts} restart(s) so far)"
+                )
 
     def event(self, event: EngineEvent) -> None:
         if isinstance(event, SessionStateChanged):

@@ -24,6 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -36,6 +37,7 @@ from app.cli import UserError, load_settings
 from app.config import Settings
 from app.domain.models import SessionInfo
 from app.domain.outbox import OutboxItem, OutboxState
+from app.redaction import redact_url
 from app.sync.signing import Secret
 
 DEAD_SHOWN = 10
@@ -89,7 +91,7 @@ def target(settings: Settings) -> tuple[str, str]:
 def _describe_target(settings: Settings) -> str:
     mode, url = target(settings)
     if mode == "platform":
-        return f"on, to {url}"
+        return f"on, to {redact_url(url)}"
     if mode == "sandbox":
         return "sandbox: to the reference central API the engine starts (no central_url set)"
     return SYNC_OFF
@@ -164,7 +166,8 @@ def status(settings: Settings, out: TextIO, *, now: datetime | None = None) -> i
             if metrics.last_error_at
             else ""
         )
-        print(f"last error {when}: {_clip(metrics.last_error, 160)}", file=out)
+        shown = _hide_url(settings, metrics.last_error)
+        print(f"last error {when}: {_clip(shown, 160)}", file=out)
     if not metrics.dead:
         return 0
     print(
@@ -173,10 +176,16 @@ def status(settings: Settings, out: TextIO, *, now: datetime | None = None) -> i
         file=out,
     )
     for item in dead:
-        _print_item(item, out)
+        _print_item(replace(item, last_error=_hide_url(settings, item.last_error)), out)
     if metrics.dead > len(dead):
         print(f"  ... and {metrics.dead - len(dead)} more", file=out)
     return 1
+
+
+def _hide_url(settings: Settings, text: str) -> str:
+    """`text` with the raw central_url redacted (errors stored by older versions held it)."""
+    raw = settings.central_url.rstrip("/")
+    return text.replace(raw, redact_url(raw)) if raw and text else text
 
 
 def _print_item(item: OutboxItem, out: TextIO, *, answer: bool = True) -> None:
@@ -290,7 +299,7 @@ async def sync_test(
         url = SANDBOX_CENTRAL
         app = create_central_app(settings.resolved_webhook_secret())
         transport = transport or httpx.ASGITransport(app=app)
-    print(f"central API {url}", file=out)
+    print(f"central API {redact_url(url)}", file=out)
     verdict = await probe_webhook(
         central_url=url,
         secret=secret,
@@ -328,7 +337,7 @@ async def sync_reconcile(
             "reconciles by itself; set central_url to reconcile against a platform"
         )
     _secret(settings)
-    print(f"central API {url}", file=out)
+    print(f"central API {redact_url(url)}", file=out)
     with _store(settings) as sessions:
         if sessions is None:
             local: list[SessionInfo] = []

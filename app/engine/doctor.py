@@ -19,6 +19,8 @@ from pathlib import Path
 
 from app.config import ConfigError, Settings
 from app.engine.chromium import CHROMIUM_FLAGS, ChromiumNotFound, chromium_version, find_chromium
+from app.permissions import wider_than_private
+from app.redaction import redact_url
 
 MIN_FREE_BYTES = 1 << 30  # a few hundred sessions' snapshots and the database fit in 1 GiB
 
@@ -29,6 +31,7 @@ class CheckResult:
     ok: bool
     detail: str
     advice: str = ""
+    warning: bool = False  # works, but something should be fixed (printed as "warn")
 
 
 Check = Callable[[Settings], Awaitable[list[CheckResult]]]
@@ -115,6 +118,30 @@ def _check_folder(name: str, folder: Path) -> CheckResult:
     return CheckResult(name, True, detail)
 
 
+async def check_permissions(settings: Settings) -> list[CheckResult]:
+    """Warn about anything in the data or sessions folder other users could read."""
+    results = []
+    for name, folder in (("data folder", settings.data_dir), ("sessions", settings.sessions_dir)):
+        if not folder.is_dir():
+            continue
+        wide = await asyncio.to_thread(wider_than_private, folder)
+        if not wide:
+            results.append(CheckResult(f"{name} access", True, f"{folder}: owner only"))
+            continue
+        path, mode = wide[0]
+        results.append(
+            CheckResult(
+                f"{name} access",
+                True,
+                f"{len(wide)} item(s) under {folder} readable by other users, "
+                f"e.g. {path} ({mode:04o}); they hold phone numbers or logins",
+                f"run: chmod -R go-rwx {folder}",
+                warning=True,
+            )
+        )
+    return results
+
+
 async def check_database(settings: Settings) -> list[CheckResult]:
     url = settings.effective_database_url
     shown = settings.redacted()["database_url"] or url
@@ -167,7 +194,7 @@ async def check_central(settings: Settings) -> list[CheckResult]:
             CheckResult(
                 "central API",
                 False,
-                f"{settings.central_url} unreachable ({type(exc).__name__})",
+                f"{redact_url(settings.central_url)} unreachable ({type(exc).__name__})",
                 "check central_url and the network; events wait in the outbox meanwhile",
             )
         ]
@@ -175,7 +202,7 @@ async def check_central(settings: Settings) -> list[CheckResult]:
         CheckResult(
             "central API",
             response.status_code < 500,
-            f"{settings.central_url} answered HTTP {response.status_code}",
+            f"{redact_url(settings.central_url)} answered HTTP {response.status_code}",
             "" if response.status_code < 500 else "the central API has a server error",
         )
     ]
@@ -191,10 +218,41 @@ async def check_central(settings: Settings) -> list[CheckResult]:
     return results
 
 
+async def check_display(_: Settings) -> list[CheckResult]:
+    """The console's window: Qt's platform plugin must load (probed in a child,
+    since a failed load aborts the process)."""
+    from app.engine import qt_platform
+
+    missing = await asyncio.to_thread(qt_platform.missing_packages)
+    if missing:
+        return [
+            CheckResult(
+                "console display",
+                False,
+                "Qt's xcb plugin lacks " + ", ".join(missing) + " (the console cannot open)",
+                qt_platform.apt_line(missing),
+            )
+        ]
+    if not qt_platform.has_display(os.environ):
+        return [
+            CheckResult(
+                "console display",
+                True,
+                "no display here; `pairdesk gui` uses the terminal view",
+            )
+        ]
+    found = await asyncio.to_thread(qt_platform.probe)
+    if not found.ok:
+        return [CheckResult("console display", False, found.detail, found.advice)]
+    return [CheckResult("console display", True, f"Qt platform plugin {found.detail!r} loads")]
+
+
 ALL_CHECKS: tuple[Check, ...] = (
     check_python,
+    check_display,
     check_chromium,
     check_folders,
+    check_permissions,
     check_database,
     check_central,
 )

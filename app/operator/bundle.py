@@ -2,7 +2,8 @@
 
 It holds redacted settings, per-state counts, the session list (ids, states,
 reasons, instances — no QR strings, no phone numbers, no login state), the
-outbox without payloads, instance logs and doctor results. Every text is
+outbox without payloads, instance logs and doctor results. The zip is
+written owner-only (0600): session ids and error texts are still personal. Every text is
 passed through `scrub`, which removes the configured secrets and anything
 that looks like a QR ref, as a second line of defence.
 """
@@ -10,12 +11,13 @@ that looks like a QR ref, as a second line of defence.
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from app.config import Settings
 from app.domain.models import SessionInfo
@@ -38,6 +40,13 @@ def _secrets(settings: Settings) -> list[str]:
     except Exception:  # an unreadable secret file is simply not included
         pass
     return [v for v in values if v]
+
+
+def _private(path: Path) -> BinaryIO:
+    """`path` opened for writing as owner-only (0600), whatever the umask or an older file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    return os.fdopen(fd, "wb")
 
 
 def write_bundle(
@@ -92,7 +101,7 @@ def write_bundle(
         {"name": c.name, "ok": c.ok, "detail": c.detail, "advice": getattr(c, "advice", "")}
         for c in doctor
     ]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+    with _private(path) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(
             "README.txt",
             "pairdesk diagnostics bundle. No secrets, QR codes, phone numbers or login "

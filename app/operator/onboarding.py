@@ -28,8 +28,15 @@ Rows with a phone can be linked by pairing code instead of QR (`by_code`):
 the run then tells its driver to ask for a code (`code_phone`) where it would
 start a QR.
 
+A row with a phone must be linked by that phone. When the phone that links
+(E.164, normalised) is another one, the account is given up with the result
+`wrong phone: expected +A, scanned by +B` and queued for logout
+(`take_logouts()`), so the wrong customer's WhatsApp is unlinked at once; the
+store keeps the sheet's phone (a different phone never overwrites a stored
+one, `app.store.accounts`).
+
 Drivers feed it the engine's events (`apply`) and make exactly the engine
-calls that `next_moves()` returns.
+calls that `next_moves()` and `take_logouts()` return.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from app.domain.events import EngineEvent, SessionReady, SessionStateChanged
+from app.domain.ids import InvalidIdentifier, normalize_phone
 from app.domain.import_rows import ImportRow
 from app.domain.models import SessionInfo
 from app.domain.states import NO_RETRY_REASONS, Reason, SessionState
@@ -81,6 +89,8 @@ class OnboardingRun:
         self._ends: dict[str, int] = {}
         self._paused_at: datetime | None = None
         self._paused_total = 0.0
+        self.wrong_phone: dict[str, tuple[str, str]] = {}  # session id -> (expected, scanned)
+        self._logouts: list[str] = []
 
     # -------------------------------------------------------------- events
 
@@ -114,17 +124,49 @@ class OnboardingRun:
             self.linked.add(session_id)
 
     def note_connected(self, session_id: str, at: datetime, phone: str) -> None:
-        if session_id in self._ids and session_id not in self.connected:
+        if session_id not in self._ids or session_id in self.wrong_phone:
+            return
+        if self._is_wrong_phone(session_id, phone):
+            return
+        if session_id not in self.connected:
             self.connected[session_id] = (at, phone)
             self.linked.add(session_id)
             self.skipped.discard(session_id)
             self.given_up.pop(session_id, None)  # a late scan still counts
+
+    def _is_wrong_phone(self, session_id: str, phone: str) -> bool:
+        """True (and the account given up, its logout queued) when another phone linked it."""
+        expected = self._phones.get(session_id, "")
+        if not expected or not phone:
+            return False  # no phone on the row, or not reported yet (the ready event has it)
+        try:
+            scanned = normalize_phone(phone)
+        except InvalidIdentifier:
+            scanned = phone
+        if scanned == expected:
+            return False
+        self.wrong_phone[session_id] = (expected, scanned)
+        self.connected.pop(session_id, None)  # a connected event may have come first
+        self.linked.discard(session_id)
+        self.running.discard(session_id)
+        self.given_up[session_id] = (
+            f"wrong phone: expected {fmt.phone(expected)}, scanned by {fmt.phone(scanned)}"
+        )
+        self._logouts.append(session_id)
+        return True
+
+    def take_logouts(self) -> list[str]:
+        """Sessions the driver must log out now (linked by the wrong phone); each once."""
+        out, self._logouts = self._logouts, []
+        return out
 
     def note_ended(self, session_id: str, result: str) -> None:
         """The session ended by itself (or would not start) before connecting; `result`
         is the word for the results file if that makes the run give it up."""
         if session_id not in self._ids or session_id in self.connected:
             return
+        if session_id in self.wrong_phone:
+            return  # its logout (ours) ends it: the result stays "wrong phone"
         self.running.discard(session_id)
         self.linked.discard(session_id)  # a scan that did not take: it needs a new QR
         self._ends[session_id] = self._ends.get(session_id, 0) + 1
@@ -228,6 +270,15 @@ class OnboardingRun:
         elif self.session_ids and self.finished:
             parts.append("done")
         return "  ·  ".join(parts)
+
+    def row_results(self) -> dict[int, str]:
+        """Sheet row number -> result, for the rows whose account is settled (connected or
+        given up, e.g. "wrong phone: ..."); what the console shows in the row."""
+        out = {}
+        for row, sid in zip(self.rows, self.session_ids, strict=False):
+            if sid in self.connected or sid in self.given_up:
+                out[row.line] = self.result_of(sid)
+        return out
 
     def results(self) -> list[dict[str, str]]:
         """Every row of the file, in file order, for `app.domain.import_rows.results_csv`."""

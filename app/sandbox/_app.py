@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from app.http_limits import BodyLimit
 from app.sandbox import _control as control
 from app.sandbox._options import SandboxOptions
 from app.sandbox._page import PageTemplate, login_socket, render_page
@@ -84,4 +85,5 @@ def create_simulator_app(options: SandboxOptions | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.sandbox = world
+    app.add_middleware(BodyLimit, cap=control.MAX_BODY)  # 413 before a big body is read
     return app

@@ -47,7 +47,7 @@ async def read_object(request: Request, allowed: tuple[str, ...]) -> dict[str, A
         raise Invalid(f"request body over {MAX_BODY} bytes")
     try:
         data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Invalid(f"request body is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise Invalid(f"expected a JSON object with {', '.join(allowed)}")

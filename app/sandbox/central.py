@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.http_limits import BodyLimit
 from app.sandbox.central_rules import (
     AuthFailure,
     InvalidEvent,
@@ -137,7 +138,8 @@ def create_central_app(
             event_id = check_event_id(request.headers)
             parsed = json.loads(body)
             name, data = validate_event(parsed)
-        except (InvalidEvent, ValueError) as exc:
+            event_id = check_event_id(request.headers, data)
+        except (InvalidEvent, ValueError, RecursionError) as exc:
             message = str(exc) if isinstance(exc, InvalidEvent) else f"body is not JSON: {exc}"
             central.reject(422, "invalid event", message, event_id)
             return JSONResponse({"error": "invalid event", "message": message}, status_code=422)
@@ -148,7 +150,14 @@ def create_central_app(
             timestamp=timestamp,
             instance_url=request.headers.get("x-instance-url", ""),
         )
-        return JSONResponse({"ok": True, "seq": entry.seq, "duplicate": entry.duplicate})
+        return JSONResponse(
+            {
+                "ok": True,
+                "seq": entry.seq,
+                "duplicate": entry.duplicate,
+                "status": "duplicate" if entry.duplicate else "applied",
+            }
+        )
 
     async def active(request: Request) -> JSONResponse:
         # The pull needs no signature in the contract; a signed pull is still checked,
@@ -183,7 +192,7 @@ def create_central_app(
                 if not isinstance(spec, dict):
                     raise ValueError("the body must be a JSON object")
                 central.add_fault(parse_fault(spec, central.clock()))
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 return JSONResponse({"error": f"bad fault: {exc}"}, status_code=422)
         return JSONResponse({"faults": [f.to_json() for f in central.faults()]})
 
@@ -192,7 +201,7 @@ def create_central_app(
             try:
                 for account in _parse_accounts(json.loads(await request.body() or b"null")):
                     central.seed(account)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 return JSONResponse({"error": f"bad account: {exc}"}, status_code=422)
         rows = [a.to_json() for a in central.accounts()]
         return JSONResponse({"data": rows, "count": len(rows)})
@@ -213,6 +222,8 @@ def create_central_app(
     )
     app.state.central = central
     app.add_middleware(_FaultGate, central=central)
+    # Outermost: a body over 1 MiB gets 413 before anything reads it whole.
+    app.add_middleware(BodyLimit, cap=MAX_BODY)
     return app
 
 

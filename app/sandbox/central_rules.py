@@ -69,16 +69,32 @@ def check_signature(secret: bytes, headers: Mapping[str, str], body: bytes, *, n
     return int(stamp)
 
 
-def check_event_id(headers: Mapping[str, str]) -> str | None:
-    """`X-Event-Id` is optional (extra to the original contract) but must be a UUID if sent."""
-    value = headers.get("x-event-id")
-    if value is None:
-        return None
+def check_event_id(headers: Mapping[str, str], data: Mapping[str, Any] | None = None) -> str | None:
+    """The event's idempotency id: `data.event_id` (signed) or the `X-Event-Id` header.
+
+    Both are optional (extra to the original contract) but must be UUIDs when
+    sent, and must agree when both are: the header is not signed, so a replay
+    with a fresh header must not pass as a new event.
+    """
+    header = headers.get("x-event-id")
+    signed = None if data is None else data.get("event_id")
+    if header is not None:
+        _uuid("X-Event-Id", header)
+    if signed is not None:
+        if not isinstance(signed, str):
+            raise InvalidEvent(f"data.event_id must be a UUID string, got {type(signed).__name__}")
+        _uuid("data.event_id", signed)
+        if header is not None and uuid.UUID(header) != uuid.UUID(signed):
+            raise InvalidEvent("X-Event-Id and data.event_id differ; send the same id in both")
+        return signed
+    return header
+
+
+def _uuid(where: str, value: str) -> None:
     try:
         uuid.UUID(value)
     except ValueError:
-        raise InvalidEvent(f"X-Event-Id must be a UUID, got {value[:60]!r}") from None
-    return value
+        raise InvalidEvent(f"{where} must be a UUID, got {value[:60]!r}") from None
 
 
 # ------------------------------------------------------------------ fields

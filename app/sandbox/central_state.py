@@ -171,15 +171,23 @@ class CentralState:
         timestamp: int,
         instance_url: str,
     ) -> RecordedEvent:
-        """Apply an accepted event to the account table and log it; says if it changed state."""
+        """Apply an accepted event to the account table and log it; says if it changed state.
+
+        A replayed event id (a retry whose first answer was lost, or an attacker
+        replaying a captured request inside the signature window) is logged as a
+        duplicate and changes nothing: idempotency by event id, as receivers should do.
+        """
         now = self.clock()
         session_id = str(data["session_id"])
         with self._lock:
             before = self._accounts.get(session_id)
-            after = _apply(before, name, data, event_id=event_id, now=now)
-            self._accounts[session_id] = after
-            changed = before is None or before.effect() != after.effect()
             duplicate = event_id is not None and any(e.event_id == event_id for e in self._events)
+            if duplicate and before is not None:
+                after = before
+            else:
+                after = _apply(before, name, data, event_id=event_id, now=now)
+                self._accounts[session_id] = after
+            changed = before is None or before.effect() != after.effect()
             entry = RecordedEvent(
                 seq=len(self._events) + 1,
                 event=name,

@@ -26,6 +26,7 @@ from app.domain.ids import (
     validate_session_id,
     validate_workspace_id,
 )
+from app.domain.input_checks import text_problem
 from app.domain.models import AccountSpec, SessionInfo, TimelineEntry
 from app.domain.outbox import OutboxDraft
 from app.domain.proxy import Proxy, parse_proxy
@@ -114,6 +115,8 @@ def _label(value: str) -> str:
     label = value.strip()
     if len(label) > MAX_LABEL_LENGTH:
         raise InvalidIdentifier(f"label is {len(label)} characters; at most {MAX_LABEL_LENGTH}")
+    if problem := text_problem(label):  # PostgreSQL refuses NUL; no driver encodes a surrogate
+        raise InvalidIdentifier(f"label {problem}")
     return label
 
 
@@ -311,7 +314,8 @@ def record_transition(
     the stored state: an illegal move raises `IllegalTransition` and changes
     nothing. `count_restart` adds one to the account's restart counter (the
     engine sets it when it recovers a session). Reaching `connected` stamps
-    `connected_at`; `phone_number` is normalised to E.164 digits.
+    `connected_at`; `phone_number` is normalised to E.164 digits and stored only
+    when the account has none yet (a different phone never overwrites it).
     """
     target = SessionState(target)
     row = _row(session, session_id, lock=True)
@@ -324,7 +328,9 @@ def record_transition(
     row.state_changed_at = at
     if target is SessionState.CONNECTED:
         row.connected_at = at
-    if phone_number:
+    if phone_number and not row.phone_number:
+        # A stored phone is the account's own (from the sheet or its first link): another
+        # phone that links it is the wrong customer and must not replace it.
         row.phone_number = normalize_phone(phone_number)
     if platform is not None:
         row.platform = platform[:32]

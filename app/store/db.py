@@ -14,6 +14,7 @@ the composition root builds one and passes it (or a `session_factory`) on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -236,5 +237,8 @@ def upgrade(target: str | Engine, revision: str = "head") -> None:
 def _restrict_sqlite_file(engine: Engine) -> None:
     # The file holds phone numbers; like the session folders, owner only.
     path = _sqlite_path(engine.url.render_as_string(hide_password=False))
-    if path is not None and path.exists():
-        os.chmod(path, 0o600)
+    if path is None:
+        return
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):  # -wal/-shm exist only while in use
+            os.chmod(part, 0o600)

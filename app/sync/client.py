@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from app.config import Settings
+from app.redaction import redact_url
 from app.sync.payloads import Webhook
 from app.sync.signing import Secret, as_secret, signed_headers
 
@@ -92,6 +93,7 @@ class CentralClient:
         if not central_url:
             raise ValueError("central_url is empty: sync is off, so no client is needed")
         self._base = central_url.rstrip("/")
+        self._shown = redact_url(self._base)  # for messages: never the credentials in it
         self._secret = as_secret(secret)
         self._instance_url = instance_url
         self._clock = clock
@@ -135,7 +137,7 @@ class CentralClient:
         return self._base + WEBHOOK_PATH
 
     def __repr__(self) -> str:
-        return f"CentralClient({self._base!r})"
+        return f"CentralClient({self._shown!r})"
 
     async def __aenter__(self) -> CentralClient:
         return self
@@ -163,9 +165,9 @@ class CentralClient:
         try:
             response = await self._http.post(self.webhook_url, content=body, headers=headers)
         except httpx.TimeoutException:
-            return PostResult(Outcome.RETRY, None, f"no answer from {self._base} in time")
+            return PostResult(Outcome.RETRY, None, f"no answer from {self._shown} in time")
         except httpx.TransportError as exc:
-            return PostResult(Outcome.RETRY, None, f"cannot reach {self._base}: {_describe(exc)}")
+            return PostResult(Outcome.RETRY, None, f"cannot reach {self._shown}: {_describe(exc)}")
         return classify(response, now=now)
 
     # --------------------------------------------------------------- pull
@@ -173,23 +175,24 @@ class CentralClient:
     async def active_accounts(self) -> list[ActiveAccount]:
         """`GET /api/whatsapp/accounts/active`: a bare list or `{"data": [...]}` of accounts."""
         url = self._base + ACTIVE_PATH
+        shown = self._shown + ACTIVE_PATH
         headers = signed_headers(self._secret, b"", timestamp=int(self._clock()))
         try:
             response = await self._http.get(url, headers=headers)
         except httpx.TimeoutException:
-            raise CentralApiError(f"{url}: no answer in time") from None
+            raise CentralApiError(f"{shown}: no answer in time") from None
         except httpx.TransportError as exc:
-            raise CentralApiError(f"{url}: cannot reach it ({_describe(exc)})") from None
+            raise CentralApiError(f"{shown}: cannot reach it ({_describe(exc)})") from None
         if response.status_code != 200:
             raise CentralApiError(
-                f"{url}: HTTP {response.status_code}: {_start(response)}"
+                f"{shown}: HTTP {response.status_code}: {_start(response)}"
                 + (_HINT_401 if response.status_code == 401 else "")
             )
         try:
             document: Any = response.json()
         except ValueError:
-            raise CentralApiError(f"{url}: the answer is not JSON: {_start(response)}") from None
-        return parse_active(document, source=url)
+            raise CentralApiError(f"{shown}: the answer is not JSON: {_start(response)}") from None
+        return parse_active(document, source=shown)
 
 
 _HINT_401 = (

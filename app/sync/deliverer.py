@@ -14,7 +14,10 @@ oldest pending row) and sends each in its own task, owned by a TaskGroup:
 - a QR row that anything newer of its session overtook was already marked
   `superseded` by the store when the newer row was enqueued; a QR is checked
   again just before it is sent, so one picked a moment before it was
-  overtaken is not sent late either.
+  overtaken is not sent late either;
+- a row is never sent twice: a `next_due` read that was under way while a
+  send finished may return that row as still pending, so rows settled during
+  the read are skipped (the read after it sees them as they are).
 
 The clock, sleep and random source are injectable so tests run in
 milliseconds. Use `async with deliverer:` (or `start()` / `aclose()`) in a
@@ -92,9 +95,9 @@ class OutboxDeliverer:
         # session id -> its one send in flight. Keyed by session, not row: a row
         # superseded mid-flight must not let the next row overtake it on the wire.
         self._in_flight: dict[str, asyncio.Task[None]] = {}
-        # Sessions whose send finished while the store was being read: the rows read
-        # may predate that outcome (a head already marked sent), so they wait a round.
-        self._finished_during_read: set[str] = set()
+        # Rows whose send finished while a `next_due` read was in progress: that read
+        # may have seen them still pending, so they are not dispatched from it again.
+        self._settled: set[uuid.UUID] = set()
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._transient_error = ""  # the last retryable failure; cleared by a success
@@ -168,13 +171,14 @@ class OutboxDeliverer:
         now = self._now()
         try:
             free = self._max_in_flight - len(self._in_flight)
-            self._finished_during_read.clear()
+            self._settled.clear()  # sends settled before this read are seen by it
             due = await self._store.next_due(now, free + len(self._in_flight), session_ids=sessions)
             for item in due:
                 if free <= 0:
                     break
-                stale = item.session_id in self._finished_during_read
-                if item.session_id not in self._in_flight and not stale:
+                if item.event_id in self._settled:
+                    continue  # read as pending before it was marked sent: never twice
+                if item.session_id not in self._in_flight:
                     self._in_flight[item.session_id] = group.create_task(
                         self._deliver(item), name=f"webhook:{item.session_id}"
                     )
@@ -218,8 +222,8 @@ class OutboxDeliverer:
         except Exception as exc:  # never lose the loop to one row; it stays pending
             self._store_failed(exc)
         finally:
+            self._settled.add(item.event_id)
             self._in_flight.pop(item.session_id, None)
-            self._finished_during_read.add(item.session_id)
             self._changes += 1
             self._wake.set()
 

@@ -93,8 +93,12 @@ class Webhook:
         )
 
     def body(self) -> bytes:
-        """The exact bytes to send (and sign): compact JSON, UTF-8, keys in build order."""
-        document = {"event": self.name, "data": dict(self.data)}
+        """The exact bytes to send (and sign): compact JSON, UTF-8, keys in build order.
+
+        `data.event_id` repeats the `X-Event-Id` header inside the signed bytes, so a
+        receiver can drop replays of a captured request (the header is not signed).
+        """
+        document = {"event": self.name, "data": {**self.data, "event_id": self.event_id}}
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

@@ -29,6 +29,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from app.redaction import redact_url
 from app.sync.client import WEBHOOK_PATH
 from app.sync.signing import Secret, signed_headers
 
@@ -84,7 +85,7 @@ async def probe_webhook(
     except httpx.TimeoutException:
         return Verdict(
             False,
-            f"no answer from {url} within {timeout:g} s",
+            f"no answer from {redact_url(url)} within {timeout:g} s",
             [
                 "the central API is unreachable or too slow; check central_url, the network "
                 "and that the platform is up",
@@ -94,18 +95,18 @@ async def probe_webhook(
     except httpx.TransportError as exc:
         return Verdict(
             False,
-            f"cannot reach {url}",
+            f"cannot reach {redact_url(url)}",
             [
                 f"the central API is unreachable ({str(exc) or type(exc).__name__})",
                 "check central_url (host, port, http or https), DNS and firewalls, and that "
                 "the platform is up; events wait in the outbox meanwhile",
             ],
         )
-    return explain(response, url=url, sent_at=now)
+    return explain(response, url=redact_url(url), sent_at=now)
 
 
 def explain(response: httpx.Response, *, url: str, sent_at: float) -> Verdict:
-    """What the answer to the probe means, in the operator's terms."""
+    """What the answer to the probe means, in the operator's terms (`url` as shown: redacted)."""
     status = response.status_code
     answer = _answer(response)
     skew = _skew(response, sent_at)

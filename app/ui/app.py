@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication
 from app import __version__
 from app.config import Settings
 from app.demo.data import LABELS
-from app.domain.models import AccountSpec
+from app.domain.models import AccountSpec, SessionInfo
 from app.engine.api import Engine
 from app.ui import theme
 from app.ui.engine_host import EngineFactory, EngineHost
@@ -53,6 +53,15 @@ class ConsoleOptions:
 
 def demo_specs(n: int) -> list[AccountSpec]:
     return [AccountSpec(workspace_id=11 + 3 * k, label=LABELS[k % len(LABELS)]) for k in range(n)]
+
+
+async def ensure_demo_accounts(engine: Engine, n: int) -> list[SessionInfo]:
+    """The `n` demo accounts, reusing those an earlier run created (same workspace and
+    label): `--demo 3` run four times leaves three, not twelve."""
+    wanted = demo_specs(n)
+    have = {(s.workspace_id, s.label) for s in await engine.list_sessions()}
+    missing = [spec for spec in wanted if (spec.workspace_id, spec.label) not in have]
+    return await engine.add_accounts(missing) if missing else []
 
 
 def run_console(
@@ -104,7 +113,7 @@ def run_console(
     if options.demo:
         host.sig_started.connect(
             lambda _url: (
-                host.op(lambda e: e.add_accounts(demo_specs(options.demo)), "demo")
+                host.op(lambda e: ensure_demo_accounts(e, options.demo), "demo")
                 .success(window.sessions.upsert)
                 .run()
             )

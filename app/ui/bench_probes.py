@@ -16,6 +16,7 @@ each QR event arrived, which is what the console's bridge sees before its
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -39,11 +40,21 @@ __all__ = ["Paint", "PaintWatch", "PreciseTimers", "StampedEngine", "qt_app", "s
 
 
 def qt_app() -> Any:
-    """The process's QApplication, offscreen (created on first use)."""
+    """The process's QApplication, offscreen (created on first use).
+
+    Qt's own messages (the offscreen platform's "This plugin does not support
+    propagateSizeHints()" and the like) go to the log, not between the lines of
+    the bench's table."""
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
+    qInstallMessageHandler(_qt_message_to_log)
     return QApplication.instance() or QApplication(["pairdesk-bench"])
+
+
+def _qt_message_to_log(_mode: Any, context: Any, message: str) -> None:
+    logging.getLogger("qt").debug("%s (%s)", message, getattr(context, "category", ""))
 
 
 def spin(app: Any, until: Callable[[], bool], *, timeout: float, what: str) -> None:

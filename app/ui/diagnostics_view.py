@@ -28,12 +28,13 @@ from PySide6.QtWidgets import (
 
 from app.domain.outbox import OutboxItem
 from app.ui import theme
+from app.ui.event_monitor import EventMonitor
 from app.ui.outbox_model import OutboxModel
 from app.ui.timeline import TimelineModel, TimelineView
 
 
 class DiagnosticsView(QWidget):
-    """Tabs: Timeline, Sync, Instance logs, Doctor, Export bundle.
+    """Tabs: Timeline, Sync, Instance logs, Doctor, Export bundle, Events.
 
     Signals:
         sig_timeline_requested(str): show this session's timeline.
@@ -113,6 +114,7 @@ class DiagnosticsView(QWidget):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log.setPlaceholderText("Pick an instance to see its log.")
         font = self.log.font()
         font.setFamily("monospace")
         self.log.setFont(font)
@@ -121,6 +123,7 @@ class DiagnosticsView(QWidget):
         l_layout.addWidget(self.instance_pick)
         l_layout.addWidget(self.log, 1)
         self.tabs.addTab(logs, "Instance logs")
+        self._logs_tab = logs
 
         self.doctor = QTreeWidget()
         self.doctor.setRootIsDecorated(False)
@@ -135,6 +138,7 @@ class DiagnosticsView(QWidget):
         d_layout.addWidget(run, 0, Qt.AlignmentFlag.AlignLeft)
         d_layout.addWidget(self.doctor, 1)
         self.tabs.addTab(doc, "Doctor")
+        self._doctor_tab = doc
 
         self.bundle_status = QLabel(
             "A zip with redacted settings, session states, the outbox without payloads, "
@@ -149,6 +153,10 @@ class DiagnosticsView(QWidget):
         b_layout.addWidget(export, 0, Qt.AlignmentFlag.AlignLeft)
         b_layout.addStretch(1)
         self.tabs.addTab(bun, "Export bundle")
+        self.events = EventMonitor()
+        self.tabs.addTab(self.events, "Events")
+        # Opening the Doctor tab runs the checks: nobody should meet an empty list.
+        self.tabs.currentChanged.connect(self._on_tab_changed)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
@@ -206,7 +214,14 @@ class DiagnosticsView(QWidget):
             if current in ids:
                 self.instance_pick.setCurrentText(current)
 
-    def show_log(self, lines: Sequence[str]) -> None:
+    def show_log(self, lines: Sequence[str], source: str = "") -> None:
+        """The log's last lines; with none, a placeholder that says where it would be."""
+        iid = self.instance_pick.currentText()
+        where = f" (log file: {source})" if source else ""
+        self.log.setPlaceholderText(
+            f"No log lines from {iid or 'this instance'} yet{where}. An instance logs as it "
+            "starts, links and loses sessions; `pairdesk serve -v` shows them live."
+        )
         self.log.setPlainText("\n".join(lines))
 
     def show_doctor(self, checks: Sequence[Any]) -> None:
@@ -220,6 +235,19 @@ class DiagnosticsView(QWidget):
 
     def show_bundle_result(self, text: str) -> None:
         self.bundle_status.setText(text)
+
+    @Slot(int)
+    def _on_tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self._doctor_tab:
+            self.sig_doctor_requested.emit()
+
+    def show_instance_log(self, instance_id: str) -> None:
+        """Open the Instance logs tab on this instance (from its card)."""
+        self.tabs.setCurrentWidget(self._logs_tab)
+        if self.instance_pick.currentText() == instance_id:
+            self.sig_log_requested.emit(instance_id)
+        else:
+            self.instance_pick.setCurrentText(instance_id)
 
     @Slot(str)
     def _on_instance_pick_changed(self, instance_id: str) -> None:

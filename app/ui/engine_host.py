@@ -113,6 +113,7 @@ class EngineHost(QObject):
         self._queue: deque[Any] = deque()
         self._ready = threading.Event()
         self._closed = False
+        self._boot_failed = False  # written on the loop thread, read on the GUI thread
         self._sig_op_done.connect(self._on_host_op_done)
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
@@ -134,6 +135,18 @@ class EngineHost(QObject):
         self._ready.wait(5)
         self._boot_future = asyncio.run_coroutine_threadsafe(self._boot(), self._loop)
         self._timer.start()
+
+    def retry_start(self) -> bool:
+        """After a failed start, build and start the engine again (the console retries
+        by itself, so a banner clears once its cause is fixed). False when there is
+        nothing to retry: never started, closed, started fine, or a start in progress."""
+        if self._loop is None or self._closed or not self._boot_failed:
+            return False
+        if self._boot_future is not None and not self._boot_future.done():
+            return False
+        self._boot_failed = False
+        self._boot_future = asyncio.run_coroutine_threadsafe(self._boot(), self._loop)
+        return True
 
     def op(self, call: EngineCall, label: str = "") -> Operation:
         """An operation on the engine; call `.run()` to submit it."""
@@ -229,6 +242,7 @@ class EngineHost(QObject):
             raise
         except Exception as exc:  # reported to the operator
             log.warning("engine failed to start: %s", _message(exc))
+            self._boot_failed = True
             self._queue.append(("failed", f"The engine did not start: {_message(exc)}"))
             return
         self._queue.append(("loaded", engine.sandbox_url, sessions, instances))

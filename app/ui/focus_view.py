@@ -44,6 +44,8 @@ class FocusView(QWidget):
         sig_skipped(str): Space pressed; the account went to the back of the queue.
         sig_leave_requested(): Esc pressed.
         sig_pause_toggled(): "Pause"/"Resume" pressed (onboarding).
+        sig_scan_requested(str, object): "Scan with test phone" (sandbox only): the session
+            id and the QrView whose pixels the test phone reads.
     """
 
     sig_regenerate_requested = Signal(str)
@@ -51,8 +53,11 @@ class FocusView(QWidget):
     sig_skipped = Signal(str)
     sig_leave_requested = Signal()
     sig_pause_toggled = Signal()
+    sig_scan_requested = Signal(str, object)
 
-    def __init__(self, model: QrWallModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, model: QrWallModel, parent: QWidget | None = None, *, sandbox: bool = False
+    ) -> None:
         super().__init__(parent)
         self._model = model
         self.current_id = ""
@@ -85,6 +90,10 @@ class FocusView(QWidget):
         self.pause_button = QPushButton("Pause")
         self.pause_button.setVisible(False)
         self.pause_button.clicked.connect(self.sig_pause_toggled)
+        self.scan_button = QPushButton("Scan with test phone")
+        self.scan_button.setToolTip("Sandbox only: the test phone reads this QR from the screen")
+        self.scan_button.setVisible(sandbox)
+        self.scan_button.clicked.connect(self._on_scan_clicked)
         hint = QLabel(
             "Space  skip      R  new QR      C  by phone number      Esc  leave focus mode"
         )
@@ -99,6 +108,7 @@ class FocusView(QWidget):
         center.addWidget(self.bar, 0, Qt.AlignmentFlag.AlignHCenter)
         center.addWidget(self.state_line)
         center.addWidget(self.last_line)
+        center.addWidget(self.scan_button, 0, Qt.AlignmentFlag.AlignHCenter)
         center.addStretch(1)
         center.addWidget(hint)
         side = QVBoxLayout()
@@ -125,6 +135,11 @@ class FocusView(QWidget):
         self._timer.timeout.connect(self.refresh)
         self._timer.start()
         self.refresh()
+
+    @Slot()
+    def _on_scan_clicked(self) -> None:
+        if self.current_id and self.qr.isVisible():
+            self.sig_scan_requested.emit(self.current_id, self.qr)
 
     @staticmethod
     def _scale(label: QLabel, factor: float, bold: bool = False) -> None:
@@ -228,7 +243,10 @@ class FocusView(QWidget):
             self._state("no account is waiting for a scan", theme.GREY)
             self.bar.set_value(0, theme.GREY)
         else:
-            self.title.setText(f"{entry.label or entry.session_id}  ·  ws {entry.workspace_id}")
+            expected = f"  ·  for {fmt.phone(entry.expected_phone)}" if entry.expected_phone else ""
+            self.title.setText(
+                f"{entry.label or entry.session_id}  ·  ws {entry.workspace_id}{expected}"
+            )
             self.qr.set_qr(entry.qr)
             self.code.set_code(entry.code, entry.code_phone)
             remaining = entry.remaining(at)

@@ -46,19 +46,23 @@ ACTIONS = (
     ("open_window", "Open in a window"),
     ("set_proxy", "Set proxy…"),
 )
+# Sized so State, Reason, Label and Phone fit a 1024 px window; the rest scroll.
 WIDTHS = {
     Col.STATE: 140,
-    Col.WORKSPACE: 96,
-    Col.LABEL: 165,
-    Col.PHONE: 165,
-    Col.INSTANCE: 84,
-    Col.CONNECTED_FOR: 130,
-    Col.HEARTBEAT: 140,
-    Col.QR_AGE: 90,
-    Col.RESTARTS: 90,
-    Col.MEMORY: 90,
-    Col.PROXY: 200,
+    Col.REASON: 220,
+    Col.WORKSPACE: 104,
+    Col.LABEL: 150,
+    Col.PHONE: 150,
+    Col.INSTANCE: 90,
+    Col.CONNECTED_FOR: 132,
+    Col.HEARTBEAT: 132,
+    Col.QR_AGE: 80,
+    Col.RESTARTS: 76,
+    Col.MEMORY: 80,
+    Col.PROXY: 160,
+    Col.SESSION: 260,
 }
+HIDDEN = (Col.SESSION,)  # shown from the header's menu
 RESORT_TICKS = 5
 
 
@@ -110,11 +114,13 @@ class HealthGrid(QWidget):
         sig_action_requested(str, list): an action ('start', 'stop', 'restart',
             'logout', 'regenerate_qr', 'request_pairing_code', 'open_window',
             'set_proxy') for these session ids.
-        sig_timeline_requested(str): double-click on a row (session id).
+        sig_timeline_requested(str): double-click on a row (session id): the side panel.
+        sig_diagnose_requested(str): "Full timeline in Diagnose" from the row's menu.
     """
 
     sig_action_requested = Signal(str, list)
     sig_timeline_requested = Signal(str)
+    sig_diagnose_requested = Signal(str)
 
     def __init__(self, model: SessionsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -137,7 +143,7 @@ class HealthGrid(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Filter by label, phone, workspace, session id…")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(320)
+        self.search.setMinimumWidth(220)
         self.search.textChanged.connect(self._on_search_text_changed)
         chips.addWidget(self.search)
 
@@ -148,11 +154,25 @@ class HealthGrid(QWidget):
         self.bulk_label = QLabel()
         bulk_row.addWidget(self.bulk_label)
         bulk_row.addStretch(1)
+        self.bulk_buttons: list[QPushButton] = []
         for key, text in ACTIONS:
             button = QPushButton(text)
             button.clicked.connect(lambda _=False, k=key: self._request(k, self.selected_ids()))
             bulk_row.addWidget(button)
-        self.bulk.setVisible(False)
+            self.bulk_buttons.append(button)
+        # Always there (disabled without a selection): a bar that appeared on selection
+        # pushed the rows down under the pointer, so a double-click hit another row.
+        self.bulk.setFixedHeight(self.bulk.sizeHint().height())
+
+        self.empty = QFrame()
+        empty_row = QHBoxLayout(self.empty)
+        empty_row.setContentsMargins(12, 6, 12, 6)
+        self.empty_label = QLabel()
+        self.clear_button = QPushButton("Clear filter")
+        self.clear_button.clicked.connect(self.clear_filter)
+        empty_row.addWidget(self.empty_label, 1)
+        empty_row.addWidget(self.clear_button)
+        self.empty.setVisible(False)
 
         self.table = QTableView()
         self.table.setModel(self.proxy)
@@ -174,7 +194,12 @@ class HealthGrid(QWidget):
         hh.setHighlightSections(False)
         for col, width in WIDTHS.items():
             self.table.setColumnWidth(col, width)
-        hh.setStretchLastSection(True)
+        hh.moveSection(hh.visualIndex(Col.REASON), 1)  # why, right next to the state
+        for col in HIDDEN:
+            self.table.setColumnHidden(col, True)
+        hh.setStretchLastSection(False)
+        hh.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        hh.customContextMenuRequested.connect(self._on_header_context_menu)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_table_context_menu)
         self.table.doubleClicked.connect(self._on_table_double_clicked)
@@ -185,7 +210,13 @@ class HealthGrid(QWidget):
         layout.setSpacing(10)
         layout.addLayout(chips)
         layout.addWidget(self.bulk)
+        layout.addWidget(self.empty)
         layout.addWidget(self.table, 1)
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset):
+            signal.connect(self._update_empty)
+        self.proxy.layoutChanged.connect(self._update_empty)
+        self._on_selection_changed()
+        self._update_empty()
         model.sig_counts_changed.connect(self._on_model_counts_changed)
         model.sig_ages_due.connect(self._on_model_ages_due)
         self._ticks = 0
@@ -202,18 +233,62 @@ class HealthGrid(QWidget):
         chip = self.chips.get(group, self.chips["all"])
         chip.setChecked(True)
         self.proxy.set_states(fmt.STATE_GROUPS.get(group))
+        self._update_empty()
+
+    def clear_filter(self) -> None:
+        self.search.clear()
+        self.set_filter("all")
+        self._update_empty()
+
+    def empty_message(self) -> str:
+        """What the grid says instead of a blank table ('' when rows are shown)."""
+        return self.empty_label.text() if self.empty.isVisibleTo(self) else ""
 
     # --------------------------------------------------------------- slots
+
+    @Slot()
+    def _update_empty(self, *args: object) -> None:
+        if self.model.rowCount() == 0:  # nothing to filter: say where accounts come from
+            self.empty_label.setText("No accounts yet: add them in Onboard (Ctrl+4).")
+            self.clear_button.setVisible(False)
+            self.empty.setVisible(True)
+            return
+        self.clear_button.setVisible(True)
+        hidden_all = self.proxy.rowCount() == 0
+        if hidden_all:
+            chip = next((n for n, c in self.chips.items() if c.isChecked()), "all")
+            parts = [f"state “{chip}”"] if chip != "all" else []
+            if self.search.text().strip():
+                parts.append(f"text “{self.search.text().strip()}”")
+            self.empty_label.setText(
+                f"No account matches {' and '.join(parts) or 'this filter'} "
+                f"({self.model.rowCount()} hidden)."
+            )
+        self.empty.setVisible(hidden_all)
+
+    @Slot(QPoint)
+    def _on_header_context_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        for col in Col:
+            action = QAction(str(self.model.headerData(col, Qt.Orientation.Horizontal)), menu)
+            action.setCheckable(True)
+            action.setChecked(not self.table.isColumnHidden(col))
+            action.setEnabled(col != Col.STATE)
+            action.toggled.connect(lambda on, c=col: self.table.setColumnHidden(c, not on))
+            menu.addAction(action)
+        menu.popup(self.table.horizontalHeader().mapToGlobal(pos))
 
     @Slot()
     def _on_chip_clicked(self) -> None:
         for name, chip in self.chips.items():
             if chip.isChecked():
                 self.proxy.set_states(fmt.STATE_GROUPS.get(name))
+        self._update_empty()
 
     @Slot(str)
     def _on_search_text_changed(self, text: str) -> None:
         self.proxy.set_text(text)
+        self._update_empty()
 
     @Slot(dict)
     def _on_model_counts_changed(self, counts: dict[SessionState, int]) -> None:
@@ -242,8 +317,9 @@ class HealthGrid(QWidget):
     @Slot()
     def _on_selection_changed(self, *args: object) -> None:
         n = len(self.table.selectionModel().selectedRows())
-        self.bulk.setVisible(n > 0)
-        self.bulk_label.setText(f"{n} selected")
+        for button in self.bulk_buttons:
+            button.setEnabled(n > 0)
+        self.bulk_label.setText(f"{n} selected" if n else "Select rows for bulk actions")
 
     @Slot(QModelIndex)
     def _on_table_double_clicked(self, index: QModelIndex) -> None:
@@ -252,17 +328,22 @@ class HealthGrid(QWidget):
     @Slot(QPoint)
     def _on_table_context_menu(self, pos: QPoint) -> None:
         ids = self.selected_ids()
-        if not ids:
-            return
+        if ids:
+            self.row_menu(ids).popup(self.table.viewport().mapToGlobal(pos))
+
+    def row_menu(self, ids: list[str]) -> QMenu:
+        """The rows' menu: the actions, the side panel and the full timeline."""
         menu = QMenu(self)
         for key, text in ACTIONS:
             action = QAction(f"{text} ({len(ids)})" if len(ids) > 1 else text, menu)
             action.triggered.connect(lambda _=False, k=key: self._request(k, ids))
             menu.addAction(action)
         menu.addSeparator()
-        timeline = menu.addAction("Show timeline")
+        timeline = menu.addAction("Show timeline (side panel)")
         timeline.triggered.connect(lambda: self.sig_timeline_requested.emit(ids[0]))
-        menu.popup(self.table.viewport().mapToGlobal(pos))
+        full = menu.addAction("Full timeline in Diagnose")
+        full.triggered.connect(lambda: self.sig_diagnose_requested.emit(ids[0]))
+        return menu
 
     def _request(self, action: str, ids: list[str]) -> None:
         if ids:

@@ -33,6 +33,20 @@ class InstancesModel(RowTableModel[InstanceInfo]):
         super().__init__(parent)
         self._index: dict[str, int] = {}
         self.history: dict[str, deque[tuple[datetime, float, int]]] = {}
+        # When each instance was first seen down (console's clock): "down since".
+        self.down_since: dict[str, datetime] = {}
+
+    def _track(self, info: InstanceInfo, at: datetime | None = None) -> None:
+        if info.alive:
+            self.down_since.pop(info.instance_id, None)
+        elif info.started_at is not None or info.last_error:
+            self.down_since.setdefault(info.instance_id, at or fmt.now())
+
+    def any_down(self) -> bool:
+        return any(not r.alive for r in self._rows)
+
+    def rows(self) -> tuple[InstanceInfo, ...]:
+        return tuple(self._rows)
 
     def info(self, row: int) -> InstanceInfo:
         return self._rows[row]
@@ -69,6 +83,8 @@ class InstancesModel(RowTableModel[InstanceInfo]):
             self._rows = list(instances)
             self._index = {r.instance_id: i for i, r in enumerate(self._rows)}
             self.endResetModel()
+            for info in self._rows:
+                self._track(info)
             return
         for info in instances:
             if info.instance_id in self._index:
@@ -97,6 +113,7 @@ class InstancesModel(RowTableModel[InstanceInfo]):
                 restarts=ev.restarts,
                 started_at=old.started_at or ev.at,
             )
+            self._track(self._rows[i], ev.at)
             line = self.history.setdefault(ev.instance_id, deque())
             line.append((ev.at, ev.cpu_percent, ev.memory_bytes))
             while line and line[0][0] < ev.at - HISTORY:
@@ -106,7 +123,10 @@ class InstancesModel(RowTableModel[InstanceInfo]):
             self._rows_changed(i, i)
 
     def _set(self, i: int, info: InstanceInfo) -> None:
-        self._rows[i] = info
+        old = self._rows[i]
+        # A fresh list_instances() answer keeps the samples' history and first start.
+        self._rows[i] = replace(info, started_at=info.started_at or old.started_at)
+        self._track(self._rows[i])
         self._rows_changed(i, i)
 
     def _append(self, info: InstanceInfo) -> None:
@@ -115,3 +135,4 @@ class InstancesModel(RowTableModel[InstanceInfo]):
         self._rows.append(info)
         self._index[info.instance_id] = n
         self.endInsertRows()
+        self._track(info)

@@ -81,9 +81,11 @@ class InstanceCard(QFrame):
 
     Signals:
         sig_restart_requested(str): "Restart" (instance id).
+        sig_log_requested(str): "Show log" (instance id).
     """
 
     sig_restart_requested = Signal(str)
+    sig_log_requested = Signal(str)
 
     def __init__(self, instance_id: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -107,8 +109,15 @@ class InstanceCard(QFrame):
         self.meta = QLabel()
         self.meta.setProperty("muted", True)
         self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.why = QLabel()
+        self.why.setWordWrap(True)
+        self.why.setStyleSheet(f"color: {theme.RED};")
+        self.why.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.why.setVisible(False)
         restart = QPushButton("Restart instance")
         restart.clicked.connect(lambda: self.sig_restart_requested.emit(self.instance_id))
+        self.show_log = QPushButton("Show log")
+        self.show_log.clicked.connect(lambda: self.sig_log_requested.emit(self.instance_id))
         top = QHBoxLayout()
         top.addWidget(self.title)
         top.addStretch(1)
@@ -123,7 +132,12 @@ class InstanceCard(QFrame):
         layout.addWidget(self.capacity_label)
         layout.addWidget(self.capacity)
         layout.addWidget(self.meta)
-        layout.addWidget(restart, 0, Qt.AlignmentFlag.AlignRight)
+        layout.addWidget(self.why)
+        actions = QHBoxLayout()
+        actions.addStretch(1)
+        actions.addWidget(self.show_log)
+        actions.addWidget(restart)
+        layout.addLayout(actions)
 
     def refresh(self, model: InstancesModel) -> None:
         info = model.info_for(self.instance_id)
@@ -133,6 +147,12 @@ class InstanceCard(QFrame):
         load = info.sessions_total / info.capacity * 100 if info.capacity else 0.0
         hot = info.cpu_percent > HOT or load > HOT
         alive = "running" if info.alive else "down"
+        since = model.down_since.get(self.instance_id)
+        if not info.alive and since is not None:
+            ago = fmt.duration(fmt.age_seconds(since)) or "0 s"
+            alive = f"down since {since.astimezone():%H:%M:%S} ({ago})"
+        elif not info.alive and not info.last_error:
+            alive = "starting"
         color = theme.RED if not info.alive else theme.AMBER if hot else theme.GREEN
         self.status.setText(f"● {alive}" + ("  ·  busy" if hot and info.alive else ""))
         self.status.setStyleSheet(f"color: {color}; font-weight: 600;")
@@ -140,7 +160,8 @@ class InstanceCard(QFrame):
         self.cpu_label.setText(f"CPU  {info.cpu_percent:.0f}%   (last 10 min)")
         self.cpu.set_points([(t, c) for t, c, _m in history], 100.0)
         peak = max([m for _t, _c, m in history] + [info.memory_bytes, 1])
-        self.mem_label.setText(f"Memory  {fmt.size(info.memory_bytes)}   (peak {fmt.size(peak)})")
+        shown_peak = f"peak {fmt.size(peak)}" if peak > 1 else "no sample yet"
+        self.mem_label.setText(f"Memory  {fmt.size(info.memory_bytes)}   ({shown_peak})")
         self.mem.set_points([(t, float(m)) for t, _c, m in history], peak * 1.15)
         self.capacity_label.setText(
             f"Sessions  {info.sessions_total} of {info.capacity}  "
@@ -148,11 +169,14 @@ class InstanceCard(QFrame):
         )
         self.capacity.setRange(0, max(1, info.capacity))
         self.capacity.setValue(min(info.sessions_total, info.capacity))
-        uptime = fmt.duration(fmt.age_seconds(info.started_at)) or "-"
+        uptime = fmt.duration(fmt.age_seconds(info.started_at)) if info.alive else ""
         self.meta.setText(
-            f"up {uptime}   ·   restarts {info.restarts}   ·   pid {info.pid or '-'}\n"
+            f"up {uptime or '-'}   ·   restarts {info.restarts}   ·   pid {info.pid or '-'}\n"
             f"{info.url or 'no URL yet'}"
         )
+        # Why it is down, in the card itself (not only in a tooltip or stderr).
+        self.why.setVisible(not info.alive and bool(info.last_error))
+        self.why.setText(f"Why: {info.last_error}" if info.last_error else "")
 
 
 class InstancesView(QWidget):
@@ -160,10 +184,12 @@ class InstancesView(QWidget):
 
     Signals:
         sig_restart_requested(str): restart this instance.
+        sig_log_requested(str): show this instance's log.
         sig_add_requested(): add an instance.
     """
 
     sig_restart_requested = Signal(str)
+    sig_log_requested = Signal(str)
     sig_add_requested = Signal()
 
     def __init__(self, model: InstancesModel, parent: QWidget | None = None) -> None:
@@ -207,6 +233,7 @@ class InstancesView(QWidget):
             if iid not in self._cards:
                 card = InstanceCard(iid)
                 card.sig_restart_requested.connect(self.sig_restart_requested)
+                card.sig_log_requested.connect(self.sig_log_requested)
                 self._cards[iid] = card
                 k = len(self._cards) - 1
                 self._grid.addWidget(card, k // 2, k % 2)
@@ -218,5 +245,6 @@ class InstancesView(QWidget):
             card.refresh(self._model)
         cpu, mem = self._model.total_load()
         self.summary.setText(
-            f"{len(self._cards)} instances  ·  CPU {cpu:.0f}% total  ·  {fmt.size(mem)} in use"
+            f"{len(self._cards)} instances  ·  CPU {cpu:.0f}% total  ·  "
+            f"{fmt.size(mem) or '0 B'} in use"
         )

@@ -32,8 +32,10 @@ from app.domain.events import EngineEvent, SyncStatus
 from app.domain.models import SessionInfo
 from app.domain.states import SessionState
 from app.engine.api import Engine
+from app.logfiles import log_path, tail
 from app.operator.bundle import write_bundle
 from app.ui import test_phone
+from app.ui.banners import BannerArea
 from app.ui.diagnostics_view import DiagnosticsView
 from app.ui.engine_host import EngineHost
 from app.ui.focus_view import FocusView
@@ -44,13 +46,16 @@ from app.ui.instances_view import InstancesView
 from app.ui.notifier import Notifier
 from app.ui.onboarding_flow import OnboardingFlow
 from app.ui.onboarding_view import OnboardingView
+from app.ui.problems import Snapshot, find_problems, is_disk_full
 from app.ui.qr_wall import QrWallView
 from app.ui.qr_wall_model import QrWallModel
 from app.ui.sessions_model import SessionsModel
-from app.ui.timeline import TimelineModel, TimelineView
+from app.ui.timeline import TimelineDrawer, TimelineModel
 from app.ui.window_parts import VIEWS, Header, Nav, ShortcutOverlay, StatusTotals, app_icon
 
 ScanPoster = Callable[[str, str], Awaitable[None]]
+RETRY_START_MS = 15_000  # a failed engine start is tried again this often
+INSTANCES_REFRESH_TICKS = 3  # while an instance is down, re-read why every 3 s
 
 
 def _set_proxy(session_id: str, proxy: str, engine: Engine) -> Awaitable[SessionInfo]:
@@ -82,15 +87,22 @@ class MainWindow(QMainWindow):
         self.instances = InstancesModel(self)
 
         self.header = Header(sandbox=settings.sandbox_mode)
+        self.banners = BannerArea()
+        self._engine_error = ""
+        self._sync: SyncStatus | None = None
+        self._ticks = 0
+        self._retry = QTimer(self)  # after a failed start: try again until it works
+        self._retry.setInterval(RETRY_START_MS)
+        self._retry.timeout.connect(self._on_retry_timeout)
         self.nav = Nav()
         self.wall = QrWallView(self.wall_model, sandbox=settings.sandbox_mode)
-        self.focus = FocusView(self.wall_model)
+        self.focus = FocusView(self.wall_model, sandbox=settings.sandbox_mode)
         self.qr_stack = QStackedWidget()
         self.qr_stack.addWidget(self.wall)
         self.qr_stack.addWidget(self.focus)
         self.grid = HealthGrid(self.sessions)
         self.drawer_model = TimelineModel(self)
-        self.drawer = TimelineView(self.drawer_model)
+        self.drawer = TimelineDrawer(self.drawer_model)
         self.drawer.setVisible(False)
         grid_split = QSplitter()
         grid_split.addWidget(self.grid)
@@ -126,6 +138,7 @@ class MainWindow(QMainWindow):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
         outer.addWidget(self.header)
+        outer.addWidget(self.banners)
         outer.addLayout(body, 1)
         self.setCentralWidget(central)
         self.overlay = ShortcutOverlay(central)
@@ -154,6 +167,10 @@ class MainWindow(QMainWindow):
         h.sig_session_events.connect(self._on_host_session_events)
         h.sig_instance_loads.connect(self._on_host_instance_loads)
         h.sig_sync_status.connect(self._on_host_sync_status)
+        # Diagnose › Events sees everything the window hears.
+        h.sig_session_events.connect(self.diagnostics.events.add)
+        h.sig_instance_loads.connect(self.diagnostics.events.add)
+        h.sig_sync_status.connect(lambda status: self.diagnostics.events.add([status]))
         h.sig_engine_failed.connect(self._on_host_engine_failed)
         h.sig_operation_failed.connect(self._on_host_operation_failed)
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
@@ -170,10 +187,14 @@ class MainWindow(QMainWindow):
         self.focus.sig_regenerate_requested.connect(h.regenerate_qr)
         self.focus.sig_pairing_code_requested.connect(self.ask_pairing_code)
         self.focus.sig_leave_requested.connect(self.leave_focus)
+        self.focus.sig_scan_requested.connect(self._on_wall_scan_requested)
         self.grid.sig_action_requested.connect(self.act)
         self.grid.sig_timeline_requested.connect(self._on_grid_timeline_requested)
+        self.grid.sig_diagnose_requested.connect(self.diagnose_session)
+        self.drawer.sig_diagnose_requested.connect(self.diagnose_session)
         self.instances_view.sig_restart_requested.connect(self._on_restart_instance_requested)
         self.instances_view.sig_add_requested.connect(self._on_add_instance_requested)
+        self.instances_view.sig_log_requested.connect(self._on_instance_log_requested)
         self.onboarding_flow.sig_focus_requested.connect(self.enter_focus)
         self.onboarding_flow.sig_message.connect(lambda t: self.statusBar().showMessage(t, 6000))
         self.sessions.sig_unknown_sessions.connect(self._on_sessions_unknown_sessions)
@@ -184,6 +205,7 @@ class MainWindow(QMainWindow):
         d.sig_log_requested.connect(self._on_diagnostics_log_requested)
         d.sig_doctor_requested.connect(self._on_diagnostics_doctor_requested)
         d.sig_bundle_requested.connect(self._on_diagnostics_bundle_requested)
+        d.events.sig_export_requested.connect(self._on_events_export_requested)
 
     def _shortcuts(self) -> None:
         for n in range(len(VIEWS)):
@@ -304,8 +326,50 @@ class MainWindow(QMainWindow):
 
     # -------------------------------------------------------------- slots
 
+    def update_problems(self) -> None:
+        """Recompute the banners from what the window holds (every second and on news)."""
+        per_instance: dict[str, int] = {}
+        disk_full = 0
+        for i in range(self.sessions.rowCount()):
+            row = self.sessions.row_at(i)
+            per_instance[row.instance] = per_instance.get(row.instance, 0) + 1
+            disk_full += is_disk_full(row.reason)
+        self.banners.set_problems(
+            find_problems(
+                Snapshot(
+                    engine_error=self._engine_error,
+                    instances=self.instances.rows(),
+                    down_since=self.instances.down_since,
+                    sync=self._sync,
+                    accounts=self.sessions.rowCount(),
+                    per_instance=per_instance,
+                    disk_full=disk_full,
+                )
+            )
+        )
+
+    @Slot()
+    def _on_retry_timeout(self) -> None:
+        if not self._engine_error:
+            self._retry.stop()
+            return
+        if self.host.retry_start():
+            self.statusBar().showMessage("Trying to start the engine again…", 4000)
+
+    def _refresh_instances(self) -> None:
+        self.host.op(lambda e: e.list_instances(), "instances").success(
+            self._on_instances_refreshed
+        ).failure(lambda _exc: None).run()
+
+    def _on_instances_refreshed(self, infos: list[Any]) -> None:
+        self.instances.load(infos)
+        self.update_problems()
+
     @Slot(object)
     def _on_host_started(self, sandbox_url: object) -> None:
+        self._engine_error = ""
+        self._retry.stop()
+        self.update_problems()
         if sandbox_url and not self.sandbox_url and self.settings.sandbox_mode:
             self.sandbox_url = str(sandbox_url)
 
@@ -350,12 +414,20 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_host_sync_status(self, status: SyncStatus) -> None:
+        self._sync = status
         self.header.set_sync(status)
+        self.update_problems()
 
     @Slot(str)
     def _on_host_engine_failed(self, message: str) -> None:
-        self.statusBar().showMessage(message)
-        self.notifier.alert("pairdesk engine", message)
+        first = not self._engine_error
+        self._engine_error = message
+        self.header.set_sync_unavailable()
+        self.update_problems()
+        if first:
+            self.notifier.alert("pairdesk engine", message)
+        if message.startswith("The engine did not start") and not self._retry.isActive():
+            self._retry.start()
 
     @Slot(str, str)
     def _on_host_operation_failed(self, label: str, message: str) -> None:
@@ -363,16 +435,23 @@ class MainWindow(QMainWindow):
 
     @Slot(dict)
     def _on_sessions_counts_changed(self, counts: dict[Any, int]) -> None:
-        self.totals.set_counts(counts)
         self._update_nav()
 
     def _update_nav(self) -> None:
+        # One source each: the sessions model for states, the wall model for "waiting
+        # for a scan" (the wall's header, the navigation and the status bar agree).
         counts = self.sessions.counts()
+        for_scan = self.wall_model.waiting_count()
         trouble = sum(counts.get(s, 0) for s in SessionState if s.needs_operator)
-        self.nav.set_counts(self.wall_model.waiting_count(), sum(counts.values()), trouble)
+        self.nav.set_counts(for_scan, sum(counts.values()), trouble)
+        self.totals.set_counts(counts, for_scan)
 
     @Slot()
     def _on_tick_timeout(self) -> None:
+        self._ticks += 1
+        if self.instances.any_down() and self._ticks % INSTANCES_REFRESH_TICKS == 0:
+            self._refresh_instances()  # loads carry no reason; the list does
+        self.update_problems()
         self.sessions.tick()
         self.totals.set_load(*self.instances.total_load(), self.instances.rowCount())
         self._update_nav()
@@ -401,7 +480,9 @@ class MainWindow(QMainWindow):
         except test_phone.ScanError as exc:
             self.statusBar().showMessage(str(exc), 8000)
             return
-        phone = test_phone.test_phone_number()
+        row = self.sessions.row_for(session_id)
+        # The account's own phone when it has one: any other phone is "wrong phone".
+        phone = (row.phone if row else "") or test_phone.test_phone_number()
         if self._scan_poster is not None:
             poster, url = self._scan_poster, ""
         elif self.sandbox_url:
@@ -430,8 +511,15 @@ class MainWindow(QMainWindow):
         ).failure(lambda exc: self.statusBar().showMessage(str(exc), 8000)).run()
 
     @Slot(str)
+    def diagnose_session(self, session_id: str) -> None:
+        """Diagnose › Timeline for this session: no id to type."""
+        self.show_view(4, tab=0)
+        self._on_diagnostics_timeline_requested(session_id)
+
+    @Slot(str)
     def _on_grid_timeline_requested(self, session_id: str) -> None:
-        self.drawer.setVisible(True)
+        row = self.sessions.row_for(session_id)
+        self.drawer.show_session(session_id, row.label if row else "")
         self._load_timeline(
             session_id, lambda entries: self.drawer_model.set_entries(session_id, entries)
         )
@@ -466,8 +554,19 @@ class MainWindow(QMainWindow):
         self._diag(lambda e: e.retry_outbox(ids), "retry", done)
 
     @Slot(str)
+    def _on_instance_log_requested(self, instance_id: str) -> None:
+        self.show_view(4)
+        self.diagnostics.show_instance_log(instance_id)
+
+    @Slot(str)
     def _on_diagnostics_log_requested(self, instance_id: str) -> None:
-        self._diag(lambda e: e.instance_log(instance_id), "log", self.diagnostics.show_log)
+        path = log_path(self.settings, instance_id)
+
+        def show(lines: list[str]) -> None:
+            # The engine's in-memory tail first; the instance's own file when that is empty.
+            self.diagnostics.show_log(lines or tail(path), str(path))
+
+        self._diag(lambda e: e.instance_log(instance_id), "log", show)
 
     @Slot()
     def _on_diagnostics_doctor_requested(self) -> None:
@@ -479,6 +578,14 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Export diagnostics bundle", name, "*.zip")
         if path:
             self.export_bundle(Path(path))
+
+    @Slot()
+    def _on_events_export_requested(self) -> None:
+        name = f"pairdesk-events-{datetime.now():%Y%m%d-%H%M%S}.jsonl"
+        path, _ = QFileDialog.getSaveFileName(self, "Export events", name, "*.jsonl")
+        if path:
+            n = self.diagnostics.events.export(Path(path))
+            self.statusBar().showMessage(f"{n} event(s) written to {path}", 8000)
 
     def export_bundle(self, path: Path) -> None:
         """Gather sessions, outbox, logs and doctor results from the engine, then zip them."""

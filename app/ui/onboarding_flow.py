@@ -37,6 +37,10 @@ def _stop(session_id: str, engine: Engine) -> Awaitable[None]:
     return engine.stop_session(session_id)
 
 
+def _logout(session_id: str, engine: Engine) -> Awaitable[None]:
+    return engine.logout_session(session_id)
+
+
 def _pairing_code(session_id: str, phone: str, engine: Engine) -> Awaitable[None]:
     return engine.request_pairing_code(session_id, phone)
 
@@ -126,6 +130,9 @@ class OnboardingFlow(QObject):
         run = self.run
         if run is None:
             return
+        for sid in run.take_logouts():  # linked by the wrong phone: unlink it now
+            self._host.op(partial(_logout, sid), f"log out {sid}").run()
+            self.sig_message.emit(f"{sid}: {run.result_of(sid)}; logged out")
         start, stop = run.next_moves()
         for sid in stop:
             self._host.op(partial(_stop, sid), f"stop {sid}").run()

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.import_rows import ImportFileError, ImportRow, parse_bytes, parse_text, results_csv
 from app.domain.models import AccountSpec, SessionInfo
+from app.domain.sheet_files import MAX_FILE_BYTES
 from app.operator.onboarding import OnboardingRun
 from app.ui import theme
 from app.ui.table_model import RowTableModel
@@ -46,10 +47,20 @@ class ImportRowsModel(RowTableModel[ImportRow]):
 
     headers = HEADERS
 
+    _results: dict[int, str] = {}  # sheet row -> the run's result, once settled
+
     def set_rows(self, rows: Sequence[ImportRow]) -> None:
         self.beginResetModel()  # a new file is a new table
         self._rows = list(rows)
+        self._results = {}
         self.endResetModel()
+
+    def set_results(self, results: dict[int, str]) -> None:
+        """Show each settled row's result (connected, wrong phone, ...) in its Check cell."""
+        if results != self._results and self._rows:
+            self._results = dict(results)
+            last = len(self._rows) - 1
+            self.dataChanged.emit(self.index(0, CHECK_COL), self.index(last, CHECK_COL))
 
     def rows(self) -> list[ImportRow]:
         return list(self._rows)
@@ -57,14 +68,22 @@ class ImportRowsModel(RowTableModel[ImportRow]):
     def display(self, row: int, col: int) -> str:
         r = self._rows[row]
         check = "✓ ready" if r.ok else r.error.split(": ", 1)[-1]
+        if r.ok and r.warning:
+            check = "✓ ready, " + r.warning.split(": ", 1)[-1]
+        check = self._results.get(r.line, check)
         return (str(r.line), r.workspace_raw, r.label, r.phone_raw, r.proxy, check)[col]
 
     def role_data(self, row: int, col: int, role: int) -> Any:
         r = self._rows[row]
-        if role == Qt.ItemDataRole.ToolTipRole and not r.ok:
-            return r.error
+        result = self._results.get(r.line)
+        if role == Qt.ItemDataRole.ToolTipRole and result and col == CHECK_COL:
+            return result
+        if role == Qt.ItemDataRole.ToolTipRole and (not r.ok or r.warning):
+            return r.error or r.warning
+        if role == Qt.ItemDataRole.ForegroundRole and col == CHECK_COL and result:
+            return QColor(theme.GREEN if result == "connected" else theme.RED)
         if role == Qt.ItemDataRole.ForegroundRole and col == CHECK_COL:
-            return QColor(theme.GREEN if r.ok else theme.RED)
+            return QColor(theme.RED if not r.ok else theme.AMBER if r.warning else theme.GREEN)
         return None
 
 
@@ -164,12 +183,16 @@ class OnboardingView(QWidget):
         self.model.set_rows(rows)
         good = sum(r.ok for r in rows)
         bad = len(rows) - good
-        self.message.setText(
-            f"{source}: {good} rows ready, {bad} rejected. Nothing is created until you start."
+        warned = sum(bool(r.ok and r.warning) for r in rows)
+        text = (
+            f"{source}: {good} rows ready, {bad} rejected."
             if bad
-            else f"{source}: all {good} rows ready. Nothing is created until you start."
+            else f"{source}: all {good} rows ready."
         )
-        self.message.setStyleSheet(f"color: {theme.AMBER if bad else theme.GREEN};")
+        if warned:
+            text += f" {warned} without label or phone (hard to find later)."
+        self.message.setText(text + " Nothing is created until you start.")
+        self.message.setStyleSheet(f"color: {theme.AMBER if bad or warned else theme.GREEN};")
         self.start.setText(f"Start scanning {good} accounts")
         self.start.setEnabled(good > 0)
 
@@ -181,6 +204,11 @@ class OnboardingView(QWidget):
             self, "Choose accounts", "", "Sheets (*.csv *.xlsx);;All files (*)"
         )
         if path:
+            if (
+                Path(path).stat().st_size > MAX_FILE_BYTES
+            ):  # never read a huge file on the UI thread
+                self._fail(f"{Path(path).name}: larger than {MAX_FILE_BYTES >> 20} MB; split it")
+                return
             self.load_bytes(Path(path).name, Path(path).read_bytes())
 
     @Slot()
@@ -209,6 +237,7 @@ class OnboardingView(QWidget):
     def update_progress(self) -> None:
         if self.run is not None:
             self.progress.setText(self.run.summary())
+            self.model.set_results(self.run.row_results())
 
     @Slot()
     def _on_export_clicked(self) -> None:

@@ -41,6 +41,12 @@ AMBER_S = 10.0
 RED_S = 5.0
 # Room for a 4-px module at the real site's QR version (about 77 modules with the quiet zone).
 QR_SIDE = 320
+# The denser wall: 3-px modules, the smallest that still decode from a half-size
+# screenshot (a phone at arm's length; tests/ui/test_wall_density.py), 2-px ones do not.
+# 248, not 231: the spare white around the code keeps the quiet zone clean whatever
+# pixel phase the halving lands on (at 232 a tile on an odd pixel failed to decode).
+COMPACT_QR_SIDE = 248
+MARGIN, COMPACT_MARGIN = 16, 8
 
 
 def countdown_color(remaining: float) -> str:
@@ -107,7 +113,7 @@ class QrTile(QFrame):
         self.session_id = session_id
         self._code = ("", "")
         self.setObjectName("Card")
-        self.setFixedWidth(QR_SIDE + 32)
+        self.setFixedWidth(QR_SIDE + 2 * MARGIN)
         self.qr = QrView(QR_SIDE)
         self.code = CodeView(QR_SIDE)
         self.code.hide()
@@ -120,14 +126,19 @@ class QrTile(QFrame):
         font.setPointSizeF(font.pointSizeF() * 1.15)
         font.setBold(True)
         self.title.setFont(font)
+        self.expected = QLabel()  # "for +62 811…": the phone the account should be linked with
+        self.expected.setProperty("muted", True)
+        self.expected.hide()
         self.status = QLabel()
         self.bar = CountdownBar()
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 14)
+        layout.setContentsMargins(MARGIN, MARGIN, MARGIN, 14)
         layout.setSpacing(8)
+        self._layout = layout
         layout.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.code, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.title)
+        layout.addWidget(self.expected)
         layout.addWidget(self.status)
         layout.addWidget(self.message)
         layout.addWidget(self.bar)
@@ -135,8 +146,11 @@ class QrTile(QFrame):
         self.scan_button: QPushButton | None = None
         self.enter_button: QPushButton | None = None
         if sandbox:
-            self.scan_button = QPushButton("Scan with test phone")
-            self.scan_button.setToolTip("Sandbox only: decode this QR from the screen and scan it")
+            # Short: three buttons share a tile (a compact one too) without clipping words.
+            self.scan_button = QPushButton("Test scan")
+            self.scan_button.setToolTip(
+                "Scan with test phone (sandbox only): decode this QR from the screen and scan it"
+            )
             self.scan_button.clicked.connect(self._on_scan_button_clicked)
             buttons.addWidget(self.scan_button)
             self.enter_button = QPushButton("Enter on test phone")
@@ -198,9 +212,21 @@ class QrTile(QFrame):
     def _on_dismiss_button_clicked(self) -> None:
         self.sig_dismiss_requested.emit(self.session_id)
 
+    def set_compact(self, compact: bool) -> None:
+        """The denser wall's size: a smaller code, tighter margins, the same actions."""
+        side, margin = (COMPACT_QR_SIDE, COMPACT_MARGIN) if compact else (QR_SIDE, MARGIN)
+        self.qr.set_side(side)
+        self.code.setFixedSize(side, side)
+        self._layout.setContentsMargins(margin, margin, margin, margin)
+        self._layout.setSpacing(4 if compact else 8)
+        self.setFixedWidth(side + 2 * margin)
+
     def refresh(self, entry: WallEntry, at: datetime) -> None:
         """Show `entry` as of `at`."""
         self.title.setText(f"{entry.label or entry.session_id}  ·  ws {entry.workspace_id}")
+        expected = entry.expected_phone and entry.phase != Phase.CONNECTED
+        self.expected.setText(f"for {fmt.phone(entry.expected_phone)}" if expected else "")
+        self.expected.setVisible(bool(expected))
         self.qr.set_qr(entry.qr)
         by_code = bool(entry.code) and not entry.needs_operator
         self._code = (entry.code, entry.code_phone)
@@ -312,7 +338,12 @@ class QrWallView(QWidget):
         self.summary.setProperty("muted", True)
         focus = QPushButton("Focus mode  (F)")
         focus.clicked.connect(self.sig_focus_requested)
+        self.compact = QPushButton("Compact tiles")
+        self.compact.setCheckable(True)
+        self.compact.setToolTip("Smaller tiles, more on screen; the codes still scan")
+        self.compact.toggled.connect(self._on_compact_toggled)
         header.addWidget(self.summary, 1)
+        header.addWidget(self.compact)
         header.addWidget(focus)
         self._empty = QLabel("No account is waiting for a scan.\nAdd accounts in Onboard (Ctrl+4).")
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -386,6 +417,7 @@ class QrWallView(QWidget):
         for sid in ids:
             if sid not in self._tiles:
                 tile = QrTile(sid, sandbox=self._sandbox)
+                tile.set_compact(self.compact.isChecked())
                 tile.sig_scan_requested.connect(self.sig_scan_requested)
                 tile.sig_regenerate_requested.connect(self.sig_regenerate_requested)
                 tile.sig_pairing_code_requested.connect(self.sig_pairing_code_requested)
@@ -401,7 +433,11 @@ class QrWallView(QWidget):
 
     def _reflow(self) -> None:
         width = max(1, self._scroll.viewport().width())
-        columns = max(1, (width + 16) // (QR_SIDE + 32 + 16))
+        spacing = self._grid.spacing()
+        side, margin = (
+            (COMPACT_QR_SIDE, COMPACT_MARGIN) if self.compact.isChecked() else (QR_SIDE, MARGIN)
+        )
+        columns = max(1, (width + spacing) // (side + 2 * margin + spacing))
         if columns == self._columns and self._grid.count() == len(self._tiles):
             return
         self._columns = columns
@@ -413,6 +449,14 @@ class QrWallView(QWidget):
             # A widget added to a visible layout is shown only on the next event loop pass;
             # show it now so a screenshot (or a scan) right after the QR arrives sees it.
             tile.show()
+
+    @Slot(bool)
+    def _on_compact_toggled(self, compact: bool) -> None:
+        self._grid.setSpacing(10 if compact else 16)
+        for tile in self._tiles.values():
+            tile.set_compact(compact)
+        self._columns = 0
+        self._reflow()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -70,6 +70,7 @@ class WallEntry:
     connected_at: datetime | None = None
     phone: str = ""
     label: str = ""
+    expected_phone: str = ""  # the phone the onboarding row named, shown until linked
     message: str = ""
     code: str = ""  # the pairing code while the account links by phone number
     code_phone: str = ""
@@ -160,7 +161,11 @@ class QrWallModel(QAbstractListModel):
     # ------------------------------------------------------------- updates
 
     def load(self, sessions: list[SessionInfo]) -> None:
+        # Events can come before the first list (the engine publishes QRs while it
+        # starts): an account already on the wall is updated, never added twice.
         for info in sessions:
+            if info.session_id in self._index:
+                continue  # its events are newer than this list
             if info.state.waiting_for_scan and info.pairing_code:
                 entry = self._add(info.session_id, info.workspace_id)
                 entry.code, entry.code_phone = info.pairing_code, info.pairing_phone
@@ -227,6 +232,8 @@ class QrWallModel(QAbstractListModel):
         for entry in list(self._rows):
             if not entry.label and (row := self._sessions.row_for(entry.session_id)):
                 entry.label = row.label
+            if not entry.expected_phone and (row := self._sessions.row_for(entry.session_id)):
+                entry.expected_phone = row.phone
             expires = entry.code_expires_at if entry.code else entry.expires_at
             if entry.phase == Phase.WAITING and expires and entry.remaining(at) <= 0:
                 entry.phase = Phase.EXPIRED
@@ -271,7 +278,12 @@ class QrWallModel(QAbstractListModel):
 
     def _add(self, sid: str, workspace_id: int) -> WallEntry:
         row = self._sessions.row_for(sid)
-        entry = WallEntry(session_id=sid, workspace_id=workspace_id, label=row.label if row else "")
+        entry = WallEntry(
+            session_id=sid,
+            workspace_id=workspace_id,
+            label=row.label if row else "",
+            expected_phone=row.phone if row else "",
+        )
         n = len(self._rows)
         self.beginInsertRows(QModelIndex(), n, n)
         self._rows.append(entry)

@@ -34,6 +34,8 @@ class Col(IntEnum):
     QR_AGE = 8
     RESTARTS = 9
     MEMORY = 10
+    REASON = 11  # shown right after State (moved there by the grid's header)
+    SESSION = 12  # hidden by default; the header's menu shows it
 
 
 HEADERS = (
@@ -48,6 +50,8 @@ HEADERS = (
     "QR age",
     "Restarts",
     "JS heap",  # the page's JavaScript heap, from the heartbeat (process memory is per instance)
+    "Reason / last error",
+    "Session id",
 )
 AGE_COLS = (Col.CONNECTED_FOR, Col.HEARTBEAT, Col.QR_AGE)
 RIGHT_COLS = {Col.WORKSPACE, Col.CONNECTED_FOR, Col.HEARTBEAT, Col.QR_AGE, Col.RESTARTS, Col.MEMORY}
@@ -114,7 +118,16 @@ class Row:
             return fmt.size(self.memory)
         if col == Col.PROXY:
             return self.proxy
+        if col == Col.REASON:
+            return self.why()
+        if col == Col.SESSION:
+            return self.session_id
         return ""
+
+    def why(self) -> str:
+        """Why the session is where it is: the reason code and the last error, in one line."""
+        parts = [str(self.reason) if self.reason else "", self.last_error]
+        return " — ".join(" ".join(p.split()) for p in parts if p)
 
     def age(self, col: int, at: datetime | None = None) -> float | None:
         if col == Col.CONNECTED_FOR:

@@ -240,7 +240,9 @@ class SessionsModel(RowTableModel[Row]):
             if ev.state is SessionState.CONNECTED and row.state is not SessionState.CONNECTED:
                 row.connected_at = ev.at
             row.state, row.reason = ev.state, ev.reason
-            cols += [Col.STATE, Col.CONNECTED_FOR, Col.QR_AGE]
+            if ev.state is SessionState.CONNECTED:
+                row.last_error = ""  # linked again: an old error would only mislead
+            cols += [Col.STATE, Col.CONNECTED_FOR, Col.QR_AGE, Col.REASON]
             if ev.phone_number:
                 row.phone = ev.phone_number
                 cols.append(Col.PHONE)
@@ -262,7 +264,7 @@ class SessionsModel(RowTableModel[Row]):
         elif isinstance(ev, SessionError):
             row.last_error = ev.message
             self._note(row.session_id, ev.at, "error", ev.error, ev.message)
-            cols.append(Col.STATE)
+            cols += [Col.STATE, Col.REASON]
         for col in cols:
             row.cache.pop(col, None)
         return cols

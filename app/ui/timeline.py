@@ -10,8 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.domain.models import TimelineEntry
 from app.operator import text as fmt
@@ -76,3 +85,41 @@ class TimelineView(QTableView):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+
+
+class TimelineDrawer(QWidget):
+    """The grid's side panel: one session's timeline, and the way to the full one.
+
+    Signals:
+        sig_diagnose_requested(str): open this session's full timeline in Diagnose.
+    """
+
+    sig_diagnose_requested = Signal(str)
+
+    def __init__(self, model: TimelineModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.session_id = ""  # known at once; the model's entries arrive later
+        self.setMinimumWidth(420)  # time, state and reason readable without scrolling
+        self.title = QLabel()
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title.setWordWrap(True)
+        self.full = QPushButton("Full timeline in Diagnose")
+        self.full.setToolTip("Every recorded step of this session, with details")
+        self.full.clicked.connect(lambda: self.sig_diagnose_requested.emit(self.session_id))
+        close = QPushButton("Close")
+        close.clicked.connect(self.hide)
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.full)
+        top.addWidget(close)
+        self.view = TimelineView(model)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 12, 8, 12)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+
+    def show_session(self, session_id: str, name: str) -> None:
+        self.session_id = session_id
+        self.title.setText(f"<b>{name}</b><br><span>{session_id}</span>" if name else session_id)
+        self.setVisible(True)

@@ -98,6 +98,12 @@ class Header(QFrame):
         row.addSpacing(12)
         row.addWidget(self.sync)
 
+    def set_sync_unavailable(self) -> None:
+        """The engine is not running: no delivery can be known (never "starting…" forever)."""
+        self.sync.setText("● sync: engine not running")
+        self.sync.setStyleSheet(f"color: {theme.RED}; font-weight: 600;")
+        self.sync.setToolTip("The engine did not start; see the banner above the views")
+
     def set_sync(self, status: SyncStatus) -> None:
         if not status.enabled:
             text, color = "sync: off", theme.GREY
@@ -152,7 +158,9 @@ class StatusTotals(QWidget):
         self.load = QLabel()
         row.addWidget(self.load)
 
-    def set_counts(self, counts: dict[SessionState, int]) -> None:
+    def set_counts(self, counts: dict[SessionState, int], for_scan: int | None = None) -> None:
+        """`for_scan`: the QR wall's own "waiting for a scan" count, so the wall, the
+        navigation and this bar never show two numbers for one thing."""
         colors = {
             "connected": theme.GREEN,
             "waiting": theme.BLUE,
@@ -162,8 +170,15 @@ class StatusTotals(QWidget):
         }
         for group, states in fmt.STATE_GROUPS.items():
             n = sum(counts.get(s, 0) for s in states)
-            words = "waiting to link" if group == "waiting" else group
-            self.buttons[group].setText(f"● {n} {words}")
+            text = f"● {n} {group}"
+            if group == "waiting":
+                text = f"● {n} waiting to link"
+                if for_scan is not None:
+                    others = max(0, n - for_scan)
+                    text = f"● {for_scan} waiting for a scan" + (
+                        f" · {others} starting or linking" if others else ""
+                    )
+            self.buttons[group].setText(text)
             self.buttons[group].setStyleSheet(f"color: {colors[group]};" if n else "")
 
     def set_load(self, cpu: float, memory: int, instances: int) -> None:

@@ -87,3 +87,34 @@ def test_guarded_stops_the_work_when_memory_runs_short() -> None:
         asyncio.run(guarded(forever(), floor=1.01, interval=0.01))  # never enough
     assert stopped == [True]
     assert memory_low(1.01) and not memory_low(0.0)
+
+
+def test_the_table_has_a_verdict_column_against_each_target() -> None:
+    from app.bench._harness import ScenarioResult, render_table
+
+    result = ScenarioResult("restore")
+    result.row("200 sessions restored", "41.0 s", "200 in < 60 s", met=True)
+    result.row("QR codes during restore", "2", "0", met=False)
+    result.row("engine up / then all back", "3 s / 38 s", "")
+    lines = render_table([result]).splitlines()
+    assert lines[0].split()[-1] == "verdict"
+    assert lines[2].endswith("met") and lines[3].endswith("missed")
+    assert not lines[4].endswith(("met", "missed"))
+    assert result.to_json()["verdicts"] == {
+        "200 sessions restored": "met",
+        "QR codes during restore": "missed",
+    }
+
+
+def test_qt_messages_of_the_bench_go_to_the_log_not_the_terminal(capfd, caplog) -> None:
+    import logging
+
+    from PySide6.QtCore import qWarning
+
+    from app.ui.bench_probes import qt_app
+
+    qt_app()
+    with caplog.at_level(logging.DEBUG, logger="qt"):
+        qWarning("This plugin does not support propagateSizeHints()")
+    assert "propagateSizeHints" not in capfd.readouterr().err
+    assert any("propagateSizeHints" in r.getMessage() for r in caplog.records)

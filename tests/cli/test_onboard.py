@@ -268,3 +268,142 @@ def test_sandbox_phone_scans_both_accounts_and_results_say_connected(tmp_path, c
     assert [r["label"] for r in rows] == ["Toko Maju", "Klinik Sehat"]
     assert all(r["result"] == "connected" for r in rows)
     assert all(r["phone"].startswith("6281") and r["session_id"] for r in rows)
+
+
+def test_the_results_csv_never_writes_a_formula(tmp_path, capsys, engine, monkeypatch):
+    """Labels from the sheet reach the results file as text, never as formulas."""
+    _walk(monkeypatch, engine)
+    path = _sheet(
+        tmp_path,
+        'workspace_id,label,phone\n1,"=HYPERLINK(""http://x"",""y"")",\n2,@SUM(A1),\n'
+        "x,+cmd|calc,\n",
+    )
+    main(["onboard", str(path), "--yes", "--phone-scan-sandbox", "--no-qr"])
+    capsys.readouterr()
+    text = (tmp_path / "accounts.csv.results.csv").read_text(encoding="utf-8")
+    cells = [c for r in csv.reader(text.splitlines()) for c in r]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    labels = [r["label"] for r in csv.DictReader(text.splitlines())]
+    assert labels == ['\'=HYPERLINK("http://x","y")', "'@SUM(A1)", "'+cmd|calc"]
+
+
+def test_hostile_rows_are_one_line_each_and_unnamed_rows_warn(tmp_path, capsys, no_engine):
+    path = _sheet(tmp_path, "workspace_id,label,phone\n٤٢,Toko,\n²,Klinik,\n3,,\n")
+    assert main(["onboard", str(path)]) == 2  # rejected rows need --yes (no tty here)
+    out = capsys.readouterr().out
+    assert "row 2: workspace_id '٤٢' is not a number (digits 0-9 only)" in out
+    assert "row 3: workspace_id '²' is not a number (digits 0-9 only)" in out
+    assert "warning   row 4: no label and no phone" in out
+    assert "Traceback" not in out and not no_engine
+
+
+def test_an_xlsx_bomb_is_refused_in_one_line(tmp_path, capsys, no_engine):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            for _ in range(400):
+                sheet.write(b"<row/>" * 100_000)  # 240 MB of XML, about 250 KB on disk
+    path = tmp_path / "accounts.xlsx"
+    path.write_bytes(buf.getvalue())
+    assert main(["onboard", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "expands to" in err and "refused unread" in err and "nothing was created" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not no_engine
+
+
+def test_a_row_scanned_by_the_wrong_phone_is_logged_out_and_reported(
+    tmp_path, capsys, engine, monkeypatch
+):
+    _walk(monkeypatch, engine)
+    monkeypatch.setattr(
+        "app.cli._onboard.Walk.test_phone_number", lambda self, sid: "6289900001111"
+    )
+    path = _sheet(tmp_path, "workspace_id,label,phone\n1,Toko,+62 812 1111 2222\n2,Klinik,\n")
+    code = main(["onboard", str(path), "--yes", "--phone-scan-sandbox", "--no-qr"])
+    out = capsys.readouterr().out
+    expected = "wrong phone: expected +62 812 1111 2222, scanned by +62 899 0000 1111"
+    assert code == 1, out
+    assert f"✗ Toko (ws 1): {expected}; logged out" in out
+    assert ("logout_session", "s-1-0") in engine.calls
+    rows = list(csv.DictReader((tmp_path / "accounts.csv.results.csv").open(encoding="utf-8")))
+    assert [r["result"] for r in rows] == [expected, "connected"]
+
+
+@pytest.mark.e2e
+def test_real_engine_logs_out_an_account_scanned_by_the_wrong_phone(tmp_path, capsys, monkeypatch):
+    """Sandbox and Chromium: the wrong phone links, the session is logged out, the sheet's
+    phone stays stored, and the results say why."""
+    from app.store import accounts, create_engine_for, session_factory, timeline
+
+    monkeypatch.setattr(
+        "app.cli._onboard.Walk.test_phone_number", lambda self, sid: "6289900001111"
+    )
+    path = _sheet(tmp_path, "workspace_id,label,phone\n33,Toko Salah,+62 812 1111 2222\n")
+    data = tmp_path / "data"
+    code = main(
+        [
+            "onboard",
+            str(path),
+            "--phone-scan-sandbox",
+            "--no-qr",
+            "--time-scale",
+            "0.3",
+            "--instances",
+            "1",
+            "--data-dir",
+            str(data),
+            "--sessions-dir",
+            str(tmp_path / "sessions"),
+            "--database-url",
+            f"sqlite:///{data / 'pairdesk.db'}",
+        ]
+    )
+    out = capsys.readouterr().out
+    expected = "wrong phone: expected +62 812 1111 2222, scanned by +62 899 0000 1111"
+    assert code == 1, out
+    assert f"✗ Toko Salah (ws 33): {expected}; logged out" in out
+    rows = list(csv.DictReader((tmp_path / "accounts.csv.results.csv").open(encoding="utf-8")))
+    assert [r["result"] for r in rows] == [expected]
+    engine = create_engine_for(f"sqlite:///{data / 'pairdesk.db'}")
+    try:
+        with session_factory(engine)() as session:
+            [stored] = accounts.list_accounts(session)
+            states = [e.state for e in timeline.list_events(session, stored.session_id)]
+    finally:
+        engine.dispose()
+    assert stored.phone_number == "6281211112222"
+    # Linked (by the wrong phone), then logged out on the spot; the run's end stops it.
+    linked = states.index(SessionState.CONNECTED)
+    assert SessionState.LOGGED_OUT in states[linked:], states
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b"workspace_id,label\n1,Toko\n2," + b"x" * 200_000 + b"\n", "row 3: a cell is longer"),
+        (b"workspace_id,label\n1,To\x00ko\n", "row 2: label holds a NUL character"),
+    ],
+    ids=["128KB", "NUL"],
+)
+def test_a_huge_cell_or_a_nul_byte_is_one_line_naming_the_row(
+    tmp_path, capsys, no_engine, data, line
+):
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(data)
+    assert main(["onboard", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert line in out + err and "Traceback" not in out + err
+    assert "nothing was created" in err and not no_engine
+
+
+def test_a_utf16_sheet_with_a_byte_order_mark_is_read(tmp_path, capsys, no_engine, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    path = tmp_path / "accounts.csv"
+    path.write_bytes("workspace_id,label\n1,Toko Ümit\nx,Bad\n".encode("utf-16"))
+    assert main(["onboard", str(path)]) == 2  # one rejected row: asks for --yes
+    out = capsys.readouterr().out
+    assert "1 row(s) ready, 1 rejected" in out and not no_engine

@@ -161,3 +161,48 @@ def test_serve_shows_a_demo_qr_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
     assert out.rstrip().endswith("stopped")
     left = [p.pid for p in tree.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert left == []
+
+
+def test_missing_chromium_stops_serve_with_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRDESK_")}
+    env["HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "serve",
+            "--chromium",
+            str(tmp_path / "no-such-chromium"),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("pairdesk serve: cannot start: the configured Chromium")
+    assert "PAIRDESK_CHROMIUM" in line
+    assert done.stdout == ""
+
+
+def test_an_instance_in_trouble_gets_one_status_line_per_change() -> None:
+    from app.domain.models import InstanceInfo
+
+    out = io.StringIO()
+    view = TerminalView(out)
+    down = InstanceInfo(instance_id="instance-0", index=0, last_error="exited with status 1")
+    view.instances([down])
+    view.instances([down])  # the supervisor retried: same trouble, no new line
+    view.instances([InstanceInfo(instance_id="instance-0", index=0, alive=True)])
+    view.instances([down])
+    lines = [line.split(" ", 1)[1] for line in out.getvalue().splitlines()]
+    assert lines == [
+        "instance-0 down: exited with status 1; retrying with back-off (0 restart(s) so far)",
+        "instance-0 down: exited with status 1; retrying with back-off (0 restart(s) so far)",
+    ]

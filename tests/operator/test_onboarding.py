@@ -123,3 +123,48 @@ def test_results_have_every_row_with_result_and_phone():
     assert out[2]["result"].startswith("rejected: workspace_id 'x'")
     assert [r["result"] for r in out[3:]] == ["not connected", "timed out", "not connected"]
     assert "1 / 5 connected" in run.summary() and "2 skipped" in run.summary()
+
+
+def _phone_run() -> OnboardingRun:
+    sheet = "workspace_id,label,phone\n1,Toko,+62 812 1111 2222\n2,Klinik,\n"
+    infos = [
+        SessionInfo(session_id="s0", workspace_id=1, phone_number="6281211112222"),
+        SessionInfo(session_id="s1", workspace_id=2),
+    ]
+    return OnboardingRun(parse_text(sheet), infos)
+
+
+def test_a_row_linked_by_another_phone_is_logged_out_and_marked_wrong_phone():
+    run = _phone_run()
+    run.next_moves()
+    assert run.apply(_state("s0", S.PAIRING))
+    assert run.apply(SessionReady(session_id="s0", workspace_id=1, phone_number="6289900001111"))
+    assert "s0" not in run.connected
+    expected = "wrong phone: expected +62 812 1111 2222, scanned by +62 899 0000 1111"
+    assert run.result_of("s0") == expected
+    assert run.take_logouts() == ["s0"] and run.take_logouts() == []  # asked for once
+    # The logout that follows (ours) does not turn the result into "logged_out".
+    run.apply(_state("s0", S.LOGGED_OUT, reason=Reason.USER_INITIATED))
+    assert run.result_of("s0") == expected
+    assert run.row_results() == {2: expected}
+    assert _rows(run)[0]["result"] == expected
+    assert _rows(run)[0]["phone"] == "'+62 812 1111 2222"  # the sheet's phone, as text
+
+
+def test_a_connected_event_before_the_phone_is_known_is_undone_by_the_wrong_phone():
+    run = _phone_run()
+    run.next_moves()
+    run.apply(_state("s0", S.CONNECTED))  # no phone reported yet
+    assert "s0" in run.connected
+    run.apply(SessionReady(session_id="s0", workspace_id=1, phone_number="+62 899 0000 1111"))
+    assert "s0" not in run.connected and run.take_logouts() == ["s0"]
+    assert not run.done
+
+
+def test_the_right_phone_in_any_spelling_connects_and_rows_without_a_phone_take_any():
+    run = _phone_run()
+    run.next_moves()
+    run.apply(SessionReady(session_id="s0", workspace_id=1, phone_number="+62 (812) 1111-2222"))
+    run.apply(SessionReady(session_id="s1", workspace_id=2, phone_number="6281300000000"))
+    assert run.result_of("s0") == run.result_of("s1") == "connected"
+    assert run.take_logouts() == [] and run.done

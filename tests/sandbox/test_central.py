@@ -301,14 +301,34 @@ async def test_a_repeated_event_id_is_logged_as_a_duplicate(central) -> None:
     assert (second.duplicate, second.changed_state) == (True, False)
 
 
-async def test_a_stale_replay_is_visible_as_a_duplicate_that_changed_state(central) -> None:
-    """The oracle the sync tests rely on: an old event landing late shows up."""
+async def test_a_replayed_event_id_answers_duplicate_and_changes_nothing(central) -> None:
+    """A ready replayed after a disconnect must not bring the account back."""
     client, state = central
     ready = body_of("session_ready", **VALID["session_ready"])
     gone = body_of("session_disconnected", **VALID["session_disconnected"])
     ready_id = str(uuid.uuid4())
     await post(client, ready, signed(ready, event_id=ready_id))
     await post(client, gone, signed(gone))
-    await post(client, ready, signed(ready, event_id=ready_id))
+    before = state.account("webjs_7_1_abcdefgh")
+    response = await post(client, ready, signed(ready, event_id=ready_id))
+    assert response.status_code == 200
+    assert response.json()["status"] == "duplicate"
     replay = state.events(event_id=ready_id)[-1]
-    assert replay.duplicate and replay.changed_state
+    assert replay.duplicate and not replay.changed_state
+    assert state.account("webjs_7_1_abcdefgh") == before
+
+
+async def test_the_signed_event_id_in_data_is_the_one_deduplicated(central) -> None:
+    """The header is not signed: a replay cannot pass as new by changing X-Event-Id."""
+    client, state = central
+    event_id = str(uuid.uuid4())
+    body = body_of("session_ready", **VALID["session_ready"], event_id=event_id)
+    first = await post(client, body, signed(body, event_id=event_id))
+    assert first.json()["status"] == "applied"
+    mismatch = await post(client, body, signed(body))  # a fresh header id
+    assert mismatch.status_code == 422
+    assert "data.event_id" in mismatch.json()["message"]
+    headerless = signed(body)
+    del headerless["X-Event-Id"]
+    assert (await post(client, body, headerless)).json()["status"] == "duplicate"
+    assert [e.duplicate for e in state.events(event_id=event_id)] == [False, True]

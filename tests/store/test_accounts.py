@@ -8,7 +8,12 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.events import SessionHeartbeat
-from app.domain.ids import InvalidPhoneNumber, InvalidSessionId, InvalidWorkspaceId
+from app.domain.ids import (
+    InvalidIdentifier,
+    InvalidPhoneNumber,
+    InvalidSessionId,
+    InvalidWorkspaceId,
+)
 from app.domain.models import AccountSpec
 from app.domain.outbox import OutboxDraft, OutboxState
 from app.domain.states import IllegalTransition, Reason, SessionState
@@ -293,3 +298,28 @@ def test_existing_session_ids_many(session: Session, now: datetime) -> None:
     session.commit()
     wanted = [f"m{n}" for n in range(0, 1400, 2)]
     assert accounts.existing_session_ids(session, wanted) == {f"m{n}" for n in range(0, 700, 2)}
+
+
+def test_a_different_phone_never_overwrites_the_stored_one(session: Session, now: datetime) -> None:
+    """Onboarding: the sheet's phone stays when another phone links the account."""
+    spec = AccountSpec(workspace_id=9, session_id="p", phone_number="+62 812 1111 2222")
+    accounts.create_account(session, spec, now=now)
+    accounts.create_account(session, AccountSpec(workspace_id=9, session_id="q"), now=now)
+    for n, target in enumerate([S.STARTING, S.QR, S.PAIRING]):
+        accounts.record_transition(session, "p", target, at=now + timedelta(seconds=n))
+        accounts.record_transition(session, "q", target, at=now + timedelta(seconds=n))
+    later = now + timedelta(seconds=5)
+    accounts.record_transition(session, "p", S.CONNECTED, at=later, phone_number="6289900001111")
+    accounts.record_transition(session, "q", S.CONNECTED, at=later, phone_number="+6281300000000")
+    session.commit()
+    assert accounts.get_account(session, "p").phone_number == "6281211112222"
+    assert accounts.get_account(session, "q").phone_number == "6281300000000"  # a first phone
+
+
+@pytest.mark.parametrize("label", ["Toko\x00Budi", "Toko \ud800", "bell\x07"])
+def test_labels_no_database_can_store_are_refused_naming_the_label(
+    session: Session, now: datetime, label: str
+) -> None:
+    with pytest.raises(InvalidIdentifier, match="^label "):
+        accounts.create_account(session, AccountSpec(workspace_id=9, label=label), now=now)
+    assert accounts.list_accounts(session) == []

@@ -50,7 +50,8 @@ async def test_post_sends_the_signed_exact_bytes(clock: FakeClock) -> None:
     assert str(request.url) == URL + "/api/whatsapp/webhooks/webjs"
     assert request.method == "POST"
     body = request.content
-    assert json.loads(body) == {"event": HOOK.name, "data": dict(HOOK.data)}
+    data = {**HOOK.data, "event_id": HOOK.event_id}
+    assert json.loads(body) == {"event": HOOK.name, "data": data}
     stamp = request.headers["X-Timestamp"]
     assert stamp == str(int(clock()))
     expected = hmac.new(SECRET.encode(), stamp.encode() + body, hashlib.sha256).hexdigest()

@@ -305,3 +305,55 @@ async def test_a_row_delivered_while_the_store_answered_is_not_sent_again(
             await asyncio.sleep(0)
     sent = [w.event_id for _, w in sender.attempts]
     assert len(sent) == len(set(sent)) == 4
+
+
+class StaleReadOutbox(MemoryOutbox):
+    """Reproduces the double send: a `next_due` read that returns after the row was sent.
+
+    Once armed, `next_due` reads the due rows, then lets the in-flight send finish
+    (`release`) and waits until that row is marked sent before returning what it
+    read: the interleaving a slow SQL read under load produces.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+        self.release = asyncio.Event()
+        self.sent = asyncio.Event()
+
+    async def next_due(self, now, limit, *, session_ids=None):  # type: ignore[no-untyped-def]
+        rows = await super().next_due(now, limit, session_ids=session_ids)
+        if self.armed and rows:
+            self.armed = False
+            self.release.set()
+            await self.sent.wait()
+        return rows
+
+    async def mark_sent(self, event_id, *, now, status):  # type: ignore[no-untyped-def]
+        await super().mark_sent(event_id, now=now, status=status)
+        self.sent.set()
+
+
+async def test_a_row_read_as_pending_while_it_is_being_sent_is_not_sent_again(
+    clock: FakeClock,
+) -> None:
+    store = StaleReadOutbox()
+    event = all_kinds("webjs_7_1_aaaaaaaa", clock.datetime())[1]  # a state event, not a QR
+    hook = webhook_for(event)
+    assert hook is not None
+    store.enqueue("webjs_7_1_aaaaaaaa", hook.draft(), now=clock.datetime())
+    on_wire = asyncio.Event()
+
+    async def held(webhook: Webhook, attempt: int) -> PostResult:
+        on_wire.set()
+        await store.release.wait()
+        return ACCEPTED
+
+    sender = ScriptedSender(clock, held)
+    deliverer = make(store, sender, clock)
+    drain = asyncio.create_task(deliverer.drain())
+    await on_wire.wait()
+    store.armed = True
+    deliverer.notify()  # new rows committed elsewhere: the dispatcher reads again now
+    await asyncio.wait_for(drain, 10)
+    assert [w.event_id for _, w in sender.attempts] == [hook.event_id]

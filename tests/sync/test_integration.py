@@ -130,7 +130,7 @@ async def test_each_event_type_arrives_signed_with_the_documented_fields(
     for entry, event in zip(received, events, strict=True):
         hook = webhook_for(event)
         assert hook is not None
-        expected = dict(hook.data)
+        expected = {**hook.data, "event_id": entry.event_id}  # the id is signed too
         assert entry.data == expected  # qr_code included: a 256 px PNG the receiver decoded
         assert entry.instance_url == INSTANCE_URL
         assert entry.timestamp == int(clock())

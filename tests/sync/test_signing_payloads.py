@@ -103,7 +103,9 @@ def test_body_is_compact_json_of_event_and_data() -> None:
     hook = webhook_for(qr_event("webjs_7_1_abcdefgh", 2, AT))
     assert hook is not None
     document = json.loads(hook.body())
-    assert document == {"event": "qr_code_generated", "data": dict(hook.data)}
+    # The event id rides inside the signed bytes too, so a replay cannot pass as new.
+    expected = {**hook.data, "event_id": hook.event_id}
+    assert document == {"event": "qr_code_generated", "data": expected}
     assert hook.body() == hook.body()  # retries sign and send the same bytes
     uuid.UUID(hook.event_id)
 

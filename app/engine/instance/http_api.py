@@ -7,7 +7,9 @@ and the platform's spellings stay as aliases (`reconnect` = restart, `DELETE`
 with the same verb; the JSON of a session and of `/health` comes from
 `app.engine.wire`, which the console's side reads with.
 Every route needs the instance token, as `Authorization: Bearer <token>` or as
-`api_key` in the query string or the JSON body. Answers are JSON; failures are
+`api_key` in the query string or the JSON body; `http_guard.TokenGuard`
+checks it before any body is read or any route (404/405) is looked up, and
+caps bodies at 1 MiB (413). Answers are JSON; failures are
 `{"success": false, "error": "<what happened, what to do>", "code": "<stable>"}`
 with 401 (token), 404 (unknown session), 422 (bad input), 409 (conflict), 503
 (full or shutting down) or 500/504.
@@ -16,7 +18,6 @@ with 401 (token), 404 (unknown session), 422 (bad input), 409 (conflict), 503
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,9 +34,11 @@ from app.domain.ids import (
     validate_session_id,
     validate_workspace_id,
 )
+from app.domain.input_checks import loads_json, text_problem, whole_number_problem
 from app.domain.models import SessionInfo
 from app.domain.proxy import InvalidProxy, Proxy, parse_proxy
 from app.engine.errors import BadRequest, InstanceError
+from app.engine.instance.http_guard import TokenGuard
 from app.engine.instance.hub import EventHub, Listener
 from app.engine.instance.sessions import SessionOperations
 from app.engine.wire import Health, encode_session
@@ -78,29 +81,12 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadRequest("the request body is not valid JSON; send a JSON object") from None
+        data = loads_json(raw)  # huge ints, deep nesting, bad UTF-8: a 422, never a 500
+    except ValueError as exc:
+        raise BadRequest(f"{exc}; send a JSON object") from None
     if not isinstance(data, dict):
         raise BadRequest('the request body must be a JSON object such as {"workspace_id": 42}')
     return data
-
-
-async def _presented_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    if "api_key" in request.query_params:
-        return request.query_params["api_key"]
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-        try:
-            body = await _json_body(request)
-        except BadRequest:
-            return ""
-        key = body.get("api_key")
-        return key if isinstance(key, str) else ""
-    return ""
 
 
 def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECONDS) -> Starlette:
@@ -108,15 +94,7 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
 
     def endpoint(handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
-            presented = await _presented_token(request)
-            if not presented or not hmac.compare_digest(presented.encode(), service.token.encode()):
-                return error_response(
-                    401,
-                    "missing or wrong instance token; send 'Authorization: Bearer <token>' "
-                    "or api_key (the token the instance was started with)",
-                    "unauthorized",
-                )
-            try:
+            try:  # the token was checked (and the body capped) by `TokenGuard`
                 return await handler(request)
             except InstanceError as exc:
                 return error_response(exc.status, exc.message, exc.code)
@@ -140,6 +118,8 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
         value = body.get("proxy")
         if value is None or value == "":
             return None
+        if isinstance(value, str) and (problem := text_problem(value)):
+            raise BadRequest(f"proxy {problem}; give a URL such as http://user:pass@host:3128")
         try:
             return parse_proxy(value)
         except InvalidProxy as exc:
@@ -153,13 +133,13 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
         except InvalidIdentifier as exc:
             raise BadRequest(str(exc)) from None
         account_id = body.get("account_id")
-        if account_id is not None and (
-            isinstance(account_id, bool) or not isinstance(account_id, int) or account_id < 1
-        ):
-            raise BadRequest(f"account_id must be a positive whole number, got {account_id!r}")
+        if account_id is not None and (problem := whole_number_problem(account_id)):
+            raise BadRequest(f"account_id {problem}")
         label = body.get("label", "")
         if not isinstance(label, str) or len(label) > 200:
             raise BadRequest("label must be text of at most 200 characters")
+        if problem := text_problem(label):
+            raise BadRequest(f"label {problem}; remove it and send the label again")
         info = await service.sessions.add_session(
             workspace_id=workspace_id,
             session_id=session_id,
@@ -322,6 +302,8 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
 
     app.add_exception_handler(404, on_404)
     app.add_exception_handler(405, on_405)
+    # Outermost: no route, 404 or 405 is reached, and no body read, before the token.
+    app.add_middleware(TokenGuard, token=lambda: service.token)
     return app
 
 

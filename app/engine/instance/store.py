@@ -287,10 +287,11 @@ class SqlInstanceStore:
                 outbox=drafts,
             )
         elif isinstance(event, SessionReady | SessionError | PairingCodeIssued):
-            if isinstance(event, SessionReady) and event.phone_number:
+            stored = accounts.get_account(session, event.session_id)  # raises when unknown
+            if isinstance(event, SessionReady) and event.phone_number and not stored.phone_number:
+                # Only a first phone is stored: another phone linking an account with one
+                # is the wrong customer (onboarding logs it out), never its new number.
                 accounts.update_account(session, event.session_id, phone_number=event.phone_number)
-            else:
-                accounts.get_account(session, event.session_id)  # raises when unknown
             for draft in drafts:
                 outbox.enqueue(
                     session,
