@@ -30,15 +30,20 @@ from app.engine.control.engine import Runtime, SupervisedEngine
 from app.engine.control.fleet_engine import FleetEngine
 from app.engine.control.store import EngineStore
 from app.engine.errors import EngineError
+from app.engine.instance import supervised
 from app.engine.instance.runner import InstanceOptions, run_instance
+from app.engine.instance.scratch import claim_scratch, release_scratch
 from app.engine.supervisor.launcher import InstanceLauncher
 from app.engine.supervisor.supervisor import SupervisorConfig
 
 __all__ = [
     "InstanceOptions",
     "build_engine",
+    "claim_scratch",
     "open_engine",
+    "release_scratch",
     "run_instance",
+    "supervised",
     "supervisor_config",
 ]
 

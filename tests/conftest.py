@@ -21,6 +21,11 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
+# No test, and no instance a test starts, ever reaches the machine's own keyring (the
+# snapshot key would land there): keyring's "fail" backend means the 0600 key-file
+# fallback; tests of the keyring path pass an in-memory backend (keyring_fakes.py).
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+
 SAMPLE_INTERVAL = 0.2
 EXIT_GRACE = 30.0  # seconds a closing browser gets to exit after the last test
 

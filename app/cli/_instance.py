@@ -2,10 +2,14 @@
 
 Serves the instance HTTP API (docs/INSTANCE_API.md) and prints
 `instance: http://HOST:PORT/` on stdout once it is ready. The bearer token is
-the `instance_token` setting (`PAIRDESK_INSTANCE_TOKEN`, which is how the
-supervisor passes it), or `--token`, else a random one made for this start;
-it is never printed: `--token-file` writes it for the owner (mode 0600).
-SIGTERM or Ctrl+C snapshots and closes every session, then exits 0.
+the `instance_token` setting (`PAIRDESK_INSTANCE_TOKEN`), or `--token`, else a
+random one made for this start; it is never printed: `--token-file` writes it
+for the owner (mode 0600). With `--supervised` (how the supervisor starts it)
+the token and the webhook secret come on the first line of stdin instead, and
+stdin closing means the supervisor died. Every `PAIRDESK_*` variable leaves
+the environment once the settings are read (the Playwright driver and Chromium
+inherit none). SIGTERM, Ctrl+C or the lifeline's end snapshots and closes
+every session, then exits 0.
 """
 
 from __future__ import annotations
@@ -69,6 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="fleet mode: the URL consoles and peers reach this member at (setting advertise_url)",
     )
+    parser.add_argument(
+        "--supervised",
+        action="store_true",
+        help="started by a supervisor: read the secrets from the first line of stdin, "
+        "then shut down cleanly when stdin closes (the supervisor died)",
+    )
 
 
 def _configure_logging(level: str) -> None:
@@ -117,6 +127,19 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--index must be 0 or more, got {args.index}")
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be from 0 (any free port) to 65535, got {args.port}")
+    from app.bootstrap import claim_scratch, release_scratch, supervised
+
+    secret_flags: dict[str, object] = {"instance_token": args.token}
+    if args.supervised:
+        # Before anything else: a supervisor that died leaves no secrets line.
+        try:
+            given = supervised.read_secrets(sys.stdin.buffer)
+        except supervised.SupervisedStartError as exc:
+            raise UserError(str(exc)) from None
+        secret_flags["instance_token"] = given["instance_token"] or None
+        if given["webhook_secret"]:
+            secret_flags.update(webhook_secret=given["webhook_secret"], webhook_secret_file="")
+        supervised.die_with_parent()
     settings = load_settings(
         args,
         host=args.host,
@@ -124,17 +147,19 @@ def run(args: argparse.Namespace) -> int:
         max_sessions=args.max_sessions,
         warm_pool=args.warm_pool,
         time_scale=args.time_scale,
-        instance_token=args.token,
+        **secret_flags,
         instance_name=args.instance_name,
         advertise_url=args.advertise_url,
     )
     if args.index is None and not settings.fleet_database_url:
         raise UserError("--index is required (outside fleet mode: fleet_database_url is not set)")
+    # Read once: the Playwright driver and Chromium inherit the environment from here on.
+    supervised.scrub_environment()
     _configure_logging(settings.log_level)
     from app.logfiles import open_log
 
     # Its own rotating file too: the console shows it when the in-memory tail is empty.
-    open_log(settings, args.instance_id or f"instance-{args.index}")
+    open_log(settings, args.instance_id or settings.instance_name or f"instance-{args.index or 0}")
     token = settings.instance_token or secrets.token_urlsafe(32)
     options = InstanceOptions(
         index=args.index or 0,
@@ -154,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
+        if args.supervised:
+            supervised.watch_lifeline(sys.stdin.buffer, loop, stop.set)
         async with sandbox_stand_ins(settings) as (provider_url, central_url):
             if settings.fleet_database_url:
                 from app.fleet.runtime import run_member
@@ -181,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
     from app.fleet.member import MemberFenced
     from app.store.errors import StoreError
 
+    scratch = claim_scratch()  # also removes what killed instances left in the temp folder
     try:
         asyncio.run(main())
     except InstanceError as exc:
@@ -190,4 +218,6 @@ def run(args: argparse.Namespace) -> int:
         return 75  # EX_TEMPFAIL: restart me (systemd Restart=on-failure, Kubernetes)
     except (OSError, StoreError, ChromiumNotFound, ValueError) as exc:
         raise UserError(str(exc)) from None
+    finally:
+        release_scratch(scratch)
     return 0

@@ -109,6 +109,9 @@ class Reason(StrEnum):
     DEPRECATED_VERSION = "DEPRECATED_VERSION"
     PROXY_UNREACHABLE = "proxy_unreachable"
     PASSKEY_REQUIRED = "passkey_required"
+    # The sessions folder's disk is full: the session runs on its last saved login
+    # and its snapshots are retried until space returns (a reason, never a state).
+    DISK_FULL = "disk_full"
 
 
 #: Socket states after which the page never recovers by itself, and the reason each

@@ -118,6 +118,20 @@ def _check_folder(name: str, folder: Path) -> CheckResult:
     return CheckResult(name, True, detail)
 
 
+async def check_snapshot_key(settings: Settings) -> list[CheckResult]:
+    """Whether saved logins are encrypted, and where their key is (app/engine/vault.py)."""
+    from app.engine.vault import VaultError, vault_for
+
+    name = "login encryption"
+    try:
+        line = await asyncio.to_thread(vault_for(settings.sessions_dir).describe)
+    except VaultError as exc:
+        return [CheckResult(name, False, str(exc), "see docs/SECURITY.md, moving the key")]
+    in_file = "the key is in the file" in line
+    advice = "protect it: disk encryption, and a backup of the key" if in_file else ""
+    return [CheckResult(name, True, line, advice)]
+
+
 async def check_permissions(settings: Settings) -> list[CheckResult]:
     """Warn about anything in the data or sessions folder other users could read."""
     results = []
@@ -252,6 +266,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_display,
     check_chromium,
     check_folders,
+    check_snapshot_key,
     check_permissions,
     check_database,
     check_central,

@@ -235,7 +235,7 @@ class FleetMember:
             stat = await asyncio.to_thread(_stat, folder)
             if stat == (0, 0) or self._shipped.get(sid) == stat:
                 continue
-            data = await asyncio.to_thread((folder.path / STATE).read_bytes)
+            data = await asyncio.to_thread(_read_clear, folder)
             try:
                 await asyncio.to_thread(self._snapshots.put, sid, self.name, epoch, data)
                 self._shipped[sid] = stat
@@ -314,6 +314,14 @@ def _stat(folder: SessionFolder) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
+def _read_clear(folder: SessionFolder) -> bytes:
+    """The snapshot opened with this host's vault: each member's sessions folder has a
+    key of its own, so what travels is the clear state, sealed by the shared store's
+    `encrypt` instead (docs/FLEET.md, "Snapshots")."""
+    return folder.vault.open((folder.path / STATE).read_bytes(), session_id=folder.session_id)
+
+
 def _write_state(folder: SessionFolder, data: bytes) -> None:
+    """A snapshot from shared storage into the local folder, sealed with this host's key."""
     folder.ensure()
-    atomic_write(folder.path / STATE, data)
+    atomic_write(folder.path / STATE, folder.vault.seal(data, session_id=folder.session_id))

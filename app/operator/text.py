@@ -94,6 +94,12 @@ REASON_MESSAGES: dict[Reason, str] = {
         "password are right (change it with \u201cSet proxy\u201d), then restart the "
         "session."
     ),
+    Reason.DISK_FULL: (
+        "The disk that holds the saved logins is full, so this session's login could "
+        "not be saved (disk_full). The session keeps running on its last saved login "
+        "and pairdesk retries by itself; free space on that disk (pairdesk doctor "
+        "shows which folder) and the reason clears with the next save."
+    ),
 }
 
 
@@ -104,6 +110,7 @@ REASON_LABELS: dict[Reason, str] = {
     Reason.SMB_TOS_BLOCK: "banned (business)",
     Reason.DEPRECATED_VERSION: "browser too old",
     Reason.PROXY_UNREACHABLE: "proxy unreachable",
+    Reason.DISK_FULL: "disk full",
 }
 
 

@@ -61,6 +61,7 @@ def test_reason_codes_are_the_documented_ones() -> None:
         "DEPRECATED_VERSION",
         "proxy_unreachable",
         "passkey_required",
+        "disk_full",
     ]
 
 

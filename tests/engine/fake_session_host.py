@@ -21,7 +21,7 @@ from app.domain.events import (
 from app.domain.models import SessionInfo
 from app.domain.proxy import Proxy
 from app.domain.states import Reason, SessionState
-from app.engine.errors import Conflict, UnknownSession
+from app.engine.errors import Conflict, SessionLocked, UnknownSession
 
 
 class FakeSessionHost:
@@ -31,8 +31,11 @@ class FakeSessionHost:
         emit: Callable[[EngineEvent], None],
         instance_id: str = "instance-0",
         snapshots: set[str] | None = None,
+        locked: set[str] | None = None,
     ) -> None:
         self._emit = emit
+        # Folders "locked by another process" (an instance still shutting down).
+        self.locked = locked if locked is not None else set()
         self.instance_id = instance_id
         self.snapshots = snapshots if snapshots is not None else set()
         self._sessions: dict[str, SessionInfo] = {}
@@ -131,6 +134,8 @@ class FakeSessionHost:
         self, *, session_id: str, workspace_id: int, label: str = "", proxy: Proxy | None = None
     ) -> SessionInfo:
         self.calls.append(("start", session_id))
+        if session_id in self.locked:
+            raise SessionLocked(session_id)
         self.proxies[session_id] = proxy
         self._sessions[session_id] = SessionInfo(
             session_id=session_id,

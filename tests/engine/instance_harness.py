@@ -44,7 +44,11 @@ class Harness:
 
 @asynccontextmanager
 async def running_instance(
-    tmp_path: Path, *, snapshots: set[str] | None = None, **overrides: object
+    tmp_path: Path,
+    *,
+    snapshots: set[str] | None = None,
+    locked: set[str] | None = None,
+    **overrides: object,
 ) -> AsyncIterator[Harness]:
     settings = make_settings(tmp_path, **overrides)
     store = SqlInstanceStore(
@@ -53,7 +57,7 @@ async def running_instance(
     hosts: list[FakeSessionHost] = []
 
     def factory(emit: object) -> FakeSessionHost:
-        host = FakeSessionHost(emit=emit, snapshots=snapshots)  # type: ignore[arg-type]
+        host = FakeSessionHost(emit=emit, snapshots=snapshots, locked=locked)  # type: ignore[arg-type]
         hosts.append(host)
         return host
 

@@ -34,15 +34,20 @@ from app.domain.events import (
 from app.domain.ids import instance_id_for
 from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionState
-from app.engine.errors import InstanceError
+from app.engine.errors import InstanceError, SessionLocked
 from app.engine.instance.hub import EventHub
 from app.engine.instance.load import Counters, ProcessTreeSampler, TreeLoad, render_metrics
 from app.engine.instance.recorder import EventRecorder
 from app.engine.instance.sessions import SessionHostLike, SessionOperations
 from app.engine.instance.store import InstanceStore, should_restore
+from app.engine.session.folder import seal_clear_snapshots
 from app.engine.wire import Health
 
 log = logging.getLogger(__name__)
+
+# How long a restore waits for a session folder locked by an instance on its way out
+# (more than the supervisor's stop grace, the longest such an exit may take).
+RESTORE_LOCK_WAIT = 90.0
 
 LOAD_INTERVAL = 2.0
 
@@ -135,6 +140,10 @@ class Instance:
             capacity=self.capacity,
         )
         self._recorder.start()
+        # Snapshots from before encryption at rest are sealed before anything reads them.
+        sealed = await asyncio.to_thread(seal_clear_snapshots, Path(self.settings.sessions_dir))
+        if sealed:
+            log.info("%s: encrypted %d saved login(s) written in clear", self.instance_id, sealed)
         assigned = await asyncio.to_thread(self._store.assigned, self.instance_id)
         self._owned.update(info.session_id for info in assigned)
         sessions_dir = Path(self.settings.sessions_dir)
@@ -215,7 +224,7 @@ class Instance:
         async def one(info: SessionInfo) -> None:
             async with gate:
                 try:
-                    await self._ops.start_session(info.session_id)
+                    await self._restore_one(info.session_id)
                 except InstanceError as exc:
                     log.warning("could not restore %s: %s", info.session_id, exc.message)
                 finally:
@@ -226,6 +235,24 @@ class Instance:
                 group.create_task(one(info))
                 if self._restore_gap:
                     await asyncio.sleep(self._restore_gap)
+
+    async def _restore_one(self, session_id: str) -> None:
+        """Start one session, waiting while its folder is locked: after the supervisor
+        died, the instance that ran it may still be snapshotting it on its way out
+        (docs/SECURITY.md, "Supervisor crash"); it releases the lock when it exits."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RESTORE_LOCK_WAIT
+        delay = 0.25
+        while True:
+            try:
+                await self._ops.start_session(session_id)
+                return
+            except SessionLocked:
+                if loop.time() + delay > deadline:
+                    raise
+                log.info("%s is still locked by an exiting instance; retrying", session_id)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _report_load(self) -> None:
         while True:

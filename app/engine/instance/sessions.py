@@ -176,27 +176,44 @@ class SessionOperations:
                 "again, or remove it, then start the session"
             ) from None
 
-    async def _start(self, session_id: str, workspace_id: int, label: str) -> SessionInfo:
-        """Start a session unless it already runs, within capacity."""
-        self._check_open()
-        proxy = await self._proxy(session_id)
+    def _reserve(self, session_id: str) -> None:
+        """Take a place for `session_id` or raise CapacityFull. Synchronous on purpose:
+        no await between the count and the reservation, so concurrent requests cannot
+        both take the last place."""
+        # A session being started is both reserved and (once its page is being
+        # made) in the host: count each session once, or the last places of an
+        # instance are refused while its first sessions boot.
+        busy = {i.session_id for i in self._host.sessions() if i.state.running}
+        busy |= self._reserved
+        busy.discard(session_id)
+        if len(busy) >= self._capacity:
+            raise CapacityFull(
+                f"{self.instance_id} is full ({self._capacity} sessions, max_sessions); "
+                "place the session on another instance or raise max_sessions"
+            )
+        self._reserved.add(session_id)
+
+    async def _start(
+        self, session_id: str, workspace_id: int, label: str, *, reserved: bool = False
+    ) -> SessionInfo:
+        """Start a session unless it already runs, within capacity. `reserved`: the
+        caller already holds a place for it (`_reserve`); it is released here."""
+        try:
+            self._check_open()
+            proxy = await self._proxy(session_id)
+        except BaseException:
+            if reserved:
+                self._reserved.discard(session_id)
+            raise
         async with self._lock(session_id):
             running = self._running(session_id)
             # A disconnected session may be parked (e.g. CONFLICT): let the host decide.
             if running is not None and running.state is not SessionState.DISCONNECTED:
+                if reserved:
+                    self._reserved.discard(session_id)
                 return running
-            # A session being started is both reserved and (once its page is being
-            # made) in the host: count each session once, or the last places of an
-            # instance are refused while its first sessions boot.
-            busy = {i.session_id for i in self._host.sessions() if i.state.running}
-            busy |= self._reserved
-            busy.discard(session_id)
-            if len(busy) >= self._capacity:
-                raise CapacityFull(
-                    f"{self.instance_id} is full ({self._capacity} sessions, max_sessions); "
-                    "place the session on another instance or raise max_sessions"
-                )
-            self._reserved.add(session_id)
+            if not reserved:
+                self._reserve(session_id)
             try:
                 return await self._host_call(
                     "start",
@@ -236,19 +253,28 @@ class SessionOperations:
                 f"session {session_id} is assigned to {stored.instance_id}; add it there, "
                 "or move the assignment first"
             )
+        reserved = False
         if self._running(session_id) is None:
-            await asyncio.to_thread(
-                self._store.ensure_account,
-                session_id=session_id,
-                workspace_id=workspace_id,
-                account_id=account_id,
-                label=label,
-                instance_id=self.instance_id,
-                proxy=proxy,
-            )
+            # Take the place before writing anything: a create refused for capacity
+            # must leave no account row behind (issue 10, item 12).
+            self._reserve(session_id)
+            reserved = True
+            try:
+                await asyncio.to_thread(
+                    self._store.ensure_account,
+                    session_id=session_id,
+                    workspace_id=workspace_id,
+                    account_id=account_id,
+                    label=label,
+                    instance_id=self.instance_id,
+                    proxy=proxy,
+                )
+            except BaseException:
+                self._reserved.discard(session_id)
+                raise
             self._owned.add(session_id)
         return await self._start(
-            session_id, workspace_id, label or (stored.label if stored else "")
+            session_id, workspace_id, label or (stored.label if stored else ""), reserved=reserved
         )
 
     async def list_sessions(self) -> list[SessionInfo]:

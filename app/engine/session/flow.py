@@ -45,8 +45,10 @@ from app.engine.browser.signals import (
 from app.engine.browser.whatsapp_web import Sink
 from app.engine.errors import Conflict as ConflictError
 from app.engine.errors import StateCorrupt
+from app.engine.session.folder import is_disk_full
 from app.engine.session.gates import GateFlow
 from app.engine.session.worker import HostServices, log
+from app.engine.vault import VaultError
 
 S = SessionState
 # Socket states that are not "connected, momentarily not": verdicts, and the terminal
@@ -78,6 +80,7 @@ class Session(GateFlow):
         self._qr_shown = False
         self._qr_waiters: list[asyncio.Future[QrIssued]] = []
         self._logout_seen = asyncio.Event()
+        self._pending_meta: dict[str, Any] = {}  # meta.json not yet written (disk full)
 
     # --------------------------------------------------------------- plumbing
 
@@ -129,10 +132,13 @@ class Session(GateFlow):
         elif not fresh:
             try:
                 loaded = await self._load()
-            except StateCorrupt as exc:
+            except (StateCorrupt, VaultError) as exc:
+                # A lost key (VaultError) leaves the login as unusable as a damaged file;
+                # its message says how to put the key back.
+                message = exc.message if isinstance(exc, StateCorrupt) else str(exc)
                 self._to_starting(reason)
-                self.move(S.FAILED, Reason.STATE_CORRUPT, exc.message)
-                self._error(Reason.STATE_CORRUPT, exc.message)
+                self.move(S.FAILED, Reason.STATE_CORRUPT, message)
+                self._error(Reason.STATE_CORRUPT, message)
                 return
             if loaded is not None:
                 state = loaded.state
@@ -296,8 +302,7 @@ class Session(GateFlow):
             await self._write_snapshot()
         except Exception as exc:  # the session runs on; next snapshot retries
             log.warning("session %s: snapshot failed: %s", self.session_id, exc)
-        await asyncio.to_thread(
-            self.folder.update_meta,
+        self._pending_meta = dict(
             phone=r.phone,
             platform=r.platform,
             linked=True,
@@ -306,7 +311,12 @@ class Session(GateFlow):
             connected_at=r.connected_at.isoformat(),
             isolation=self.host.settings.isolation,
         )
-        self.move(S.CONNECTED, None, "restored from the saved login" if restored else "")
+        await self._write_meta()
+        detail = "restored from the saved login" if restored else ""
+        if self.disk_full_failures:
+            self.move(S.CONNECTED, Reason.DISK_FULL, self._disk_full_detail())
+        else:
+            self.move(S.CONNECTED, None, detail)
         self.host.emit(
             SessionReady(
                 at=r.connected_at,
@@ -367,13 +377,64 @@ class Session(GateFlow):
         return await self._write_snapshot()
 
     async def _write_snapshot(self) -> bool:
+        """Write a snapshot. A full disk is not an error of the session: it runs on
+        its last good snapshot, says `disk_full`, and the heartbeat retries with
+        backoff (worker.py) until a write succeeds."""
         slot = self.slot
         if slot is None:
             return False
         async with asyncio.timeout(60):
             state = await slot.context.storage_state(indexed_db=True)
         self.last_snapshot_at = asyncio.get_running_loop().time()
-        return await asyncio.to_thread(self.folder.save_state, cast(dict[str, Any], state))
+        try:
+            written = await asyncio.to_thread(self.folder.save_state, cast(dict[str, Any], state))
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            self._on_disk_full(exc)
+            return False
+        if self._pending_meta:
+            await self._write_meta()
+        if self.disk_full_failures and not self._pending_meta:
+            self._on_disk_back()
+        return written
+
+    async def _write_meta(self) -> None:
+        try:
+            await asyncio.to_thread(self.folder.update_meta, **self._pending_meta)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            self._on_disk_full(exc)
+        else:
+            self._pending_meta = {}
+
+    def _disk_full_detail(self) -> str:
+        return (
+            f"the disk of the sessions folder ({self.host.settings.sessions_dir}) is full: "
+            "this session runs on its last saved login and its newest login state is not "
+            "saved (a restart would need a new QR if it had none). Free some space; pairdesk "
+            "saves it by itself once there is room"
+        )
+
+    def _on_disk_full(self, exc: OSError) -> None:
+        self.disk_full_failures += 1
+        if self.disk_full_failures > 1:
+            return  # said once per episode; the retries go on quietly
+        log.warning("session %s: snapshot not saved, disk full (%s)", self.session_id, exc)
+        if self.state is S.CONNECTED:
+            self.reason = Reason.DISK_FULL
+        self._error(Reason.DISK_FULL, f"session {self.session_id}: {self._disk_full_detail()}")
+
+    def _on_disk_back(self) -> None:
+        log.info(
+            "session %s: login state saved again after %d failed attempt(s) (disk full)",
+            self.session_id,
+            self.disk_full_failures,
+        )
+        self.disk_full_failures = 0
+        if self.reason is Reason.DISK_FULL:
+            self.reason = None
 
     # -------------------------------------------------------------- operator
 

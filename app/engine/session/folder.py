@@ -1,7 +1,8 @@
 """Login state on disk, in the LocalAuth-style layout (the one place that knows it).
 
     sessions_dir/workspace_{workspace_id}/{session_id}/
-        state.json        Playwright storage state, IndexedDB included
+        state.json        Playwright storage state, IndexedDB included, sealed with
+                          AES-256-GCM (app/engine/vault.py; the name is kept)
         state.prev.json   the snapshot before the last one (fallback when state.json is bad)
         meta.json         what we know about the session (phone, platform, timestamps)
         profile/          Chromium user data dir, profile isolation mode only
@@ -16,6 +17,7 @@ logged-in WhatsApp account.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -23,9 +25,10 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from app.engine.errors import SessionLocked, StateCorrupt
+from app.engine.vault import SealedUnreadable, Vault, is_sealed, vault_for
 
 STATE = "state.json"
 STATE_PREV = "state.prev.json"
@@ -44,15 +47,43 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that readers see the old or the new bytes, never a mix."""
+def write_bytes(fh: BinaryIO, data: bytes) -> None:
+    """Every byte pairdesk writes into a session folder goes through here: the seam
+    tests replace to make a full disk (ENOSPC) without a full filesystem."""
+    fh.write(data)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write failed for lack of space (or of quota), not for a reason a retry won't fix."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _write_temp(path: Path, data: bytes) -> str:
+    """`data` in a synced temp file beside `path` (removed again if writing fails)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write_bytes(fh, data)
             fh.flush()
             os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def atomic_write(path: Path, data: bytes, *, keep_previous: Path | None = None) -> None:
+    """Replace `path` with `data` so that readers see the old or the new bytes, never a mix.
+
+    With `keep_previous`, the old file moves there, but only once the new bytes are
+    safely on disk: a write that fails (a full disk) leaves both files as they were.
+    """
+    tmp = _write_temp(path, data)
+    try:
+        if keep_previous is not None:
+            os.replace(path, keep_previous)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -71,13 +102,53 @@ def valid_storage_state(data: Any) -> bool:
     )
 
 
-def _read_state(path: Path) -> dict[str, Any] | None:
-    """The storage state in `path`, or None when it is missing, unreadable or malformed."""
+def _read_state(path: Path, session_id: str, vault: Vault) -> dict[str, Any] | None:
+    """The storage state in `path` (sealed, or clear from before encryption), or None
+    when it is missing, unreadable, malformed or does not open with this key."""
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        data = json.loads(vault.open(path.read_bytes(), session_id=session_id))
+    except (OSError, ValueError, SealedUnreadable):
         return None
     return data if valid_storage_state(data) else None
+
+
+def seal_clear_snapshots(sessions_dir: Path, vault: Vault | None = None) -> int:
+    """Encrypt the snapshots written before encryption existed; returns how many.
+
+    Run by an instance at start. A session folder whose run lock is held belongs to
+    a running session (which writes sealed snapshots itself) and is skipped.
+    """
+    vault = vault or vault_for(sessions_dir)
+    sealed = 0
+    for state in sorted(Path(sessions_dir).glob("workspace_*/*/state*.json")):
+        folder = state.parent
+        try:
+            blob = state.read_bytes()
+        except OSError:
+            continue
+        if is_sealed(blob) or not blob.strip():
+            continue
+        try:
+            if not valid_storage_state(json.loads(blob)):
+                continue
+        except ValueError:
+            continue  # damaged: load_state's fallback rules decide, not this
+        try:
+            fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            atomic_write(state, vault.seal(blob, session_id=folder.name))
+            sealed += 1
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+    return sealed
 
 
 @dataclass(frozen=True)
@@ -96,6 +167,7 @@ class SessionFolder:
             raise ValueError(f"session id {session_id!r} cannot be used as a folder name")
         self.path = Path(sessions_dir) / f"workspace_{workspace_id}" / session_id
         self.session_id = session_id
+        self.vault = vault_for(sessions_dir)
         self._lock_fd: int | None = None
         self._last_written: bytes | None = None
 
@@ -148,8 +220,11 @@ class SessionFolder:
         except BlockingIOError:
             os.close(fd)
             raise SessionLocked(self.session_id) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        # The pid is for people reading the folder; the flock is the lock. On a full
+        # disk the write fails, and the session must still run on its saved login.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
 
     def unlock(self) -> None:
@@ -173,10 +248,10 @@ class SessionFolder:
         snapshots exist but none of them can be read."""
         if not self.has_state():
             return None
-        current = _read_state(self.path / STATE)
+        current = _read_state(self.path / STATE, self.session_id, self.vault)
         if current is not None:
             return LoadedState(current, fallback=False)
-        previous = _read_state(self.path / STATE_PREV)
+        previous = _read_state(self.path / STATE_PREV, self.session_id, self.vault)
         if previous is not None:
             return LoadedState(previous, fallback=True)
         raise StateCorrupt(self.session_id)
@@ -196,9 +271,9 @@ class SessionFolder:
         self.ensure()
         current = self.path / STATE
         # Only a good snapshot may become the fallback; a corrupt one is overwritten.
-        if _read_state(current) is not None:
-            os.replace(current, self.path / STATE_PREV)
-        atomic_write(current, data)
+        good = _read_state(current, self.session_id, self.vault) is not None
+        sealed = self.vault.seal(data, session_id=self.session_id)
+        atomic_write(current, sealed, keep_previous=self.path / STATE_PREV if good else None)
         self._last_written = data
         return True
 

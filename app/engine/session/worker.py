@@ -112,6 +112,7 @@ class SessionCore:
         self.slot: PageSlot | None = None
         self.gen = 0
         self.last_snapshot_at = 0.0
+        self.disk_full_failures = 0  # snapshots refused in a row for lack of space
         self._queue: asyncio.Queue[tuple[int, PageSignal | Command]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._beater: asyncio.Task[None] | None = None
@@ -297,10 +298,19 @@ class SessionCore:
                     instance_id=self.host.instance_id,
                 )
             )
-            due = loop.time() - self.last_snapshot_at >= policy.snapshot_interval
+            due = loop.time() - self.last_snapshot_at >= self.snapshot_every()
             if self.state is S.CONNECTED and due:
                 self.last_snapshot_at = loop.time()
                 self.post(self.snapshot)
+
+    def snapshot_every(self) -> float:
+        """Seconds between snapshots: the policy's, or on a full disk a backoff from one
+        heartbeat doubling per failed attempt up to the policy's interval."""
+        every = self.host.policy.snapshot_interval
+        if self.disk_full_failures:
+            backoff = self.host.policy.interval * 2 ** min(self.disk_full_failures - 1, 16)
+            every = min(every, backoff)
+        return every
 
     def _stuck_reconnecting(self, slot: PageSlot | None, now: float) -> bool:
         """A page left `disconnected(timeout)` (socket lost) for longer than the grace."""

@@ -34,11 +34,17 @@ _SECRET_ENV = ("PAIRDESK_INSTANCE_TOKEN", "PAIRDESK_WEBHOOK_SECRET")
 
 @dataclass(frozen=True)
 class LaunchSpec:
-    """How to start one instance: argv, extra environment and working folder."""
+    """How to start one instance: argv, extra environment and working folder.
+
+    `stdin`: written first on the child's stdin (the secrets), which then stays
+    open for the child's life as its lifeline (EOF: this process died).
+    `secrets`: values kept out of the logs should the child ever print them."""
 
     argv: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    stdin: bytes | None = None
+    secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class InstanceProcess:
         self._next_pss = 0.0
         # Kept out of `logs` (shown in diagnostics) should the child ever print them.
         self._secrets = [v for k, v in spec.env.items() if k in _SECRET_ENV and len(v) >= 8]
+        self._secrets += [v for v in spec.secrets if len(v) >= 8]
 
     @property
     def pid(self) -> int:
@@ -92,10 +99,13 @@ class InstanceProcess:
 
     async def start(self, *, timeout: float) -> str:
         """Spawn the child and return the URL it prints once it serves."""
-        env = {**os.environ, **self._spec.env, "PYTHONUNBUFFERED": "1"}
+        # Secrets of this process's own environment are not the child's business.
+        inherited = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
+        env = {**inherited, **self._spec.env, "PYTHONUNBUFFERED": "1"}
+        lifeline = self._spec.stdin is not None
         self._proc = await asyncio.create_subprocess_exec(
             *self._spec.argv,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE if lifeline else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
@@ -103,6 +113,11 @@ class InstanceProcess:
             start_new_session=True,
         )
         self._remember(self._proc.pid)
+        if lifeline and self._proc.stdin is not None:
+            # Never closed by us: the kernel closes it when this process dies, however.
+            self._proc.stdin.write(self._spec.stdin or b"")
+            with contextlib.suppress(ConnectionError):
+                await self._proc.stdin.drain()
         self.logs.append(f"--- {self.name} started, pid {self._proc.pid} ---")
         self._ready = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read_output(), name=f"{self.name}-output")

@@ -160,6 +160,25 @@ async def test_sessions_still_booting_count_once_against_capacity(tmp_path: Path
     assert full.status_code == 503 and full.json()["code"] == "capacity"
 
 
+async def test_refused_creates_leave_no_rows(tmp_path: Path) -> None:
+    # Issue 10, item 12: ten concurrent creates with max_sessions 3 kept the refused
+    # ids as `stopped` accounts; a create refused for capacity creates nothing.
+    async with running_instance(tmp_path, max_sessions=3) as h, api_client(h.instance) as client:
+        ids = [f"webjs_42_1700000000_concur{n}0" for n in range(10)]
+
+        async def add(sid: str) -> httpx.Response:
+            return await client.post("/api/sessions", json={"workspace_id": WS, "session_id": sid})
+
+        answers = await asyncio.gather(*(add(sid) for sid in ids))
+        await h.instance.flush()
+        with h.store._sessions() as session:
+            stored = {sid for sid in ids if accounts.find_account(session, sid) is not None}
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201] * 3 + [503] * 7
+    created = {sid for sid, a in zip(ids, answers, strict=True) if a.status_code == 201}
+    assert stored == created
+
+
 async def test_list_and_status(tmp_path: Path) -> None:
     async with running_instance(tmp_path) as h, api_client(h.instance) as client:
         await client.post("/api/sessions", json={"workspace_id": WS, "session_id": SID})

@@ -159,3 +159,24 @@ async def test_event_stream_needs_the_token(tmp_path: Path) -> None:
     async with running_instance(tmp_path) as h, api_client(h.instance, auth=False) as client:
         response = await client.get("/api/events")
     assert response.status_code == 401
+
+
+async def test_a_restore_waits_for_a_folder_an_exiting_instance_still_holds(
+    tmp_path: Path,
+) -> None:
+    # Issue 10, item 1: after the supervisor died, its instance may still be
+    # snapshotting (holding the folder lock) when the next one restores.
+    snapshots: set[str] = set()
+    async with running_instance(tmp_path, snapshots=snapshots) as h, api_client(h.instance) as c:
+        await c.post("/api/sessions", json={"workspace_id": WS, "session_id": SID})
+        h.host.scan(SID)
+    locked = {SID}
+    async with running_instance(tmp_path, snapshots=snapshots, locked=locked) as h2:
+        async with asyncio.timeout(30):
+            while h2.host.calls.count(("start", SID)) < 2:  # refused, and asked again
+                await asyncio.sleep(0.01)
+        assert not h2.host.sessions()
+        locked.clear()  # the old instance exited
+        async with asyncio.timeout(30):
+            while not any(i.state is SessionState.CONNECTED for i in h2.host.sessions()):
+                await asyncio.sleep(0.01)

@@ -33,7 +33,10 @@ def test_layout_permissions_and_previous_snapshot(tmp_path: Path) -> None:
     assert mode(folder.path) == 0o700 and mode(folder.path.parent) == 0o700
     for name in ("state.json", "state.prev.json", "meta.json"):
         assert mode(folder.path / name) == 0o600
-    assert json.loads((folder.path / "state.prev.json").read_text())["origins"][0]["n"] == 1
+    prev = folder.vault.open(
+        (folder.path / "state.prev.json").read_bytes(), session_id=folder.session_id
+    )
+    assert json.loads(prev)["origins"][0]["n"] == 1
     loaded = folder.load_state()
     assert loaded is not None and not loaded.fallback and loaded.state["origins"][0]["n"] == 2
     assert folder.read_meta() == {"phone": "628123"}
@@ -51,7 +54,10 @@ def test_corrupt_state_falls_back_then_raises(tmp_path: Path) -> None:
     # A corrupt current snapshot never becomes the fallback.
     fresh = SessionFolder(tmp_path, 1, "s")
     fresh.save_state(state(3))
-    assert json.loads((folder.path / "state.prev.json").read_text())["origins"][0]["n"] == 1
+    prev = folder.vault.open(
+        (folder.path / "state.prev.json").read_bytes(), session_id=folder.session_id
+    )
+    assert json.loads(prev)["origins"][0]["n"] == 1
     (folder.path / "state.json").write_text("[]")
     (folder.path / "state.prev.json").write_bytes(b"\x00garbage")
     with pytest.raises(StateCorrupt, match="log the session out"):

@@ -13,6 +13,7 @@ import pytest
 from app.domain.events import QrIssued, SessionError, SessionReady, SessionStateChanged
 from app.domain.states import Reason, SessionState
 from app.engine.errors import SessionLocked
+from app.engine.vault import is_sealed, use_vault, vault_for
 from tests.engine.session_support import world
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +31,10 @@ async def test_snapshot_then_reopen_connects_without_qr(tmp_path: Path) -> None:
         await w.connect(host, "s1", PHONE)
         state = folder(tmp_path, "s1") / "state.json"
         assert state.is_file() and stat.S_IMODE(state.stat().st_mode) == 0o600
-        assert "indexedDB" in state.read_text(), "IndexedDB (the login keys) is in the snapshot"
+        sealed = state.read_bytes()
+        assert is_sealed(sealed) and b"indexedDB" not in sealed, "encrypted at rest"
+        clear = vault_for(tmp_path / "sessions").open(sealed, session_id="s1")
+        assert b"indexedDB" in clear, "IndexedDB (the login keys) is in the snapshot"
         await host.stop_session("s1")
         assert w.recorder.states("s1")[-1] is S.STOPPED
         mark = len(w.recorder.events)
@@ -252,3 +256,20 @@ async def test_fallback_flavours_see_logout_and_conflict(tmp_path: Path, flavour
         )
         assert out.reason is Reason.LOGOUT
         assert not (other_dir / "sessions" / "workspace_1" / "s1" / "state.json").exists()
+
+
+async def test_a_lost_snapshot_key_fails_the_session_with_what_to_do(tmp_path: Path) -> None:
+    # Issue 10, item 8: encrypted logins need their key; without it the session says so.
+    async with world(tmp_path) as w:
+        host = await w.host()
+        await w.connect(host, "s1", PHONE)
+        await host.stop_session("s1")
+        (tmp_path / "sessions" / ".session.key").unlink()  # the fail keyring: a key file
+        use_vault(tmp_path / "sessions", None)  # a new process would read the key again
+        try:
+            info = await host.start_session(session_id="s1", workspace_id=1)
+        finally:
+            use_vault(tmp_path / "sessions", None)
+        assert info.state is S.FAILED and info.reason is Reason.STATE_CORRUPT
+        error = w.recorder.of(SessionError, "s1")[-1]
+        assert "put the backed-up key file back" in error.message
