@@ -1,7 +1,7 @@
 """Fleet mode: members, session leases (with epochs), shared snapshots, epoch on outbox rows.
 
-Revision ID: 0004_fleet
-Revises: 0003_account_proxy
+Revision ID: 0005_fleet
+Revises: 0004_disk_full
 Create Date: 2026-12-06
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_fleet"
-down_revision: str | None = "0003_account_proxy"
+revision: str = "0005_fleet"
+down_revision: str | None = "0004_disk_full"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
