@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 
 from app.config import Settings
 from app.engine.control.engine import Runtime, SupervisedEngine
+from app.engine.control.fleet_engine import FleetEngine
 from app.engine.control.store import EngineStore
 from app.engine.errors import EngineError
 from app.engine.instance import supervised
@@ -66,8 +67,11 @@ def build_engine(settings: Settings, *, config: SupervisorConfig | None = None) 
     )
 
 
-def open_engine(settings: Settings) -> SupervisedEngine:
-    """The engine the console and `pairdesk serve` run (see `app.engine.api.Engine`)."""
+def open_engine(settings: Settings) -> SupervisedEngine | FleetEngine:
+    """The engine the console and `pairdesk serve` run (see `app.engine.api.Engine`):
+    attached to a fleet when `fleet_database_url` is set (docs/FLEET.md), else local."""
+    if settings.fleet_database_url:
+        return FleetEngine(settings)
     return build_engine(settings)
 
 

@@ -28,7 +28,7 @@ SANDBOX_WEBHOOK_SECRET = "pairdesk-sandbox-secret"
 ISOLATION_MODES = ("context", "profile")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # URLs that may carry credentials (`https://user:pw@...`): shown redacted.
-_URL_KEYS = ("database_url", "central_url", "provider_url")
+_URL_KEYS = ("database_url", "central_url", "provider_url", "fleet_database_url")
 SECRET_KEYS = frozenset({"webhook_secret", "instance_token"})
 
 
@@ -93,6 +93,15 @@ class Settings:
     time_scale: float = 1.0
     sandbox_boot_delay: float = 0.3
     log_level: str = "INFO"
+    # Fleet mode (docs/FLEET.md): empty = the embedded local engine.
+    fleet_database_url: str = ""
+    instance_name: str = ""
+    advertise_url: str = ""
+    lease_ttl: float = 15.0
+    lease_grace: float = 5.0
+    lease_margin: float = 3.0
+    fleet_claim_batch: int = 5
+    snapshot_store: str = ""
 
     # ----------------------------------------------------------------- derived
 
@@ -336,6 +345,13 @@ def _as_db_url(value: Any) -> str:
     return text
 
 
+def _as_snapshot_store(value: Any) -> str:
+    text = _as_str(value)
+    if text and (not text.startswith("s3://") or len(text) <= len("s3://")):
+        raise ValueError
+    return text
+
+
 _PARSERS: dict[str, tuple[Parser, str]] = {
     "provider_url": (_as_http_url, "an http(s) URL such as https://web.whatsapp.com/, or empty"),
     "central_url": (_as_http_url, "an http(s) URL such as https://platform.example.com"),
@@ -362,6 +378,14 @@ _PARSERS: dict[str, tuple[Parser, str]] = {
     "time_scale": (_as_float(0.0, exclusive=True), "a number above 0 such as 1 or 0.05"),
     "sandbox_boot_delay": (_as_float(0.0), "a number of seconds, 0 or more"),
     "log_level": (_as_choice(LOG_LEVELS, upper=True), "DEBUG, INFO, WARNING or ERROR"),
+    "fleet_database_url": (_as_db_url, "a PostgreSQL URL such as postgresql://user@db:5432/fleet"),
+    "instance_name": (_as_str, "a stable member name such as pairdesk-0"),
+    "advertise_url": (_as_http_url, "the http(s) URL consoles and peers reach this member at"),
+    "lease_ttl": (_as_float(1.0), "a number of seconds, 1 or more"),
+    "lease_grace": (_as_float(0.0), "a number of seconds, 0 or more"),
+    "lease_margin": (_as_float(0.0, exclusive=True), "a number of seconds above 0"),
+    "fleet_claim_batch": (_as_int(1, 500), "a whole number from 1 to 500"),
+    "snapshot_store": (_as_snapshot_store, "empty (the fleet database) or s3://bucket/prefix"),
 }
 
 
@@ -379,4 +403,9 @@ def _build(base: dict[str, Any], changes: Mapping[str, Any], *, origin: str) -> 
             raise ConfigError(f"{label} ({origin}): expected {expected}, got {shown}") from None
     if not values["host"]:
         raise ConfigError(f"host ({origin}): expected {_PARSERS['host'][1]}, got ''")
+    if values["fleet_database_url"] and values["lease_margin"] >= values["lease_ttl"] / 2:
+        raise ConfigError(
+            f"lease_margin ({origin}): {values['lease_margin']} s must be under half of "
+            f"lease_ttl ({values['lease_ttl']} s), or pages would close before every renewal"
+        )
     return Settings(**values)

@@ -44,6 +44,7 @@ SCENARIOS: dict[str, str] = {
     "restore": "restore",
     "onboarding": "onboarding",
     "grid": "grid",
+    "fleet": "fleet",
 }
 
 WEIGHTED = ("memory", "capacity", "restore")

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("_sync", "central API delivery: status, retry-dead, test"),
     "bench": ("_bench", "measure the performance targets"),
     "doctor": ("_doctor", "check that this machine can run pairdesk"),
+    "fleet": ("_fleet", "fleet mode: status, add, drain, remove (docs/FLEET.md)"),
 }
 
 
@@ -60,6 +61,7 @@ def settings_flags(parser: argparse.ArgumentParser, *, nested: bool = False) -> 
         ("--data-dir", "data_dir"),
         ("--chromium", "chromium"),
         ("--log-level", "log_level"),
+        ("--fleet", "fleet_database_url"),  # fleet mode (docs/FLEET.md)
     ):
         group.add_argument(flag, dest=dest, default=default)
 
@@ -72,6 +74,7 @@ SETTINGS_FLAG_KEYS = (
     "data_dir",
     "chromium",
     "log_level",
+    "fleet_database_url",
 )
 
 

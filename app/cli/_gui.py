@@ -165,7 +165,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"pairdesk gui: {blocker}; starting the terminal view instead", file=sys.stderr)
         from app.cli import main
 
-        return main(["serve", *(["--demo", str(args.demo)] if args.demo else [])])
+        fleet_url = getattr(args, "fleet_database_url", None)
+        fleet = ["--fleet", fleet_url] if fleet_url else []
+        return main(["serve", *(["--demo", str(args.demo)] if args.demo else []), *fleet])
     settings = load_settings(args)
     from app.logfiles import open_log
 

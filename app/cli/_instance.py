@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--index", type=int, required=True, help="shard index of this instance (0, 1, ...)"
+        "--index",
+        type=int,
+        default=None,
+        help="shard index of this instance (0, 1, ...); not needed in fleet mode",
     )
     parser.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     parser.add_argument("--host", default=None, help="address to listen on (default: 127.0.0.1)")
@@ -57,6 +60,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="instance_id",
         default="",
         help="id to register under in the store (default: instance-INDEX)",
+    )
+    parser.add_argument(
+        "--name",
+        dest="instance_name",
+        default=None,
+        help="fleet mode: this member's stable name (setting instance_name; docs/FLEET.md)",
+    )
+    parser.add_argument(
+        "--advertise-url",
+        dest="advertise_url",
+        default=None,
+        help="fleet mode: the URL consoles and peers reach this member at (setting advertise_url)",
     )
     parser.add_argument(
         "--supervised",
@@ -108,7 +123,7 @@ async def sandbox_stand_ins(settings: Settings) -> AsyncIterator[tuple[str, str]
 def run(args: argparse.Namespace) -> int:
     from app.bootstrap import InstanceOptions, run_instance
 
-    if args.index < 0:
+    if args.index is not None and args.index < 0:
         raise UserError(f"--index must be 0 or more, got {args.index}")
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be from 0 (any free port) to 65535, got {args.port}")
@@ -133,17 +148,21 @@ def run(args: argparse.Namespace) -> int:
         warm_pool=args.warm_pool,
         time_scale=args.time_scale,
         **secret_flags,
+        instance_name=args.instance_name,
+        advertise_url=args.advertise_url,
     )
+    if args.index is None and not settings.fleet_database_url:
+        raise UserError("--index is required (outside fleet mode: fleet_database_url is not set)")
     # Read once: the Playwright driver and Chromium inherit the environment from here on.
     supervised.scrub_environment()
     _configure_logging(settings.log_level)
     from app.logfiles import open_log
 
     # Its own rotating file too: the console shows it when the in-memory tail is empty.
-    open_log(settings, args.instance_id or f"instance-{args.index}")
+    open_log(settings, args.instance_id or settings.instance_name or f"instance-{args.index or 0}")
     token = settings.instance_token or secrets.token_urlsafe(32)
     options = InstanceOptions(
-        index=args.index,
+        index=args.index or 0,
         host=settings.host,
         port=args.port,
         token=token,
@@ -163,6 +182,18 @@ def run(args: argparse.Namespace) -> int:
         if args.supervised:
             supervised.watch_lifeline(sys.stdin.buffer, loop, stop.set)
         async with sandbox_stand_ins(settings) as (provider_url, central_url):
+            if settings.fleet_database_url:
+                from app.fleet.runtime import run_member
+
+                await run_member(
+                    settings,
+                    options,
+                    provider_url=provider_url,
+                    central_url=central_url,
+                    on_ready=ready,
+                    stop=stop,
+                )
+                return
             await run_instance(
                 settings,
                 options,
@@ -174,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
 
     from app.engine.chromium import ChromiumNotFound
     from app.engine.errors import InstanceError
+    from app.fleet.member import MemberFenced
     from app.store.errors import StoreError
 
     scratch = claim_scratch()  # also removes what killed instances left in the temp folder
@@ -181,6 +213,9 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except InstanceError as exc:
         raise UserError(exc.message) from None
+    except MemberFenced as exc:
+        print(f"pairdesk instance: {exc}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: restart me (systemd Restart=on-failure, Kubernetes)
     except (OSError, StoreError, ChromiumNotFound, ValueError) as exc:
         raise UserError(str(exc)) from None
     finally:

@@ -130,7 +130,10 @@ async def serve(settings: Settings, view: TerminalView, *, demo: int = 0) -> Non
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     engine = open_engine(settings)
-    view.line(f"starting {settings.instances} instance(s)...")
+    if settings.fleet_database_url:
+        view.line("attaching to the fleet (its members run the sessions)...")
+    else:
+        view.line(f"starting {settings.instances} instance(s)...")
     try:
         await engine.start()
     except EngineError as exc:

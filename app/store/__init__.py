@@ -15,7 +15,7 @@ caller decides what one unit of work is::
 
 from __future__ import annotations
 
-from app.store import accounts, imports, instances, outbox, timeline
+from app.store import accounts, fleet_models, imports, instances, outbox, timeline
 from app.store.db import (
     check_schema,
     create_engine_for,
@@ -46,6 +46,7 @@ __all__ = [
     "SchemaOutOfDate",
     "StoreError",
     "accounts",
+    "fleet_models",
     "check_schema",
     "create_engine_for",
     "current_revision",

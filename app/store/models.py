@@ -188,3 +188,6 @@ class OutboxRow(Base):
     last_status: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING.value)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Fleet mode: the lease epoch of the member that wrote the row (NULL outside a fleet);
+    # a row is enqueued only while that epoch is current (docs/FLEET.md).
+    epoch: Mapped[int | None] = mapped_column(BigInteger)

@@ -11,7 +11,11 @@ from app.store import create_engine_for, current_revision, head_revision, upgrad
 from app.store.db import _alembic_config
 from app.store.models import Base
 
-TABLES = {"accounts", "session_events", "instances", "import_batches", "outbox"}
+TABLES = {"accounts", "session_events", "instances", "import_batches", "outbox"} | {
+    "fleet_members",
+    "session_leases",
+    "session_snapshots",
+}
 
 
 def test_upgrade_from_empty_creates_every_table(db_url: str) -> None:

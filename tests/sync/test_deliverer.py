@@ -274,6 +274,39 @@ def test_max_in_flight_must_be_positive(clock: FakeClock, bad: int) -> None:
         make(MemoryOutbox(), ScriptedSender(clock), clock, max_in_flight=bad)
 
 
+async def test_a_row_delivered_while_the_store_answered_is_not_sent_again(
+    clock: FakeClock,
+) -> None:
+    class SlowReads(MemoryOutbox):
+        """Answers next_due with what it read before yielding (a database round trip):
+        a delivery can finish, and mark its row sent, in between."""
+
+        async def next_due(self, now, limit, *, session_ids=None):  # type: ignore[no-untyped-def]
+            due = await super().next_due(now, limit, session_ids=session_ids)
+            for _ in range(20):
+                await asyncio.sleep(0)
+            return due
+
+    async def slow_accept(webhook: Webhook, attempt: int) -> PostResult:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return ACCEPTED
+
+    store = SlowReads()
+    sender = ScriptedSender(clock, slow_accept)
+    deliverer = make(store, sender, clock, poll_interval=3600)
+    async with deliverer:
+        for event in all_kinds("s1", clock.datetime())[1:]:
+            hook = webhook_for(event)
+            assert hook is not None
+            store.enqueue("s1", hook.draft(), now=clock.datetime())
+        while store.items(session_id="s1")[-1].state is not OutboxState.SENT:
+            deliverer.notify()  # new rows of other work keep waking the dispatcher
+            await asyncio.sleep(0)
+    sent = [w.event_id for _, w in sender.attempts]
+    assert len(sent) == len(set(sent)) == 4
+
+
 class StaleReadOutbox(MemoryOutbox):
     """Reproduces the double send: a `next_due` read that returns after the row was sent.
 

@@ -195,6 +195,13 @@ class Instance:
         """The sessions whose webhooks this instance delivers."""
         return frozenset(self._owned)
 
+    async def drop_session(self, session_id: str) -> None:
+        """Close a session's page and stop delivering its webhooks: it is no longer this
+        instance's (fleet mode: its lease was lost or handed over, docs/FLEET.md)."""
+        self._owned.discard(session_id)
+        if any(info.session_id == session_id for info in self._host.sessions()):
+            await self._host.stop_session(session_id, reason=Reason.INSTANCE_RESTART)
+
     async def flush(self) -> None:
         """Wait until every event emitted so far is in the store."""
         await self._recorder.flush()
