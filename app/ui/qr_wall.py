@@ -41,10 +41,10 @@ AMBER_S = 10.0
 RED_S = 5.0
 # Room for a 4-px module at the real site's QR version (about 77 modules with the quiet zone).
 QR_SIDE = 320
-# The denser wall: 3-px modules, the smallest that still decode from a half-size
-# screenshot (a phone at arm's length; tests/ui/test_wall_density.py), 2-px ones do not.
-# 248, not 231: the spare white around the code keeps the quiet zone clean whatever
-# pixel phase the halving lands on (at 232 a tile on an odd pixel failed to decode).
+# The denser wall: 3-px modules. They decode from a screenshot shrunk to two thirds at
+# any pixel phase (tests/ui/test_wall_density.py); shrunk to half (1.5 px per module)
+# they decode only when the code starts on an even pixel, so 4-px modules stay the
+# default. 248, not 231: spare white around the code keeps the quiet zone clean.
 COMPACT_QR_SIDE = 248
 MARGIN, COMPACT_MARGIN = 16, 8
 
