@@ -129,7 +129,11 @@ async def _open_store(settings: Settings, stack: contextlib.AsyncExitStack) -> E
         stack.callback(db.dispose)
         await asyncio.to_thread(upgrade, db)
     except StoreError as exc:
-        raise EngineError(f"cannot open the database: {exc}") from None
+        # The store's own message already starts "cannot open the database at ...".
+        said = str(exc)
+        raise EngineError(
+            said if said.startswith("cannot open") else f"cannot open the database: {said}"
+        ) from None
     return EngineStore(sessions=session_factory(db))
 
 

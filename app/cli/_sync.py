@@ -125,7 +125,11 @@ def _store(settings: Settings) -> Iterator[sessionmaker[Session] | None]:
         engine = create_engine_for(url)
         upgrade(engine)
     except StoreError as exc:
-        raise UserError(f"cannot open the database: {exc}") from None
+        # The store's own message already starts "cannot open the database at ...".
+        said = str(exc)
+        raise UserError(
+            said if said.startswith("cannot open") else f"cannot open the database: {said}"
+        ) from None
     try:
         yield session_factory(engine)
     finally:
