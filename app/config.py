@@ -102,6 +102,7 @@ class Settings:
     lease_margin: float = 3.0
     fleet_claim_batch: int = 5
     snapshot_store: str = ""
+    fleet_key_file: str = ""
 
     # ----------------------------------------------------------------- derived
 
@@ -386,6 +387,7 @@ _PARSERS: dict[str, tuple[Parser, str]] = {
     "lease_margin": (_as_float(0.0, exclusive=True), "a number of seconds above 0"),
     "fleet_claim_batch": (_as_int(1, 500), "a whole number from 1 to 500"),
     "snapshot_store": (_as_snapshot_store, "empty (the fleet database) or s3://bucket/prefix"),
+    "fleet_key_file": (_as_str, "a path to the fleet's 0600 key file (pairdesk fleet keygen)"),
 }
 
 

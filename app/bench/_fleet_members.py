@@ -74,11 +74,13 @@ async def start_member(
     provider_url: str,
     token: str,
     capacity: int,
+    key_file: Path,
     chromium: str = "",
     lease: tuple[float, float, float] = (15.0, 5.0, 3.0),
 ) -> MemberProcess:
     folder.mkdir(parents=True, exist_ok=True)
     env = {
+        "PAIRDESK_FLEET_KEY_FILE": str(key_file),  # one key for the whole fleet
         **{k: v for k, v in os.environ.items() if not k.startswith("PAIRDESK_")},
         "PAIRDESK_INSTANCE_TOKEN": token,
         "PAIRDESK_FLEET_DATABASE_URL": fleet_url,

@@ -24,6 +24,7 @@ from app.bench._fleet_members import ADMIN_URL, MemberProcess, scratch_database,
 from app.bench._harness import ScenarioResult, Skip
 from app.config import Settings
 from app.domain.models import AccountSpec
+from app.fleet.fleet_key import write_fleet_key
 from app.fleet.leases import LeaseStore
 from app.sandbox import AsyncTestPhone
 from app.store import accounts, create_engine_for, session_factory, upgrade
@@ -51,6 +52,8 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
     members: list[MemberProcess] = []
     with ctx.sandbox() as url, scratch_database(admin) as fleet_url:
         db = create_engine_for(fleet_url)
+        key_file = ctx.folder("fleet-key") / f"fleet-{secrets.token_hex(4)}.key"
+        write_fleet_key(key_file)
         try:
             await asyncio.to_thread(upgrade, db)
             leases = LeaseStore(db, ttl=lease[0], grace=lease[1])
@@ -63,6 +66,7 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
                     provider_url=url,
                     token=token,
                     capacity=n + 10,
+                    key_file=key_file,
                     chromium=ctx.chromium_path or "",
                     lease=lease,
                 )

@@ -4,6 +4,7 @@
     pairdesk fleet add --workspace W   a new account, placed by the fleet; prints its id
     pairdesk fleet drain NAME          move a member's sessions away (--off to undo)
     pairdesk fleet remove SESSION_ID   log the account out at its owner, then delete it
+    pairdesk fleet keygen FILE         a fresh fleet snapshot key, mode 0600 (fleet_key_file)
 
 The fleet is `--fleet URL`, else the `fleet_database_url` setting. Calls to
 members use the `instance_token` setting (the token every member shares).
@@ -43,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     drain.add_argument("--off", action="store_true", help="let the member take sessions again")
     remove = sub.add_parser("remove", help="log an account out and delete it")
     remove.add_argument("session_id")
+    keygen = sub.add_parser("keygen", help="write a fresh fleet snapshot key (mode 0600)")
+    keygen.add_argument("file", help="where to write it; never overwritten")
 
 
 def _leases(settings: Settings) -> LeaseStore:
@@ -69,9 +72,28 @@ def _client(settings: Settings) -> httpx.Client:
     return httpx.Client(timeout=30, headers=headers)
 
 
+def _keygen(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.fleet.fleet_key import FleetKeyError, write_fleet_key
+
+    path = Path(args.file).expanduser()
+    try:
+        write_fleet_key(path)
+    except FleetKeyError as exc:
+        raise UserError(str(exc)) from None
+    print(
+        f"fleet key written to {path} (mode 0600): give every member this same file "
+        "as fleet_key_file, and back it up: without it no saved login restores"
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from app.store.errors import StoreError
 
+    if args.fleet_command == "keygen":  # needs no fleet database
+        return _keygen(args)
     settings = load_settings(args)
     try:
         leases = _leases(settings)

@@ -153,6 +153,14 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.index is None and not settings.fleet_database_url:
         raise UserError("--index is required (outside fleet mode: fleet_database_url is not set)")
+    cipher = None
+    if settings.fleet_database_url:
+        from app.fleet.fleet_key import FleetKeyError, read_fleet_key
+
+        try:  # before anything starts: a member without the key could not ship snapshots
+            cipher = read_fleet_key(settings.fleet_key_file)
+        except FleetKeyError as exc:
+            raise UserError(str(exc)) from None
     # Read once: the Playwright driver and Chromium inherit the environment from here on.
     supervised.scrub_environment()
     _configure_logging(settings.log_level)
@@ -182,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         if args.supervised:
             supervised.watch_lifeline(sys.stdin.buffer, loop, stop.set)
         async with sandbox_stand_ins(settings) as (provider_url, central_url):
-            if settings.fleet_database_url:
+            if cipher is not None:
                 from app.fleet.runtime import run_member
 
                 await run_member(
@@ -192,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
                     central_url=central_url,
                     on_ready=ready,
                     stop=stop,
+                    cipher=cipher,
                 )
                 return
             await run_instance(

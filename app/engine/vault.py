@@ -56,6 +56,25 @@ def is_sealed(data: bytes) -> bool:
     return data.startswith(MAGIC)
 
 
+def seal_with(aead: AESGCM, data: bytes, *, session_id: str) -> bytes:
+    """`MAGIC`, a fresh nonce, then the ciphertext bound to `session_id` (associated
+    data): shared by the per-folder `Vault` and the fleet key (app/fleet/fleet_key.py)."""
+    nonce = os.urandom(_NONCE)
+    return MAGIC + nonce + aead.encrypt(nonce, data, session_id.encode())
+
+
+def open_with(aead: AESGCM, blob: bytes, *, session_id: str) -> bytes:
+    """The clear bytes of `seal_with`'s output; `SealedUnreadable` when they do not
+    open with this key or for this session. Clear (legacy) bytes pass through."""
+    if not is_sealed(blob):
+        return blob
+    body = blob[len(MAGIC) :]
+    try:
+        return aead.decrypt(body[:_NONCE], body[_NONCE:], session_id.encode())
+    except (InvalidTag, ValueError):
+        raise SealedUnreadable(session_id) from None
+
+
 @dataclass(frozen=True)
 class KeyPlace:
     where: str  # "keyring" or "file"
@@ -220,18 +239,11 @@ class Vault:
     # ----------------------------------------------------------- seal / open
 
     def seal(self, data: bytes, *, session_id: str) -> bytes:
-        nonce = os.urandom(_NONCE)
-        return MAGIC + nonce + self._key().encrypt(nonce, data, session_id.encode())
+        return seal_with(self._key(), data, session_id=session_id)
 
     def open(self, blob: bytes, *, session_id: str) -> bytes:
         """The clear bytes of a sealed snapshot; clear (legacy) bytes pass through."""
-        if not is_sealed(blob):
-            return blob
-        body = blob[len(MAGIC) :]
-        try:
-            return self._key().decrypt(body[:_NONCE], body[_NONCE:], session_id.encode())
-        except (InvalidTag, ValueError):
-            raise SealedUnreadable(session_id) from None
+        return open_with(self._key(), blob, session_id=session_id)
 
     def describe(self) -> str:
         """One line for `doctor`: encrypted, and where the key is (or will be: no key

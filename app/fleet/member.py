@@ -30,10 +30,12 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionState
 from app.engine.instance.instance import Instance
 from app.engine.instance.store import should_restore
 from app.engine.session.folder import STATE, SessionFolder, atomic_write
+from app.engine.vault import SealedUnreadable
 from app.fleet.clock import now as clock_now
 from app.fleet.leases import Lease, LeaseStore, StaleEpoch
 from app.fleet.rendezvous import first_choice
@@ -210,7 +212,11 @@ class FleetMember:
                 info = await asyncio.to_thread(self._store.assign, sid, lease.epoch)
                 self._workspaces[sid] = info.workspace_id
                 folder = SessionFolder(self._sessions_dir, info.workspace_id, sid)
-                data = await asyncio.to_thread(self._snapshots.get, sid)
+                try:
+                    data = await asyncio.to_thread(self._snapshots.get, sid)
+                except SealedUnreadable:
+                    self._unreadable(info)
+                    return
                 if data is not None:
                     await asyncio.to_thread(_write_state, folder, data)
                     self._shipped[sid] = _stat(folder)
@@ -225,6 +231,17 @@ class FleetMember:
                 log.info("%s: adopted %s (epoch %d)", self.name, sid, lease.epoch)
             except Exception as exc:
                 log.warning("%s: could not adopt %s: %s", self.name, sid, exc)
+
+    def _unreadable(self, info: SessionInfo) -> None:
+        """The shared snapshot does not open with this member's fleet key: the session
+        fails (not a QR: the login still exists, sealed with another key) and says why."""
+        message = (
+            f"its saved login in shared storage does not open with the fleet key of {self.name} "
+            "(fleet_key_file): every member must use the same key file; fix this member's "
+            "fleet_key_file and restart it, then start the session again"
+        )
+        log.error("%s: %s: %s", self.name, info.session_id, message)
+        self._instance.sessions.synthesize(info, SessionState.FAILED, message, Reason.STATE_CORRUPT)
 
     async def _ship_changed(self) -> None:
         for sid, epoch in list(self._epochs.items()):
@@ -316,8 +333,8 @@ def _stat(folder: SessionFolder) -> tuple[int, int]:
 
 def _read_clear(folder: SessionFolder) -> bytes:
     """The snapshot opened with this host's vault: each member's sessions folder has a
-    key of its own, so what travels is the clear state, sealed by the shared store's
-    `encrypt` instead (docs/FLEET.md, "Snapshots")."""
+    key of its own, so what travels is the clear state, sealed by the shared store
+    with the fleet key instead (docs/FLEET.md, "Snapshots")."""
     return folder.vault.open((folder.path / STATE).read_bytes(), session_id=folder.session_id)
 
 

@@ -28,7 +28,7 @@ from app.engine.instance.instance import Instance
 from app.engine.instance.runner import InstanceOptions, _host_factory, write_token_file
 from app.fleet.leases import LeaseStore
 from app.fleet.member import FleetMember, MemberFenced
-from app.fleet.snapshots import Codec, DatabaseSnapshots, SnapshotStore, identity
+from app.fleet.snapshots import DatabaseSnapshots, SnapshotCipher, SnapshotStore
 from app.fleet.store import FencedInstanceStore
 from app.fleet.watchdog_client import Watchdog
 from app.serving import serve_async
@@ -50,13 +50,13 @@ def member_name(settings: Settings, options: InstanceOptions) -> str:
 
 
 def snapshot_store(
-    settings: Settings, leases: LeaseStore, *, encrypt: Codec, decrypt: Codec
+    settings: Settings, leases: LeaseStore, *, cipher: SnapshotCipher
 ) -> SnapshotStore:
     if not settings.snapshot_store:
-        return DatabaseSnapshots(leases, encrypt=encrypt, decrypt=decrypt)
+        return DatabaseSnapshots(leases, cipher=cipher)
     from app.fleet.s3 import S3Snapshots
 
-    return S3Snapshots.from_url(settings.snapshot_store, leases, encrypt=encrypt, decrypt=decrypt)
+    return S3Snapshots.from_url(settings.snapshot_store, leases, cipher=cipher)
 
 
 @contextlib.asynccontextmanager
@@ -103,10 +103,11 @@ async def run_member(
     central_url: str,
     on_ready: Callable[[str], None],
     stop: asyncio.Event,
-    encrypt: Codec = identity,
-    decrypt: Codec = identity,
+    cipher: SnapshotCipher,
 ) -> None:
-    """Serve one fleet member until `stop` is set (or it finds itself fenced)."""
+    """Serve one fleet member until `stop` is set (or it finds itself fenced).
+
+    `cipher` seals the snapshots it ships (the fleet key, `read_fleet_key`)."""
     if not provider_url:
         raise ValueError("provider_url is empty: resolve sandbox mode before starting")
     if not settings.fleet_database_url.startswith(("postgresql", "postgres")):
@@ -159,7 +160,7 @@ async def run_member(
             leases=leases,
             store=store,
             instance=instance,
-            snapshots=snapshot_store(settings, leases, encrypt=encrypt, decrypt=decrypt),
+            snapshots=snapshot_store(settings, leases, cipher=cipher),
             watchdog=watchdog,
             epochs=epochs,
             adopt_concurrency=settings.effective_start_concurrency * 2,

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 
 from app.fleet.leases import LeaseStore, StaleEpoch
-from app.fleet.snapshots import Codec, digest, identity, write_pointer
+from app.fleet.snapshots import SnapshotCipher, digest, write_pointer
 from app.store.fleet_models import SessionSnapshot
 
 log = logging.getLogger(__name__)
@@ -40,31 +40,27 @@ class S3Snapshots:
         prefix: str,
         leases: LeaseStore,
         *,
-        encrypt: Codec = identity,
-        decrypt: Codec = identity,
+        cipher: SnapshotCipher,
     ) -> None:
         self._s3 = client
         self._bucket = bucket
         self._prefix = prefix
         self._leases = leases
-        self._encrypt = encrypt
-        self._decrypt = decrypt
+        self._cipher = cipher
 
     @classmethod
-    def from_url(
-        cls, url: str, leases: LeaseStore, *, encrypt: Codec = identity, decrypt: Codec = identity
-    ) -> S3Snapshots:
+    def from_url(cls, url: str, leases: LeaseStore, *, cipher: SnapshotCipher) -> S3Snapshots:
         import boto3
 
         bucket, prefix = parse_location(url)
-        return cls(boto3.client("s3"), bucket, prefix, leases, encrypt=encrypt, decrypt=decrypt)
+        return cls(boto3.client("s3"), bucket, prefix, leases, cipher=cipher)
 
     def _key(self, session_id: str, epoch: int, sha: str) -> str:
         name = f"{session_id}/{epoch:012d}-{sha}"
         return f"{self._prefix}/{name}" if self._prefix else name
 
     def put(self, session_id: str, owner: str, epoch: int, data: bytes) -> None:
-        sealed = self._encrypt(data)
+        sealed = self._cipher.seal(data, session_id=session_id)
         sha = digest(data)
         key = self._key(session_id, epoch, sha)
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=sealed)
@@ -99,7 +95,7 @@ class S3Snapshots:
             return None
         bucket, key = parse_location(location)
         body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        return self._decrypt(bytes(body))
+        return self._cipher.open(bytes(body), session_id=session_id)
 
     def _delete(self, key: str) -> None:
         try:

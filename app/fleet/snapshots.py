@@ -1,8 +1,8 @@
 """Login snapshots in shared storage, so a session restores on any member without a QR.
 
-The bytes are opaque here (the session folder's `state.json`); `encrypt` and
-`decrypt` are passed in, so snapshot encryption plugs in without this module
-knowing keys (identity until then). Two stores:
+The bytes are the session folder's clear `state.json`; they are stored sealed by
+the `SnapshotCipher` passed in (the fleet key, app/fleet/fleet_key.py), so this
+module never knows keys. Two stores:
 
 - `DatabaseSnapshots` (default): the bytes in `session_snapshots.data`, written
   in the same transaction as the epoch check;
@@ -14,7 +14,6 @@ knowing keys (identity until then). Two stores:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -24,11 +23,13 @@ from sqlalchemy.orm import Session
 from app.fleet.leases import LeaseStore
 from app.store.fleet_models import SessionSnapshot
 
-Codec = Callable[[bytes], bytes]
 
+class SnapshotCipher(Protocol):
+    """Seals a snapshot bound to its session (`FleetCipher`, or `Vault`)."""
 
-def identity(data: bytes) -> bytes:
-    return data
+    def seal(self, data: bytes, *, session_id: str) -> bytes: ...
+
+    def open(self, blob: bytes, *, session_id: str) -> bytes: ...
 
 
 class SnapshotStore(Protocol):
@@ -71,15 +72,12 @@ def write_pointer(
 class DatabaseSnapshots:
     """Snapshots as rows of the fleet database."""
 
-    def __init__(
-        self, leases: LeaseStore, *, encrypt: Codec = identity, decrypt: Codec = identity
-    ) -> None:
+    def __init__(self, leases: LeaseStore, *, cipher: SnapshotCipher) -> None:
         self._leases = leases
-        self._encrypt = encrypt
-        self._decrypt = decrypt
+        self._cipher = cipher
 
     def put(self, session_id: str, owner: str, epoch: int, data: bytes) -> None:
-        sealed = self._encrypt(data)
+        sealed = self._cipher.seal(data, session_id=session_id)
         with self._leases.sessions.begin() as session:
             LeaseStore.fence(session, session_id, owner, epoch)
             write_pointer(
@@ -97,4 +95,4 @@ class DatabaseSnapshots:
             sealed = session.scalar(
                 select(SessionSnapshot.data).where(SessionSnapshot.session_id == session_id)
             )
-        return None if sealed is None else self._decrypt(sealed)
+        return None if sealed is None else self._cipher.open(sealed, session_id=session_id)

@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from app.fleet.fleet_key import write_fleet_key
+
 READY = re.compile(r"instance: (\S+)")
 TOKEN = "fleet-test-token"
 SECRET = "fleet-test-secret"
@@ -63,7 +65,11 @@ async def start_member(
 ) -> Member:
     folder = tmp_path / name
     folder.mkdir(parents=True, exist_ok=True)
+    key_file = tmp_path / "fleet.key"  # this test run's own, shared by its members
+    if not key_file.exists():
+        write_fleet_key(key_file)
     env = {
+        "PAIRDESK_FLEET_KEY_FILE": str(key_file),
         **{k: v for k, v in os.environ.items() if not k.startswith("PAIRDESK_")},
         "PAIRDESK_INSTANCE_TOKEN": TOKEN,
         "PAIRDESK_WEBHOOK_SECRET": SECRET,

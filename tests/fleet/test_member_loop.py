@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from app.domain.models import SessionInfo
-from app.domain.states import SessionState
+from app.domain.states import Reason, SessionState
+from app.engine.vault import SealedUnreadable
 from app.fleet.leases import Lease, MemberInfo
 from app.fleet.member import REBALANCE_STEP, FleetMember, MemberFenced
 from app.fleet.rendezvous import first_choice
@@ -205,3 +206,36 @@ async def test_a_member_at_its_share_moves_nothing(tmp_path: Path) -> None:
 
 async def _nothing() -> None:
     return None
+
+
+class FakeStore:
+    def assign(self, session_id: str, epoch: int) -> SessionInfo:
+        return SessionInfo(session_id=session_id, workspace_id=1, state=SessionState.CONNECTED)
+
+
+class OtherKeySnapshots:
+    def get(self, session_id: str) -> bytes:
+        raise SealedUnreadable(session_id)
+
+
+async def test_a_snapshot_sealed_with_another_fleet_key_fails_the_session_saying_why(
+    tmp_path: Path,
+) -> None:
+    member, _, instance, _, _ = _member(tmp_path, {"a": 3})
+    member._store = FakeStore()  # type: ignore[assignment]
+    member._snapshots = OtherKeySnapshots()  # type: ignore[assignment]
+    started: list[str] = []
+    synthesized: list[tuple[str, SessionState, str, Reason]] = []
+
+    async def start_session(sid: str) -> None:
+        started.append(sid)
+
+    instance.start_session = start_session
+    instance.synthesize = lambda info, state, detail, reason: synthesized.append(
+        (info.session_id, state, detail, reason)
+    )
+    await member._adopt(Lease("a", "m1", 3, datetime.now(UTC)))
+    assert started == []  # no QR: the login exists, under another key
+    ((sid, state, detail, reason),) = synthesized
+    assert (sid, state, reason) == ("a", SessionState.FAILED, Reason.STATE_CORRUPT)
+    assert "fleet_key_file" in detail and "same key" in detail

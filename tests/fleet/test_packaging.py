@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import yaml
 
 from app.cli import COMMANDS, build_parser
 from app.config import ENV_PREFIX, Settings
+from app.fleet.fleet_key import read_fleet_key, write_fleet_key
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "packaging" / "systemd" / "pairdesk-instance@.service"
@@ -69,6 +71,9 @@ def test_the_systemd_unit_runs_an_existing_command_with_existing_settings() -> N
     assert any(v.startswith("webhook-secret:") for v in _values(service, "LoadCredential"))
     assert "PAIRDESK_WEBHOOK_SECRET_FILE=%d/webhook-secret" in _values(service, "Environment")
     assert not [n for n in names if n == "PAIRDESK_WEBHOOK_SECRET"]
+    # So does the fleet snapshot key (systemd makes the credential 0400, owned by the user).
+    assert any(v.startswith("fleet-key:") for v in _values(service, "LoadCredential"))
+    assert "PAIRDESK_FLEET_KEY_FILE=%d/fleet-key" in _values(service, "Environment")
     assert _values(service, "Restart") == ["on-failure"]
     assert _values(service, "NoNewPrivileges") == ["yes"]
     assert _values(unit["Install"], "WantedBy") == ["multi-user.target"]
@@ -117,3 +122,38 @@ def test_the_kubernetes_manifests_fit_together_and_use_existing_settings() -> No
     assert container["resources"]["requests"]["memory"]
     grace = sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert grace >= Settings().lease_ttl  # time to snapshot and release before SIGKILL
+
+
+def test_kubernetes_gives_every_member_the_fleet_key_as_a_0600_file(tmp_path: Path) -> None:
+    docs = _k8s()
+    sts, secret = docs["StatefulSet"], docs["Secret"]
+    pod = sts["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    key_file = env["PAIRDESK_FLEET_KEY_FILE"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    (item,) = volumes["fleet-key"]["secret"]["items"]
+    assert volumes["fleet-key"]["secret"]["secretName"] == secret["metadata"]["name"]
+    assert item["key"] in secret["stringData"]
+    # The init container copies the Secret's file (group-readable under fsGroup) to
+    # the state volume the member mounts, 0600.
+    (init,) = pod["initContainers"]
+    code = init["command"][-1]
+    compile(code, "fleet-key", "exec")
+    mounts = {m["name"]: m["mountPath"] for m in init["volumeMounts"]}
+    assert f"'{mounts['fleet-key']}/{item['path']}'" in code
+    assert f"'{key_file}'" in code and "0o600" in code
+    member_mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert (
+        key_file.startswith(member_mounts["state"] + "/")
+        and mounts["state"] == member_mounts["state"]
+    )
+    # Run the copy for real, on stand-in paths: the member accepts what it writes.
+    secret_file = tmp_path / "secret.key"
+    write_fleet_key(secret_file)
+    secret_file.chmod(0o440)  # as under fsGroup
+    copied = tmp_path / "fleet.key"
+    code = code.replace(f"{mounts['fleet-key']}/{item['path']}", str(secret_file))
+    exec(code.replace(key_file, str(copied)), {})
+    assert stat.S_IMODE(copied.stat().st_mode) == 0o600
+    read_fleet_key(str(copied))

@@ -10,6 +10,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 from sqlalchemy import Engine, select
 
+from app.engine.vault import SealedUnreadable
+from app.fleet.fleet_key import FleetCipher
 from app.fleet.leases import LeaseStore, StaleEpoch
 from app.fleet.s3 import S3Snapshots, parse_location
 from app.fleet.snapshots import DatabaseSnapshots, SnapshotStore
@@ -42,9 +44,9 @@ def s3_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         server.stop()
 
 
-def _xor(data: bytes) -> bytes:
-    # A stand-in cipher: proves the bytes stored are what `encrypt` made.
-    return bytes(b ^ 0x5A for b in data)
+KEY = FleetCipher(bytes(range(32)))
+# What a real snapshot holds: Playwright's storage state with IndexedDB.
+STATE = b'{"cookies": [], "origins": [{"origin": "https://web.whatsapp.com", "indexedDB": []}]}'
 
 
 def _held(leases: LeaseStore, engine: Engine, name: str = "m1") -> tuple[str, int]:
@@ -54,10 +56,23 @@ def _held(leases: LeaseStore, engine: Engine, name: str = "m1") -> tuple[str, in
     return sid, lease.epoch
 
 
-def _stores(leases: LeaseStore, s3_client: object | None) -> SnapshotStore:
+def _stores(
+    leases: LeaseStore, s3_client: object | None, cipher: FleetCipher = KEY
+) -> SnapshotStore:
     if s3_client is None:
-        return DatabaseSnapshots(leases, encrypt=_xor, decrypt=_xor)
-    return S3Snapshots(s3_client, BUCKET, "fleet/a", leases, encrypt=_xor, decrypt=_xor)
+        return DatabaseSnapshots(leases, cipher=cipher)
+    return S3Snapshots(s3_client, BUCKET, "fleet/a", leases, cipher=cipher)
+
+
+def _stored(engine: Engine, client: object | None) -> bytes:
+    """The bytes shared storage holds for the one snapshot: the row, or the S3 object."""
+    with session_factory(engine)() as session:
+        row = session.scalars(select(SessionSnapshot)).one()
+    if client is None:
+        assert row.data is not None
+        return bytes(row.data)
+    bucket, key = parse_location(row.location)
+    return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())  # type: ignore[attr-defined]
 
 
 @pytest.fixture(params=["database", "s3"])
@@ -68,7 +83,7 @@ def store(
     return _stores(leases, client), client
 
 
-def test_put_then_get_round_trips_through_the_codec(
+def test_put_then_get_round_trips_through_the_cipher(
     store: tuple[SnapshotStore, object | None], leases: LeaseStore, fleet_engine: Engine
 ) -> None:
     snapshots, client = store
@@ -81,7 +96,7 @@ def test_put_then_get_round_trips_through_the_codec(
         row = session.scalars(select(SessionSnapshot)).one()
     assert row.epoch == epoch
     if client is None:
-        assert row.data == _xor(b'{"cookies": [1]}')  # stored sealed, never plain
+        assert KEY.open(row.data, session_id=sid) == b'{"cookies": [1]}'  # stored sealed
     else:
         assert row.data is None and row.location.startswith(f"s3://{BUCKET}/fleet/a/{sid}/")
         listed = client.list_objects_v2(Bucket=BUCKET)["Contents"]  # type: ignore[attr-defined]
@@ -106,3 +121,28 @@ def test_a_fenced_member_cannot_move_the_pointer(
     if client is not None:
         listed = client.list_objects_v2(Bucket=BUCKET)["Contents"]  # type: ignore[attr-defined]
         assert len(listed) == 1  # the fenced upload was deleted again
+
+
+def test_shared_storage_never_holds_the_login_in_clear(
+    store: tuple[SnapshotStore, object | None], leases: LeaseStore, fleet_engine: Engine
+) -> None:
+    snapshots, client = store
+    sid, epoch = _held(leases, fleet_engine)
+    snapshots.put(sid, "m1", epoch, STATE)
+    stored = _stored(fleet_engine, client)
+    assert b"indexedDB" not in stored and b"cookies" not in stored and b"whatsapp" not in stored
+    assert snapshots.get(sid) == STATE
+    # Bound to its session: the same bytes do not open as another session's.
+    with pytest.raises(SealedUnreadable):
+        KEY.open(stored, session_id=sid + "x")
+
+
+def test_a_member_with_another_key_cannot_restore(
+    store: tuple[SnapshotStore, object | None], leases: LeaseStore, fleet_engine: Engine
+) -> None:
+    snapshots, client = store
+    sid, epoch = _held(leases, fleet_engine)
+    snapshots.put(sid, "m1", epoch, STATE)
+    other = _stores(leases, client, FleetCipher(bytes(32)))
+    with pytest.raises(SealedUnreadable):
+        other.get(sid)

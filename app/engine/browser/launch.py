@@ -44,6 +44,11 @@ from playwright.async_api import (
 )
 
 from app.config import Settings
+from app.engine.browser.child_env import (
+    CREDENTIAL_MARKERS,
+    CREDENTIAL_PREFIXES,
+    browser_environment,
+)
 from app.engine.chromium import (
     CHROMIUM_FLAGS,
     DISABLED_FEATURES,
@@ -62,13 +67,18 @@ log = logging.getLogger(__name__)
 ENGINE_FLAGS: tuple[str, ...] = ("--js-flags=--optimize-for-size",)
 
 _WRAPPER = """#!{python} -IS
-# pairdesk: run {target} so that the kernel kills it when its parent dies.
+# pairdesk: run {target} so that the kernel kills it when its parent dies,
+# without the credentials variables (app/engine/browser/child_env.py).
 import ctypes, os, signal, sys
 parent = os.getppid()
 ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
 if os.getppid() != parent:  # the parent died before prctl took effect
     sys.exit(1)
-os.execv({target!r}, [{target!r}] + sys.argv[1:])
+def credential(name):
+    upper = name.upper()
+    return upper.startswith({prefixes!r}) or any(m in upper for m in {markers!r})
+env = {{k: v for k, v in os.environ.items() if not credential(k)}}
+os.execve({target!r}, [{target!r}] + sys.argv[1:], env)
 """
 
 
@@ -113,7 +123,12 @@ def deathsig_wrapper(target: str) -> str:
     """Path of an executable that runs `target` under PR_SET_PDEATHSIG (Linux only)."""
     if not sys.platform.startswith("linux"):
         return target
-    body = _WRAPPER.format(python=sys.executable, target=target)
+    body = _WRAPPER.format(
+        python=sys.executable,
+        target=target,
+        prefixes=CREDENTIAL_PREFIXES,
+        markers=CREDENTIAL_MARKERS,
+    )
     digest = hashlib.sha256(body.encode()).hexdigest()[:16]
     path = _wrapper_dir() / f"pdeathsig-{Path(target).name}-{digest}"
     if not path.exists():
@@ -124,8 +139,15 @@ def deathsig_wrapper(target: str) -> str:
     return str(path)
 
 
+def _env() -> dict[str, str | float | bool]:
+    """Chromium's environment: this process's, without credentials (child_env.py).
+    Given explicitly, so it holds even when the driver was not started wrapped."""
+    return dict(browser_environment(os.environ))
+
+
 def _wrap_driver() -> None:
-    """Start Playwright's Node.js driver under PDEATHSIG from now on, in this process.
+    """Start Playwright's Node.js driver under PDEATHSIG, and without credentials
+    variables (the wrapper drops them), from now on, in this process.
 
     Playwright reads PLAYWRIGHT_NODEJS_PATH when a driver starts. It is set once
     and left set (pointing at the same node, wrapped), rather than set and
@@ -177,7 +199,7 @@ class ChromiumLauncher:
 
     async def launch(self) -> Browser:
         return await self.playwright.chromium.launch(
-            executable_path=self._executable, args=self.args, headless=True
+            executable_path=self._executable, args=self.args, headless=True, env=_env()
         )
 
     async def launch_persistent(
@@ -189,6 +211,7 @@ class ChromiumLauncher:
             args=self.args,
             headless=True,
             proxy=proxy,
+            env=_env(),
         )
 
     async def launch_window(self) -> Browser:
@@ -199,7 +222,7 @@ class ChromiumLauncher:
                 "run the console on the computer whose screen should show it"
             )
         return await self.playwright.chromium.launch(
-            executable_path=self._executable, args=self.args, headless=False
+            executable_path=self._executable, args=self.args, headless=False, env=_env()
         )
 
     async def aclose(self) -> None:
@@ -225,7 +248,10 @@ class ChromiumLauncher:
                 return names
         try:
             browser = await self.playwright.chromium.launch(
-                executable_path=self._executable, args=list(CHROMIUM_FLAGS), headless=True
+                executable_path=self._executable,
+                args=list(CHROMIUM_FLAGS),
+                headless=True,
+                env=_env(),
             )
             try:
                 argv = await asyncio.to_thread(_newest_browser_argv)
