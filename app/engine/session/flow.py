@@ -252,6 +252,10 @@ class Session(GateFlow):
             self.move(S.PAIRING)
         elif sig.state == "CONNECTED" and not sig.synced and self.state is S.QR:
             self.move(S.PAIRING)
+        elif sig.state == "CONNECTED":
+            self._leaving_window = False
+        elif self._leaving_window and sig.state == "OPENING":
+            pass  # the headless page that replaced the window is opening its socket
         elif self.state is S.CONNECTED and sig.state not in _VERDICTS:
             # The page reconnects by itself; Ready brings the session back.
             self.move(S.DISCONNECTED, Reason.TIMEOUT, f"connection lost (socket {sig.state})")

@@ -59,6 +59,9 @@ class GateFlow(SessionCore):
         # While the passkey is finished in a window: the unlinked login (its keys), so the
         # page that comes back when the window closes is the same account to the phone.
         self._carried: dict[str, Any] | None = None
+        # Set while the page linked in the window comes back headless: until it says
+        # CONNECTED, its socket's OPENING is the new page starting, not a lost link.
+        self._leaving_window = False
 
     async def _recover(self, reason: Reason, detail: str) -> None:  # in flow.Session
         raise NotImplementedError
@@ -188,6 +191,7 @@ class GateFlow(SessionCore):
         """Linked in the window: continue headless from the snapshot just written, without
         another state change (the restored page logs in as the session already is)."""
         self._carried = None
+        self._leaving_window = True
         try:
             loaded = await self._load()
         except StateCorrupt as exc:
