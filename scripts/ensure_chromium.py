@@ -2,6 +2,9 @@
 
 System Chromium first; as root on Debian, install Debian's package; otherwise
 let Playwright download its own build (works on a machine with internet).
+Sessions run in the lighter headless shell when there is one (docs/BENCHMARKS.md,
+"Headless shell"): Debian's `chromium-headless-shell` is added as root, and
+Playwright's download brings its own; without one, sessions use the full Chromium.
 """
 
 from __future__ import annotations
@@ -14,19 +17,30 @@ import sys
 from app.engine.chromium import ChromiumNotFound, find_chromium
 
 
+def _apt_install(*packages: str) -> bool:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+    done = subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=False, env=env)
+    return done.returncode == 0
+
+
 def main() -> int:
     try:
         choice = find_chromium()
     except ChromiumNotFound:
         choice = None
+    as_root_with_apt = os.geteuid() == 0 and shutil.which("apt-get") is not None
     if choice is not None:
+        if choice.source == "system" and choice.headless_path is None and as_root_with_apt:
+            print("setup: adding Debian's chromium-headless-shell (apt-get)...", flush=True)
+            if not _apt_install("chromium-headless-shell"):
+                print("setup: no headless shell; sessions use the full Chromium", flush=True)
         return 0
-    if os.geteuid() == 0 and shutil.which("apt-get"):
+    if as_root_with_apt:
         print("setup: installing Debian's chromium (apt-get)...", flush=True)
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-        done = subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env)
-        if done.returncode == 0 and shutil.which("chromium"):
+        _apt_install("chromium")
+        _apt_install("chromium-headless-shell")  # optional: lighter sessions
+        if shutil.which("chromium"):
             return 0
         print("setup: apt-get could not install chromium; trying Playwright's build", flush=True)
     print("setup: downloading Chromium with Playwright...", flush=True)

@@ -4,11 +4,21 @@ Order: the `chromium` setting (or `PAIRDESK_CHROMIUM`), then a system Chromium o
 PATH, then the browser Playwright downloaded itself (executable_path None).
 The flags keep a headless Chromium quiet on a closed network: without the
 background-networking ones it keeps trying to reach Google's hosts.
+
+Sessions run headless, and for that a *headless shell* is used when one is
+installed beside the system or Playwright Chromium (Debian's
+`chromium-headless-shell`, Playwright's `chromium_headless_shell-*`): the same
+engine without the desktop browser's per-profile services, which cost the full
+Chromium's browser process about 240 ms of CPU for every new context against
+about 70 ms (docs/BENCHMARKS.md, "Headless shell"). Windows on the operator's
+screen (the passkey window) need the full Chromium. A `chromium` setting names
+one binary for both.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -34,6 +44,7 @@ DISABLED_FEATURES: tuple[str, ...] = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup
 _DISABLE = "--disable-features="
 
 _SYSTEM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+_SHELL_NAMES = ("chromium-headless-shell", "chrome-headless-shell", "headless_shell")
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,13 @@ class ChromiumChoice:
 
     path: str | None
     source: str  # "setting", "system", "playwright"
+    # The lighter binary for headless sessions (None: `path` runs them too).
+    headless_path: str | None = None
+
+    @property
+    def session_path(self) -> str | None:
+        """The binary that runs headless sessions."""
+        return self.headless_path or self.path
 
 
 class ChromiumNotFound(RuntimeError):
@@ -59,12 +77,16 @@ def find_chromium(configured: str = "", environ: dict[str, str] | None = None) -
                 "fix the chromium setting (PAIRDESK_CHROMIUM) or unset it to use the system one"
             )
         return ChromiumChoice(resolved, "setting")
+    shell = next(filter(None, (shutil.which(name) for name in _SHELL_NAMES)), None)
+    shell = _unwrapped(shell) if shell else None
     for name in _SYSTEM_NAMES:
         found = shutil.which(name)
         if found:
-            return ChromiumChoice(found, "system")
+            return ChromiumChoice(found, "system", headless_path=shell)
+    if shell is not None:  # a headless shell alone runs sessions, opens no window
+        return ChromiumChoice(shell, "system", headless_path=shell)
     if _playwright_chromium_installed():
-        return ChromiumChoice(None, "playwright")
+        return ChromiumChoice(None, "playwright", headless_path=_playwright_headless_shell())
     raise ChromiumNotFound(
         "no Chromium found: install one (Debian: apt-get install chromium; elsewhere: "
         "python -m playwright install chromium) or set PAIRDESK_CHROMIUM to its path; "
@@ -79,6 +101,47 @@ def _playwright_chromium_installed() -> bool:
     return any(base.glob("chromium*/chrome-linux*/chrome")) or any(
         base.glob("chromium_headless_shell*/*/headless_shell")
     )
+
+
+_RUNS_ARGS = re.compile(r'^\s*(?:exec\s+)?(/\S+)\s+"\$@"\s*$', re.MULTILINE)
+
+
+def _unwrapped(path: str) -> str:
+    """The binary a launcher script runs, when `path` is such a script.
+
+    Debian's /usr/bin/chromium-headless-shell runs the real binary without `exec`:
+    the shell stays as its parent, and the kernel's parent-death signal pairdesk
+    arms for Chromium (launch.py) would reach only the shell.
+    """
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return path
+    if not head.startswith(b"#!"):
+        return path
+    for target in _RUNS_ARGS.findall(head.decode("utf-8", "replace")):
+        if os.path.isfile(target) and os.access(target, os.X_OK):
+            return str(target)
+    return path
+
+
+def _playwright_headless_shell() -> str | None:
+    """Playwright's own headless shell (downloaded beside its Chromium), if any."""
+    base = Path(
+        os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright"
+    )
+    found = sorted(
+        path
+        for name in ("headless_shell", "chrome-headless-shell")
+        for path in base.glob(f"chromium_headless_shell*/*/{name}")
+    )
+    return str(found[-1]) if found else None
+
+
+def is_headless_shell(path: str | None) -> bool:
+    """Whether `path` is a headless shell, which cannot open a window."""
+    return path is not None and Path(path).name in _SHELL_NAMES
 
 
 def chromium_version(path: str) -> str:

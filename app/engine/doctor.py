@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import ConfigError, Settings
+from app.engine.child_env import browser_environment
 from app.engine.chromium import CHROMIUM_FLAGS, ChromiumNotFound, chromium_version, find_chromium
 from app.permissions import wider_than_private
 from app.redaction import redact_url
@@ -54,12 +55,17 @@ async def check_chromium(settings: Settings, *, launch: bool = True) -> list[Che
         return [CheckResult("chromium", False, "not found", str(exc))]
     where = choice.path or "Playwright's own Chromium"
     version = chromium_version(choice.path) if choice.path else ""
-    found = CheckResult("chromium", True, f"{where} ({version or choice.source})")
+    sessions = (
+        f"; sessions run in the headless shell {choice.headless_path}"
+        if choice.headless_path and choice.headless_path != choice.path
+        else ""
+    )
+    found = CheckResult("chromium", True, f"{where} ({version or choice.source}){sessions}")
     if not launch:
         return [found]
     started = time.perf_counter()
     try:
-        await _headless_launch(choice.path)
+        await _headless_launch(choice.session_path)
     except Exception as exc:  # any launch failure is the finding itself
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return [
@@ -80,7 +86,10 @@ async def _headless_launch(path: str | None) -> None:
 
     async with async_playwright() as pw, asyncio.timeout(60):
         browser = await pw.chromium.launch(
-            executable_path=path, headless=True, args=list(CHROMIUM_FLAGS)
+            executable_path=path,
+            headless=True,
+            args=list(CHROMIUM_FLAGS),
+            env=dict(browser_environment(os.environ)),
         )
         try:
             page = await browser.new_page()

@@ -44,7 +44,7 @@ from playwright.async_api import (
 )
 
 from app.config import Settings
-from app.engine.browser.child_env import (
+from app.engine.child_env import (
     CREDENTIAL_MARKERS,
     CREDENTIAL_PREFIXES,
     browser_environment,
@@ -54,6 +54,7 @@ from app.engine.chromium import (
     DISABLED_FEATURES,
     disabled_features_of,
     find_chromium,
+    is_headless_shell,
     merged_disable_features,
 )
 
@@ -68,7 +69,7 @@ ENGINE_FLAGS: tuple[str, ...] = ("--js-flags=--optimize-for-size",)
 
 _WRAPPER = """#!{python} -IS
 # pairdesk: run {target} so that the kernel kills it when its parent dies,
-# without the credentials variables (app/engine/browser/child_env.py).
+# without the credentials variables (app/engine/child_env.py).
 import ctypes, os, signal, sys
 parent = os.getppid()
 ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
@@ -169,7 +170,9 @@ class ChromiumLauncher:
         self._settings = settings
         self._tie = tie_to_parent and sys.platform.startswith("linux")
         self._playwright: Playwright | None = None
-        self._executable: str | None = None
+        self._executable: str | None = None  # the full Chromium: windows
+        self._session_executable: str | None = None  # headless sessions (a headless shell)
+        self._window_capable = True
         self._args: list[str] = [*CHROMIUM_FLAGS, *ENGINE_FLAGS]
 
     async def start(self) -> None:
@@ -180,8 +183,11 @@ class ChromiumLauncher:
             _wrap_driver()
         self._playwright = await async_playwright().start()
         path = choice.path or self._playwright.chromium.executable_path
+        shell = choice.session_path or path
         self._executable = deathsig_wrapper(path) if self._tie else path
-        defaults = await self._playwright_disabled_features(path)
+        self._session_executable = deathsig_wrapper(shell) if self._tie else shell
+        self._window_capable = not is_headless_shell(path)
+        defaults = await self._playwright_disabled_features(shell)
         if defaults is not None:
             disable = merged_disable_features(defaults, DISABLED_FEATURES)
             self._args = [*CHROMIUM_FLAGS, *ENGINE_FLAGS, disable]
@@ -199,7 +205,7 @@ class ChromiumLauncher:
 
     async def launch(self) -> Browser:
         return await self.playwright.chromium.launch(
-            executable_path=self._executable, args=self.args, headless=True, env=_env()
+            executable_path=self._session_executable, args=self.args, headless=True, env=_env()
         )
 
     async def launch_persistent(
@@ -207,7 +213,7 @@ class ChromiumLauncher:
     ) -> BrowserContext:
         return await self.playwright.chromium.launch_persistent_context(
             str(user_data_dir),
-            executable_path=self._executable,
+            executable_path=self._session_executable,
             args=self.args,
             headless=True,
             proxy=proxy,
@@ -220,6 +226,11 @@ class ChromiumLauncher:
             raise NoDisplay(
                 "this instance has no screen to open a window on (DISPLAY is not set); "
                 "run the console on the computer whose screen should show it"
+            )
+        if not self._window_capable:
+            raise NoDisplay(
+                "only a headless Chromium is installed here, which cannot open a window; "
+                "install the full one (Debian: apt-get install chromium)"
             )
         return await self.playwright.chromium.launch(
             executable_path=self._executable, args=self.args, headless=False, env=_env()
@@ -248,7 +259,7 @@ class ChromiumLauncher:
                 return names
         try:
             browser = await self.playwright.chromium.launch(
-                executable_path=self._executable,
+                executable_path=self._session_executable,
                 args=list(CHROMIUM_FLAGS),
                 headless=True,
                 env=_env(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.browser.child_env import browser_environment, is_credential
+from app.engine.child_env import browser_environment, is_credential
 
 
 @pytest.mark.parametrize(
