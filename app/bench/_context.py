@@ -160,5 +160,7 @@ class BenchContext:
             sandbox_boot_delay=self.options.boot_delay,
             heartbeat_interval=heartbeat_interval,
             log_level="WARNING",
-            chromium=self.chromium_path or (base.chromium if base else ""),
+            # The configured binary only: left empty, the engine picks its own (the
+            # headless shell for sessions when one is installed), as a user's would.
+            chromium=base.chromium if base else "",
         )

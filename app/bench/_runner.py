@@ -73,6 +73,7 @@ def run_bench(
     report["pairdesk_version"] = report["machine"]["pairdesk_version"]
     report["page_weights"] = list(options.page_weights)
     report["load"] = options.load
+    report["session_browser"] = _session_browser(options)
     started = time.perf_counter()
     results: list[ScenarioResult] = []
     interrupted = ""
@@ -112,7 +113,8 @@ def run_bench(
         f"{report['machine']['memory_total_bytes'] / 2**30:.1f} GiB; "
         f"{report['duration_s']:.0f} s; processes started {cleanup['processes_started']}, "
         f"Chromium left at the end {cleanup['chromium_left_at_end']}, "
-        f"surviving cleanup {cleanup['chromium_surviving_cleanup']}"
+        f"surviving cleanup {cleanup['chromium_surviving_cleanup']}; "
+        f"sessions ran in {report['session_browser']}"
     )
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
@@ -207,6 +209,17 @@ def _chromium(options: BenchOptions) -> str | None:
         return find_chromium(configured).path
     except ChromiumNotFound:
         return ""
+
+
+def _session_browser(options: BenchOptions) -> str:
+    """The binary the engine runs sessions in (the headless shell when installed)."""
+    from app.engine.chromium import ChromiumNotFound, find_chromium
+
+    configured = options.base_settings.chromium if options.base_settings else ""
+    try:
+        return find_chromium(configured).session_path or "Playwright's own Chromium"
+    except ChromiumNotFound:
+        return "no Chromium"
 
 
 def _with_scratch(options: BenchOptions, scratch: Path, names: tuple[str, ...]) -> BenchOptions:

@@ -67,7 +67,7 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
                     token=token,
                     capacity=n + 10,
                     key_file=key_file,
-                    chromium=ctx.chromium_path or "",
+                    chromium=base.chromium,  # empty: the member picks, as in production
                     lease=lease,
                 )
                 members.append(m)

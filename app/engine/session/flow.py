@@ -393,9 +393,12 @@ class Session(GateFlow):
         slot = self.slot
         if slot is None:
             return False
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         async with asyncio.timeout(60):
             state = await slot.context.storage_state(indexed_db=True)
-        self.last_snapshot_at = asyncio.get_running_loop().time()
+        self.last_snapshot_at = loop.time()
+        self.host.snapshot_budget.record(self.session_id, self.last_snapshot_at - started)
         try:
             written = await asyncio.to_thread(self.folder.save_state, cast(dict[str, Any], state))
         except OSError as exc:

@@ -101,6 +101,7 @@ class GateFlow(SessionCore):
 
     async def _close_slot(self) -> None:
         slot, self.slot = self.slot, None
+        self.host.snapshot_budget.forget(self.session_id)
         if slot is not None:
             await slot.close()
 

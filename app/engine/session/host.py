@@ -30,6 +30,7 @@ from app.engine.errors import BrowserUnavailable, SessionLocked, UnknownSession
 from app.engine.session.flow import Session
 from app.engine.session.folder import SessionFolder
 from app.engine.session.health import HealthPolicy
+from app.engine.session.snapshot_budget import SnapshotBudget
 from app.engine.session.warm_pool import PageSlot, WarmPool
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class SessionHost:
         self._launcher: BrowserLauncher = launcher or ChromiumLauncher(settings)
         self._profile = settings.isolation == "profile"
         self._admission = asyncio.Semaphore(settings.effective_start_concurrency)
+        self.snapshot_budget = SnapshotBudget()
         self._sessions: dict[str, Session] = {}
         self._browser: Browser | None = None
         self._browser_ready = asyncio.Event()
@@ -336,6 +338,7 @@ class SessionHost:
             await session.stop(reason)
         finally:
             self._sessions.pop(session_id, None)
+            self.snapshot_budget.forget(session_id)
 
     async def logout_session(self, session_id: str) -> None:
         """Unlink the device (Socket.logout in the page) and delete local state."""

@@ -33,6 +33,7 @@ from app.engine.browser.signals import Crashed, PageSignal
 from app.engine.browser.whatsapp_web import Sink
 from app.engine.session.folder import SessionFolder
 from app.engine.session.health import HealthPolicy
+from app.engine.session.snapshot_budget import SnapshotBudget
 from app.engine.session.warm_pool import PageSlot
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class HostServices(Protocol):
     instance_id: str
     provider_url: str
     policy: HealthPolicy
+    snapshot_budget: SnapshotBudget
 
     def emit(self, event: EngineEvent) -> None: ...
 
@@ -304,9 +306,10 @@ class SessionCore:
                 self.post(self.snapshot)
 
     def snapshot_every(self) -> float:
-        """Seconds between snapshots: the policy's, or on a full disk a backoff from one
-        heartbeat doubling per failed attempt up to the policy's interval."""
-        every = self.host.policy.snapshot_interval
+        """Seconds between snapshots: the policy's, stretched by the instance's snapshot
+        budget when snapshots are expensive (snapshot_budget.py), or on a full disk a
+        backoff from one heartbeat doubling per failed attempt up to that interval."""
+        every = self.host.snapshot_budget.interval(self.host.policy.snapshot_interval)
         if self.disk_full_failures:
             backoff = self.host.policy.interval * 2 ** min(self.disk_full_failures - 1, 16)
             every = min(every, backoff)
