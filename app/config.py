@@ -121,6 +121,17 @@ class Settings:
     def effective_start_concurrency(self) -> int:
         return self.start_concurrency or max(1, os.cpu_count() or 1)
 
+    @property
+    def restore_concurrency(self) -> int:
+        """Saved logins being reopened at once by one instance (restore, fleet take-over).
+
+        Four times the start admission: admission bounds the CPU-heavy part of an
+        opening (new context, page load), while the rest of it (the page booting,
+        its IndexedDB opening: about 0.3 s of waiting per page) overlaps with the
+        next ones. With only twice, an instance restored about 3.6 sessions a
+        second; with four times, about 5-6 (docs/BENCHMARKS.md)."""
+        return self.effective_start_concurrency * 4
+
     def resolved_webhook_secret(self) -> str:
         """The HMAC key: the secret file, else the inline value, else the OS keyring
         (`webhook_secret_keyring`); the sandbox has a default."""

@@ -262,6 +262,26 @@ class LeaseStore:
             )
             return [_lease(sid, name, epoch, exp) for sid, epoch, exp in result]
 
+    def seconds_until_claimable(self, name: str) -> float | None:
+        """Seconds until the soonest lease held by another member becomes claimable
+        (its expiry plus the grace, by the database's clock); None when none is held.
+
+        A live member renews every TTL/3, so its leases stay more than that far away;
+        only a lapsing lease (its member killed, frozen or cut off) comes closer, and a
+        member that wakes at that moment takes it over without waiting for its next
+        round (up to TTL/3 later)."""
+        with self._sessions() as session:
+            left = session.scalar(
+                select(func.extract("epoch", func.min(SessionLease.expires_at) - func.now())).where(
+                    SessionLease.owner.is_not(None),
+                    SessionLease.owner != name,
+                    SessionLease.expires_at.is_not(None),
+                )
+            )
+        if left is None:
+            return None
+        return max(0.0, float(left) + self.grace)
+
     @staticmethod
     def is_draining_in(session: Session, name: str) -> bool:
         return bool(session.scalar(select(FleetMember.draining).where(FleetMember.name == name)))

@@ -54,6 +54,10 @@ class MemberFenced(RuntimeError):
     """This member was frozen past its lease deadline: its browser is gone, it must restart."""
 
 
+# Past the claimable moment: the database's clock and the wake-up are not one tick.
+_CLAIM_SLACK = 0.05
+
+
 class FleetMember:
     def __init__(
         self,
@@ -93,6 +97,7 @@ class FleetMember:
         self._adopting: set[asyncio.Task[None]] = set()
         # As many adoptions at once as the instance restores at once after a restart.
         self._gate = asyncio.Semaphore(max(1, adopt_concurrency))
+        self._next_claimable: float | None = None  # seconds, from the last round
 
     @property
     def held(self) -> dict[str, int]:
@@ -113,6 +118,8 @@ class FleetMember:
             started = self._clock()
             await self.tick()
             wait = max(0.0, self.ttl / 3 - (self._clock() - started))
+            if self._next_claimable is not None:  # a lapsing lease: be there when it is free
+                wait = min(wait, self._next_claimable + _CLAIM_SLACK)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
 
@@ -145,11 +152,16 @@ class FleetMember:
             self._deadlines[lease.session_id] = sent + self.ttl - self.margin
         self._arm()
         try:
+            self._next_claimable = None
             if await asyncio.to_thread(self._leases.is_draining, self.name):
                 await self._hand_over(list(self._epochs)[: self.batch])
             else:
                 await self._claim()
                 await self._rebalance()
+                if len(self._epochs) < self.capacity:
+                    self._next_claimable = await asyncio.to_thread(
+                        self._leases.seconds_until_claimable, self.name
+                    )
             await self._ship_changed()
         except Exception as exc:
             log.warning("%s: fleet round incomplete (%s); retrying next round", self.name, exc)

@@ -163,7 +163,7 @@ async def run_member(
             snapshots=snapshot_store(settings, leases, cipher=cipher),
             watchdog=watchdog,
             epochs=epochs,
-            adopt_concurrency=settings.effective_start_concurrency * 2,
+            adopt_concurrency=settings.restore_concurrency,
         )
         if options.token_file is not None:
             write_token_file(options.token_file, options.token)

@@ -155,3 +155,22 @@ def test_members_report_alive_and_sessions_held(leases: LeaseStore, fleet_engine
     members = {m.name: m for m in leases.members()}
     assert (members["m1"].alive, members["m1"].sessions) == (True, 3)
     assert (members["m2"].alive, members["m2"].sessions) == (False, 0)
+
+
+def test_a_member_knows_when_a_lapsing_lease_becomes_claimable(
+    leases: LeaseStore, fleet_engine: Engine
+) -> None:
+    (sid,) = add_accounts(fleet_engine, 1)
+    _register(leases, "m1", "m2")
+    assert leases.seconds_until_claimable("m2") is None  # nobody holds anything
+    owner = first_choice(sid, ["m1", "m2"])
+    other = "m2" if owner == "m1" else "m1"
+    leases.claim(owner, capacity=10, batch=10)
+    assert leases.seconds_until_claimable(owner) is None  # its own lease does not count
+    fresh = leases.seconds_until_claimable(other)
+    assert fresh is not None and GRACE < fresh <= TTL + GRACE  # a renewed lease: far off
+    age_leases(fleet_engine, TTL + GRACE / 2)  # its member stopped renewing
+    lapsing = leases.seconds_until_claimable(other)
+    assert lapsing is not None and lapsing <= GRACE / 2
+    age_leases(fleet_engine, GRACE)
+    assert leases.seconds_until_claimable(other) == 0.0  # claimable now, not negative

@@ -219,7 +219,7 @@ class Instance:
             return
         log.info("restoring %d session(s) assigned to %s", len(infos), self.instance_id)
         self._restoring = len(infos)
-        gate = asyncio.Semaphore(max(1, self.settings.effective_start_concurrency * 2))
+        gate = asyncio.Semaphore(self.settings.restore_concurrency)
 
         async def one(info: SessionInfo) -> None:
             async with gate:
