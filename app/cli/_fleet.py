@@ -1,6 +1,7 @@
 """`pairdesk fleet`: look at and steer a fleet through its database (docs/FLEET.md).
 
-    pairdesk fleet status [--json]     members and sessions (owner, epoch, state, QR)
+    pairdesk fleet status [--json]     members (lease health) and sessions (owner, epoch,
+                                       lease, state as the fleet knows it, QR)
     pairdesk fleet add --workspace W   a new account, placed by the fleet; prints its id
     pairdesk fleet drain NAME          move a member's sessions away (--off to undo)
     pairdesk fleet remove SESSION_ID   log the account out at its owner, then delete it
