@@ -148,12 +148,15 @@ def test_an_operator_stop_is_not_rewritten_by_a_lapsed_lease(
     assert row.lease is not None and row.lease.health == "expired"
 
 
-async def _next_state(queue: asyncio.Queue[EngineEvent], sid: str) -> SessionStateChanged:
+async def _next_state(
+    queue: asyncio.Queue[EngineEvent], sid: str, state: SessionState | None = None
+) -> SessionStateChanged:
     async with asyncio.timeout(30):  # a failure guard only
         while True:
             event = await queue.get()
             if isinstance(event, SessionStateChanged) and event.session_id == sid:
-                return event
+                if state is None or event.state is state:
+                    return event
 
 
 async def test_a_console_gets_a_state_change_when_the_lease_lapses(
@@ -212,6 +215,9 @@ async def test_a_console_gets_a_state_change_when_the_lease_lapses(
         age_leases(fleet_engine, GRACE + leases.patience + 1)
         assert len(leases.claim("m2", capacity=10, batch=10)) == 1
         _connect(fleet_engine, "m2", [sid])
+        # The console says so itself: m2's own events may have gone by unheard.
+        event = await _next_state(queue, sid, SessionState.CONNECTED)
+        assert (event.instance_id, event.previous) == ("m2", SessionState.DISCONNECTED)
         (info,) = await console.list_sessions()
         assert (info.state, info.reason) == (SessionState.CONNECTED, None)
     finally:

@@ -159,8 +159,9 @@ class FleetEngine:
         """Say `disconnected` for every session whose lease lapsed since the last look.
 
         Its member cannot say it (it is gone, frozen or cut off) and the next owner
-        speaks only once it has claimed it; when it has, the session leaves this list
-        and the new owner's own events (stopped, starting, connected) take over."""
+        speaks only once it has claimed it; when it has, the session leaves this list,
+        this console says once what it is now (`_announce_settled`), and the new
+        owner's own events (starting, connected, ...) take over."""
         status = await self._unsettled()
         now: dict[str, tuple[SessionState, Reason | None, str, str | None]] = {}
         for row in status.sessions:
@@ -172,7 +173,39 @@ class FleetEngine:
             now[row.session_id] = said
             if announce and self._lapsed.get(row.session_id) != said:
                 self._fanout.publish(_lapse_event(row, state, reason))
+        settled = [sid for sid in self._lapsed if sid not in now]
         self._lapsed = now
+        if announce and settled:
+            await self._announce_settled(settled)
+
+    async def _announce_settled(self, sids: list[str]) -> None:
+        """Sessions a member runs again after this console said they lapsed: their state
+        now, as their owner reports it. Its own events may have gone by before this
+        console opened its stream (a member that just started restores a session in
+        seconds), and nothing else would take the `disconnected` back."""
+        _, store = self._need()
+        stored = [info for sid in sids if (info := await store.get(sid)) is not None]
+        live: dict[str, SessionInfo] = {}
+        for owner in {info.instance_id for info in stored if info.instance_id}:
+            client = self._clients.get(owner)
+            if client is None:
+                continue
+            with contextlib.suppress(InstanceClientError):
+                live |= {info.session_id: info for info in await client.list_sessions()}
+        for info in stored:
+            now = live.get(info.session_id)
+            shown = info.overlaid(now, instance_id=info.instance_id) if now else info
+            self._fanout.publish(
+                SessionStateChanged(
+                    session_id=shown.session_id,
+                    workspace_id=shown.workspace_id,
+                    state=shown.state,
+                    previous=SessionState.DISCONNECTED,
+                    reason=shown.reason,
+                    detail=f"taken over by {shown.instance_id}" if shown.instance_id else "",
+                    instance_id=shown.instance_id,
+                )
+            )
 
     async def _relay(self, name: str) -> None:
         """One member's event stream into the console's subscriptions, resumed after blips."""
