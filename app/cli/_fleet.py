@@ -1,6 +1,7 @@
 """`pairdesk fleet`: look at and steer a fleet through its database (docs/FLEET.md).
 
-    pairdesk fleet status [--json]     members and sessions (owner, epoch, state, QR)
+    pairdesk fleet status [--json]     members (lease health) and sessions (owner, epoch,
+                                       lease, state as the fleet knows it, QR)
     pairdesk fleet add --workspace W   a new account, placed by the fleet; prints its id
     pairdesk fleet drain NAME          move a member's sessions away (--off to undo)
     pairdesk fleet remove SESSION_ID   log the account out at its owner, then delete it
@@ -17,7 +18,7 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -112,21 +113,45 @@ def _status(args: argparse.Namespace, settings: Settings, leases: LeaseStore) ->
         json.dump(data, sys.stdout, indent=2)
         print()
         return 0
-    print(f"{'member':<20} {'alive':<6} {'sessions':>8} {'load':>6}  url")
+    print(f"{'member':<20} {'alive':<6} {'sessions':>8} {'load':>6}  {'leases':<34} url")
     for m in data["members"]:
         alive = ("yes" if m["alive"] else "no") + ("*" if m["draining"] else "")
         load = f"{m['load']:.0%}"
-        print(f"{m['name']:<20} {alive:<6} {m['sessions']:>8} {load:>6}  {m['url']}")
-    print(f"\n{'session':<40} {'ws':>6} {'owner':<16} {'epoch':>5} {'state':<16} {'qrs':>3}")
+        print(
+            f"{m['name']:<20} {alive:<6} {m['sessions']:>8} {load:>6}  "
+            f"{_member_leases(m['leases']):<34} {m['url']}"
+        )
+    print(
+        f"\n{'session':<40} {'ws':>6} {'owner':<16} {'epoch':>5} {'lease':<14} "
+        f"{'state':<16} {'qrs':>3}"
+    )
     for s in data["sessions"]:
         owner = s["owner"] or "-"
         line = (
             f"{s['session_id']:<40} {s['workspace_id']:>6} {owner:<16} {s['epoch']:>5} "
-            f"{s['state']:<16} {s['qr_count']:>3}"
+            f"{_session_lease(s['lease']):<14} {s['state']:<16} {s['qr_count']:>3}"
         )
         print(line + (f"  qr={s['qr']}" if s["qr"] else ""))
+        if s["detail"]:
+            print(f"    {s['reason']}: {s['detail']}")
     print("\n(* draining)" if any(m["draining"] for m in data["members"]) else "", end="")
     return 0
+
+
+def _member_leases(leases: dict[str, Any]) -> str:
+    """'12 held, renewed 3s ago, 2 expired'."""
+    text = f"{leases['held']} held"
+    if leases["oldest_renewal_seconds"] is not None:
+        text += f", renewed {leases['oldest_renewal_seconds']:.0f}s ago"
+    return text + (f", {leases['expired']} expired" if leases["expired"] else "")
+
+
+def _session_lease(lease: dict[str, Any] | None) -> str:
+    """'held', 'expired 12s', 'unowned 3s'."""
+    if not lease:
+        return "-"
+    since = lease["seconds_since_expiry"]
+    return str(lease["health"]) + (f" {since:.0f}s" if since is not None else "")
 
 
 def _owner(leases: LeaseStore, session_id: str) -> tuple[str | None, str]:

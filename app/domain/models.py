@@ -122,6 +122,9 @@ class InstanceInfo:
     last_error: str = ""  # why it last stopped or failed to start, for the operator
     warm_ready: int = 0  # warm-pool login pages showing a QR right now
     warm_target: int = 0  # pages the warm pool keeps (0: pool off)
+    # Fleet members only: the leases it holds, how long ago the oldest was renewed,
+    # how many it let expire (one line for the card; empty for local instances).
+    lease_health: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -112,6 +112,19 @@ class Reason(StrEnum):
     # The sessions folder's disk is full: the session runs on its last saved login
     # and its snapshots are retried until space returns (a reason, never a state).
     DISK_FULL = "disk_full"
+    # Fleet mode, as a console sees it (docs/FLEET.md, "While a session waits for a
+    # member"): no member holds the session's lease, so its page is closed. These
+    # describe the fleet, not the session's own history: consoles and
+    # `pairdesk fleet status` derive them from the leases, nothing stores or sends them.
+    AWAITING_MEMBER = "awaiting_member"
+    NO_MEMBER = "no_member"
+
+
+#: Reasons only a fleet console derives (`app/fleet/lease_view.py`); the store's CHECK
+#: constraints leave them out, so a session's record can never hold one.
+FLEET_VIEW_REASONS: frozenset[Reason] = frozenset({Reason.AWAITING_MEMBER, Reason.NO_MEMBER})
+#: Every reason a session's record (accounts, session_events) may hold.
+STORED_REASONS: tuple[Reason, ...] = tuple(r for r in Reason if r not in FLEET_VIEW_REASONS)
 
 
 #: Socket states after which the page never recovers by itself, and the reason each

@@ -76,8 +76,10 @@ class MemberInfo:
     capacity: int
     draining: bool
     alive: bool
-    sessions: int
+    sessions: int  # leases held (unexpired)
     heartbeat_at: datetime
+    expired: int = 0  # leases it still owns that expired (it stopped renewing them)
+    renewed_ago: float | None = None  # seconds since its oldest held lease was renewed
 
 
 class LeaseStore:
@@ -143,17 +145,31 @@ class LeaseStore:
 
     def members(self) -> list[MemberInfo]:
         alive_since = func.now() - timedelta(seconds=self.ttl)
+        live = SessionLease.expires_at > func.now()
         held = (
-            select(SessionLease.owner, func.count().label("n"))
-            .where(SessionLease.expires_at > func.now())
+            select(
+                SessionLease.owner,
+                func.count().filter(live).label("n"),
+                func.count().filter(~live).label("expired"),
+                func.min(SessionLease.expires_at).filter(live).label("oldest"),
+            )
+            .where(SessionLease.owner.is_not(None))
             .group_by(SessionLease.owner)
             .subquery()
         )
         stmt = (
-            select(FleetMember, FleetMember.heartbeat_at > alive_since, held.c.n)
+            select(
+                FleetMember,
+                FleetMember.heartbeat_at > alive_since,
+                held.c.n,
+                held.c.expired,
+                held.c.oldest,
+                func.now(),
+            )
             .outerjoin(held, held.c.owner == FleetMember.name)
             .order_by(FleetMember.name)
         )
+        ttl = timedelta(seconds=self.ttl)
         with self._sessions() as session:
             return [
                 MemberInfo(
@@ -166,8 +182,16 @@ class LeaseStore:
                     alive=bool(alive),
                     sessions=int(n or 0),
                     heartbeat_at=m.heartbeat_at,
+                    expired=int(expired or 0),
+                    # Every lease is renewed to now() + TTL: the earliest expiry minus
+                    # the TTL is when the least recently renewed one was last renewed.
+                    renewed_ago=(
+                        max(0.0, (db_now - (oldest - ttl)).total_seconds())
+                        if oldest is not None
+                        else None
+                    ),
                 )
-                for m, alive, n in session.execute(stmt)
+                for m, alive, n, expired, oldest, db_now in session.execute(stmt)
             ]
 
     def _placing_members(self, session: Session) -> list[str]:

@@ -100,6 +100,18 @@ REASON_MESSAGES: dict[Reason, str] = {
         "and pairdesk retries by itself; free space on that disk (pairdesk doctor "
         "shows which folder) and the reason clears with the next save."
     ),
+    Reason.AWAITING_MEMBER: (
+        "The fleet member that ran this session stopped renewing its lease (it stopped, "
+        "froze or lost the database), so its page was closed (awaiting_member). Another "
+        "member takes it over by itself, without a QR, within lease_ttl + lease_grace; "
+        "nothing to do unless it stays like this (then see pairdesk fleet status)."
+    ),
+    Reason.NO_MEMBER: (
+        "No fleet member can run this session (no_member): none is alive, or every live "
+        "one is full or draining, so its page is closed and nothing takes it over. Start "
+        "another member, raise max_sessions, or end a drain (pairdesk fleet drain NAME "
+        "--off); a member then takes it over by itself."
+    ),
 }
 
 

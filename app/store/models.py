@@ -12,6 +12,7 @@ Changing a model means adding an Alembic revision under `migrations/versions`;
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.domain.outbox import OutboxState
-from app.domain.states import CentralStatus, Reason, SessionState
+from app.domain.states import STORED_REASONS, CentralStatus, SessionState
 from app.store._types import BigIntId, UTCDateTime
 
 # Named constraints, so later migrations can drop or alter them by name
@@ -48,7 +49,7 @@ SESSION_ID_LENGTH = 128
 INSTANCE_ID_LENGTH = 64
 
 
-def _one_of(column: str, values: type[Any]) -> str:
+def _one_of(column: str, values: Iterable[Any]) -> str:
     codes = ", ".join(f"'{member.value}'" for member in values)
     return f"{column} IN ({codes})"
 
@@ -64,7 +65,7 @@ class Account(Base):
     __table_args__ = (
         CheckConstraint(_one_of("state", SessionState), name="state"),
         CheckConstraint(_one_of("central_status", CentralStatus), name="central_status"),
-        CheckConstraint(f"reason IS NULL OR {_one_of('reason', Reason)}", name="reason"),
+        CheckConstraint(f"reason IS NULL OR {_one_of('reason', STORED_REASONS)}", name="reason"),
         Index("ix_accounts_instance_id_state", "instance_id", "state"),
     )
 
@@ -109,7 +110,7 @@ class SessionEvent(Base):
         CheckConstraint(
             f"previous IS NULL OR {_one_of('previous', SessionState)}", name="previous"
         ),
-        CheckConstraint(f"reason IS NULL OR {_one_of('reason', Reason)}", name="reason"),
+        CheckConstraint(f"reason IS NULL OR {_one_of('reason', STORED_REASONS)}", name="reason"),
         Index("ix_session_events_session_id_id", "session_id", "id"),
         Index("ix_session_events_at", "at"),
     )

@@ -45,6 +45,10 @@ class InstancesModel(RowTableModel[InstanceInfo]):
     def any_down(self) -> bool:
         return any(not r.alive for r in self._rows)
 
+    def any_leases(self) -> bool:
+        """Fleet members are shown: their lease health comes only with the list."""
+        return any(r.lease_health for r in self._rows)
+
     def rows(self) -> tuple[InstanceInfo, ...]:
         return tuple(self._rows)
 

@@ -172,7 +172,7 @@ class InstanceCard(QFrame):
         uptime = fmt.duration(fmt.age_seconds(info.started_at)) if info.alive else ""
         self.meta.setText(
             f"up {uptime or '-'}   ·   restarts {info.restarts}   ·   pid {info.pid or '-'}\n"
-            f"{info.url or 'no URL yet'}"
+            f"{info.url or 'no URL yet'}" + (f"\n{info.lease_health}" if info.lease_health else "")
         )
         # Why it is down, in the card itself (not only in a tooltip or stderr).
         self.why.setVisible(not info.alive and bool(info.last_error))

@@ -55,7 +55,8 @@ from app.ui.window_parts import VIEWS, Header, Nav, ShortcutOverlay, StatusTotal
 
 ScanPoster = Callable[[str, str], Awaitable[None]]
 RETRY_START_MS = 15_000  # a failed engine start is tried again this often
-INSTANCES_REFRESH_TICKS = 3  # while an instance is down, re-read why every 3 s
+# While an instance is down, re-read why every 3 s; fleet members' lease health likewise.
+INSTANCES_REFRESH_TICKS = 3
 
 
 def _set_proxy(session_id: str, proxy: str, engine: Engine) -> Awaitable[SessionInfo]:
@@ -449,8 +450,9 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_tick_timeout(self) -> None:
         self._ticks += 1
-        if self.instances.any_down() and self._ticks % INSTANCES_REFRESH_TICKS == 0:
-            self._refresh_instances()  # loads carry no reason; the list does
+        stale = self.instances.any_down() or self.instances.any_leases()
+        if stale and self._ticks % INSTANCES_REFRESH_TICKS == 0:
+            self._refresh_instances()  # loads carry no reason nor lease health; the list does
         self.update_problems()
         self.sessions.tick()
         self.totals.set_load(*self.instances.total_load(), self.instances.rowCount())

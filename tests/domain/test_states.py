@@ -62,6 +62,8 @@ def test_reason_codes_are_the_documented_ones() -> None:
         "proxy_unreachable",
         "passkey_required",
         "disk_full",
+        "awaiting_member",
+        "no_member",
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.events import SessionHeartbeat
@@ -323,3 +324,13 @@ def test_labels_no_database_can_store_are_refused_naming_the_label(
     with pytest.raises(InvalidIdentifier, match="^label "):
         accounts.create_account(session, AccountSpec(workspace_id=9, label=label), now=now)
     assert accounts.list_accounts(session) == []
+
+
+@pytest.mark.parametrize("reason", [Reason.AWAITING_MEMBER, Reason.NO_MEMBER])
+def test_reasons_only_a_fleet_console_derives_are_never_stored(
+    session: Session, now: datetime, reason: Reason
+) -> None:
+    (info,) = accounts.create_accounts(session, [AccountSpec(workspace_id=1)], now=now)
+    accounts.record_transition(session, info.session_id, S.STARTING, at=now)
+    with pytest.raises(IntegrityError, match="ck_accounts_reason"):
+        accounts.record_transition(session, info.session_id, S.DISCONNECTED, at=now, reason=reason)

@@ -7,29 +7,39 @@ database; operations on a session go to the API of the member holding its
 lease; live events come from every live member's event stream (re-read as
 members come and go). Several consoles attach at once and see the same
 thing; closing one changes nothing for any session.
+
+A member that stops renewing sends no event: its page is closed at its
+lease deadline and nobody writes that down until another member claims the
+session. So the console also polls the leases (`app/fleet/lease_view.py`
+decides what such a session is) and publishes a state change of its own when a
+session's lease lapses: `disconnected` with `awaiting_member` or `no_member`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy import Engine as SqlEngine
 
 from app.config import Settings
-from app.domain.events import EngineEvent
+from app.domain.events import EngineEvent, SessionStateChanged
 from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
 from app.domain.outbox import OutboxItem
 from app.domain.proxy import InvalidProxy, parse_proxy
+from app.domain.states import Reason, SessionState
 from app.engine.control.fanout import Fanout
 from app.engine.control.store import EngineStore
 from app.engine.doctor import CheckResult, run_checks
 from app.engine.errors import EngineError
 from app.engine.supervisor.client import InstanceClient, InstanceClientError
 from app.engine.wire import Health
+from app.fleet.lease_view import fleet_state
 from app.fleet.leases import LeaseStore, MemberInfo
+from app.fleet.status import FleetStatus, SessionRow, read_status
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +63,9 @@ class FleetEngine:
         self._streams: dict[str, asyncio.Task[None]] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._dispose: list[SqlEngine] = []
+        # Sessions whose lapsed lease this console announced: session id -> what it
+        # said (state, reason, lease health, lease owner), so each change is said once.
+        self._lapsed: dict[str, tuple[SessionState, Reason | None, str, str | None]] = {}
 
     # ------------------------------------------------------------- lifecycle
 
@@ -70,6 +83,7 @@ class FleetEngine:
         self._dispose.append(db)
         self._store = EngineStore(sessions=session_factory(db))
         await self._refresh_members()
+        await self._refresh_leases(announce=False)  # what the first list_sessions shows
         self._watcher = asyncio.create_task(self._watch_members(), name="fleet members")
 
     async def aclose(self) -> None:
@@ -131,6 +145,67 @@ class FleetEngine:
             await asyncio.sleep(MEMBERS_INTERVAL)
             with contextlib.suppress(Exception):
                 await self._refresh_members()
+            try:
+                await self._refresh_leases()
+            except Exception as exc:
+                log.info("could not read the fleet's leases: %s", exc)
+
+    async def _unsettled(self) -> FleetStatus:
+        """Sessions whose lease is not held by the member the account points at."""
+        leases, _ = self._need()
+        return await asyncio.to_thread(read_status, leases, unsettled_only=True)
+
+    async def _refresh_leases(self, *, announce: bool = True) -> None:
+        """Say `disconnected` for every session whose lease lapsed since the last look.
+
+        Its member cannot say it (it is gone, frozen or cut off) and the next owner
+        speaks only once it has claimed it; when it has, the session leaves this list,
+        this console says once what it is now (`_announce_settled`), and the new
+        owner's own events (starting, connected, ...) take over."""
+        status = await self._unsettled()
+        now: dict[str, tuple[SessionState, Reason | None, str, str | None]] = {}
+        for row in status.sessions:
+            if not row.detail or row.lease is None:
+                continue  # the stored state stands (not meant to run)
+            state = SessionState(row.state)
+            reason = Reason(row.reason) if row.reason else None
+            said = (state, reason, row.lease.health.value, row.lease.owner)
+            now[row.session_id] = said
+            if announce and self._lapsed.get(row.session_id) != said:
+                self._fanout.publish(_lapse_event(row, state, reason))
+        settled = [sid for sid in self._lapsed if sid not in now]
+        self._lapsed = now
+        if announce and settled:
+            await self._announce_settled(settled)
+
+    async def _announce_settled(self, sids: list[str]) -> None:
+        """Sessions a member runs again after this console said they lapsed: their state
+        now, as their owner reports it. Its own events may have gone by before this
+        console opened its stream (a member that just started restores a session in
+        seconds), and nothing else would take the `disconnected` back."""
+        _, store = self._need()
+        stored = [info for sid in sids if (info := await store.get(sid)) is not None]
+        live: dict[str, SessionInfo] = {}
+        for owner in {info.instance_id for info in stored if info.instance_id}:
+            client = self._clients.get(owner)
+            if client is None:
+                continue
+            with contextlib.suppress(InstanceClientError):
+                live |= {info.session_id: info for info in await client.list_sessions()}
+        for info in stored:
+            now = live.get(info.session_id)
+            shown = info.overlaid(now, instance_id=info.instance_id) if now else info
+            self._fanout.publish(
+                SessionStateChanged(
+                    session_id=shown.session_id,
+                    workspace_id=shown.workspace_id,
+                    state=shown.state,
+                    previous=SessionState.DISCONNECTED,
+                    reason=shown.reason,
+                    detail=f"taken over by {shown.instance_id}" if shown.instance_id else "",
+                    instance_id=shown.instance_id,
+                )
+            )
 
     async def _relay(self, name: str) -> None:
         """One member's event stream into the console's subscriptions, resumed after blips."""
@@ -240,13 +315,19 @@ class FleetEngine:
             for info in infos:
                 if info.session_id in rows:
                     rows[info.session_id] = rows[info.session_id].overlaid(info, instance_id=name)
+        status = await self._unsettled()
+        for row in status.sessions:
+            shown = rows.get(row.session_id)
+            if shown is not None and row.lease is not None:
+                rows[row.session_id] = _as_fleet_knows(shown, row, status.members)
         return sorted(rows.values(), key=lambda i: (i.workspace_id, i.session_id))
 
     # ------------------------------------------------------------- instances
 
     async def list_instances(self) -> list[InstanceInfo]:
         """Every member: host and URL, capacity and leases held (the fleet database),
-        load and connected sessions (its `/health`), and lease health: a member whose
+        load and connected sessions (its `/health`), and lease health: leases held, how
+        long ago the oldest was renewed, how many it let expire; a member whose
         heartbeat is older than the TTL is shown down, with when it was last seen."""
         await self._refresh_members()
         members = sorted(self._members.values(), key=lambda m: m.name)
@@ -284,6 +365,7 @@ class FleetEngine:
                     last_error=why,
                     warm_ready=h.warm_ready if h else 0,
                     warm_target=h.warm_target if h else 0,
+                    lease_health=lease_health(m),
                 )
             )
         return out
@@ -319,3 +401,52 @@ class FleetEngine:
 
     async def doctor(self) -> list[CheckResult]:
         return await run_checks(self._settings, launch_browser=False)
+
+
+def lease_health(m: MemberInfo) -> str:
+    """One line for a member's card: 'leases: 12 held, oldest renewed 3 s ago, 2 expired'."""
+    parts = [f"{m.sessions} held"]
+    if m.renewed_ago is not None:
+        parts.append(f"oldest renewed {m.renewed_ago:.0f} s ago")
+    if m.expired:
+        parts.append(f"{m.expired} expired (waiting for another member)")
+    return "leases: " + ", ".join(parts)
+
+
+def _as_fleet_knows(info: SessionInfo, row: SessionRow, members: list[MemberInfo]) -> SessionInfo:
+    """`info` (stored, overlaid with what live members said) as the fleet knows it."""
+    assert row.lease is not None
+    seen = fleet_state(
+        state=info.state,
+        reason=info.reason,
+        instance_id=info.instance_id,
+        lease=row.lease,
+        members=members,
+    )
+    if not seen.detail:
+        return info
+    return dataclasses.replace(
+        info,
+        state=seen.state,
+        reason=seen.reason,
+        instance_id=row.lease.owner or info.instance_id,
+        qr="",
+        qr_expires_at=None,
+        pairing_code="",
+        pairing_phone="",
+        pairing_code_expires_at=None,
+        memory_bytes=0,
+    )
+
+
+def _lapse_event(row: SessionRow, state: SessionState, reason: Reason | None) -> EngineEvent:
+    assert row.lease is not None
+    return SessionStateChanged(
+        session_id=row.session_id,
+        workspace_id=row.workspace_id,
+        state=state,
+        previous=SessionState(row.stored_state),
+        reason=reason,
+        detail=row.detail,
+        instance_id=row.lease.owner or "",
+    )
