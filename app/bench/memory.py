@@ -1,4 +1,4 @@
-"""memory: proportional set size per connected session, context vs profile.
+"""memory: proportional set size per connected session, context vs one browser per session.
 
 PSS (`psutil.memory_full_info().pss`) splits every shared page among the
 processes that map it, so summing it over a process tree counts the shared
@@ -16,6 +16,8 @@ a full run), each session scanned by the test phone and logged in:
 
 Per session = tree PSS / sessions; marginal = (PSS at the top step - PSS at
 the first) / the sessions added between, which leaves out fixed costs.
+The target (context at most 40% of one browser per session) is judged
+against `replaced`; `profile` is printed beside it.
 
 Safety stop: a design's ramp stops (and says so in `stopped_by`) when the
 machine's available memory falls under 15% (`_harness.guarded`); its
@@ -55,24 +57,27 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
                 figures["profile"] = await _engine(ctx, url, phone, steps, "profile", 10_000)
             figures["replaced"] = await _replaced(ctx, url, phone, steps, 20_000)
     context = figures["context"]
-    basis = "profile" if "profile" in figures else "replaced"
-    profile = figures[basis]
-    figures["ratio_basis"] = basis
-    done = [s for s in steps if str(s) in context and str(s) in profile]
+    # The target compares with one browser per session as the replaced system runs it
+    # (a full Chromium per session); pairdesk's own profile mode (the same design in
+    # the headless shell, with the engine's flags) is shown beside it.
+    bases = [b for b in ("replaced", "profile") if b in figures]
+    done = [s for s in steps if str(s) in context and str(s) in figures[bases[0]]]
     if not done:
         raise RuntimeError(f"no step completed for both designs: {figures}")
     top = str(done[-1])
-    ratio = context[top]["per_session_bytes"] / max(1, profile[top]["per_session_bytes"])
-    figures["ratio_context_to_profile"] = round(ratio, 3)
-    replaced = figures["replaced"]
-    if top in replaced:
-        figures["ratio_context_to_replaced"] = round(
-            context[top]["per_session_bytes"] / max(1, replaced[top]["per_session_bytes"]), 3
-        )
-    if "marginal_bytes" in context and "marginal_bytes" in profile:
-        figures["marginal_ratio"] = round(
-            context["marginal_bytes"] / max(1, profile["marginal_bytes"]), 3
-        )
+    basis = bases[0]
+    figures["ratio_basis"] = basis
+    for other in bases:
+        if top in figures[other]:
+            figures[f"ratio_context_to_{other}"] = round(
+                context[top]["per_session_bytes"]
+                / max(1, figures[other][top]["per_session_bytes"]),
+                3,
+            )
+        if "marginal_bytes" in context and "marginal_bytes" in figures[other]:
+            figures[f"marginal_ratio_to_{other}"] = round(
+                context["marginal_bytes"] / max(1, figures[other]["marginal_bytes"]), 3
+            )
     for name in ("context", "profile", "replaced"):
         if name in figures:
             data = figures[name]
@@ -85,16 +90,25 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
                 extra += " (memory floor)"
             label = f"PSS per session at {' / '.join(map(str, steps))}, {name}"
             result.row(label, cells + extra, "")
-    result.row(
-        f"context / {basis} per session at {top}", f"{ratio:.0%}", "at most 40%", met=ratio <= 0.40
-    )
-    if "marginal_ratio" in figures:
-        result.row(
-            f"context / {basis} marginal ({steps[0]} -> {steps[-1]})",
-            f"{figures['marginal_ratio']:.0%}",
-            "at most 40%",
-            met=figures["marginal_ratio"] <= 0.40,
-        )
+    for other in bases:
+        key = f"ratio_context_to_{other}"
+        if key in figures:
+            ratio = figures[key]
+            target = other == basis
+            result.row(
+                f"context / {other} per session at {top}",
+                f"{ratio:.0%}",
+                "at most 40%" if target else "",
+                met=ratio <= 0.40 if target else None,
+            )
+        marginal = figures.get(f"marginal_ratio_to_{other}")
+        if marginal is not None:
+            result.row(
+                f"context / {other} marginal ({steps[0]} -> {steps[-1]})",
+                f"{marginal:.0%}",
+                "at most 40%" if other == basis else "",
+                met=marginal <= 0.40 if other == basis else None,
+            )
 
 
 async def _engine(

@@ -102,7 +102,7 @@ def test_memory_restore_capacity_have_their_figures(report: dict) -> None:
                 sample = memory[design][str(step)]
                 assert isinstance(sample["pss_bytes"], int)
                 assert isinstance(sample["per_session_bytes"], int)
-        assert _number(memory["ratio_context_to_profile"])
+        assert _number(memory["ratio_context_to_replaced"])
     restore = _figures(report, "restore")
     if restore is not None:
         assert _number(restore["restore_s"])
