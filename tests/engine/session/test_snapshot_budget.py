@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from app.config import Settings
+from app.engine.session.health import HealthPolicy
 from app.engine.session.snapshot_budget import SnapshotBudget
+from app.engine.session.worker import SessionCore
 
 
 def test_cheap_snapshots_keep_the_configured_interval() -> None:
@@ -46,3 +51,23 @@ def test_the_share_must_be_a_fraction_of_a_core() -> None:
         SnapshotBudget(share=0)
     with pytest.raises(ValueError):
         SnapshotBudget(share=1.5)
+
+
+class _Host:
+    """What `SessionCore.snapshot_every` reads from its host."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.settings = Settings(sessions_dir=tmp_path)
+        self.policy = HealthPolicy(interval=5.0, snapshot_interval=60.0)
+        self.snapshot_budget = SnapshotBudget(share=0.1)
+
+
+def test_a_session_waits_as_long_as_its_instance_budget_says(tmp_path: Path) -> None:
+    host = _Host(tmp_path)
+    core = SessionCore(host, session_id="s1", workspace_id=1, label="")  # type: ignore[arg-type]
+    assert core.snapshot_every() == 60.0
+    for i in range(120):
+        host.snapshot_budget.record(f"s{i}", 1.5)
+    assert core.snapshot_every() == pytest.approx(1800.0)
+    core.disk_full_failures = 1  # a full disk still retries at heartbeat pace
+    assert core.snapshot_every() == 5.0
