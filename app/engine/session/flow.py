@@ -398,7 +398,9 @@ class Session(GateFlow):
         async with asyncio.timeout(60):
             state = await slot.context.storage_state(indexed_db=True)
         self.last_snapshot_at = loop.time()
-        self.host.snapshot_budget.record(self.session_id, self.last_snapshot_at - started)
+        self.host.snapshot_budget.record(
+            self.session_id, self.last_snapshot_at - started, ended_at=self.last_snapshot_at
+        )
         try:
             written = await asyncio.to_thread(self.folder.save_state, cast(dict[str, Any], state))
         except OSError as exc:

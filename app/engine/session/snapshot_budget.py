@@ -7,16 +7,25 @@ one a minute, 120 such sessions would need 2-4 cores for snapshots alone and
 leave nothing for their pages. So an instance gives all its periodic snapshots
 together at most `share` of one core: each session's interval is the sum of the
 sessions' last snapshot costs divided by that share, and never shorter than the
-configured interval. The snapshot taken when a session links and the final one
-on a clean stop are not periodic and never wait (docs/SESSIONS.md, "Snapshots").
+configured interval. Estimates lag (a session's first snapshot, taken as it
+links, is cheap: its page has not stored its messages yet), so a periodic
+snapshot also starts only while the instance's snapshots of the last minute
+took less than the share of it: a wave of sessions linked together cannot
+snapshot all at once a period later. The snapshot taken when a session links
+and the final one on a clean stop are not periodic and never wait
+(docs/SESSIONS.md, "Snapshots").
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 # A tenth of one core: heartbeats, QR delivery and the pages keep the rest.
 DEFAULT_SHARE = 0.1
 # How much a new measurement moves a session's cost (the rest is its history).
 _WEIGHT = 0.5
+# The window the share is held over, in seconds.
+WINDOW_S = 60.0
 
 
 class SnapshotBudget:
@@ -27,16 +36,25 @@ class SnapshotBudget:
             raise ValueError("share must be in (0, 1]")
         self.share = share
         self._cost: dict[str, float] = {}
+        self._spent: deque[tuple[float, float]] = deque()  # (ended at, seconds)
 
-    def record(self, session_id: str, seconds: float) -> None:
-        """One snapshot of `session_id` took `seconds`."""
+    def record(self, session_id: str, seconds: float, *, ended_at: float) -> None:
+        """One snapshot of `session_id` took `seconds`, ending at `ended_at` (loop time)."""
         seconds = max(0.0, seconds)
+        self._spent.append((ended_at, seconds))
         old = self._cost.get(session_id)
         self._cost[session_id] = seconds if old is None else old + _WEIGHT * (seconds - old)
 
     def forget(self, session_id: str) -> None:
         """The session's page is closed: it takes no periodic snapshots."""
         self._cost.pop(session_id, None)
+
+    def may_start(self, now: float) -> bool:
+        """Whether a periodic snapshot may start at `now` (loop time): the snapshots
+        that ended in the last WINDOW_S took less than the share of it."""
+        while self._spent and self._spent[0][0] <= now - WINDOW_S:
+            self._spent.popleft()
+        return sum(seconds for _, seconds in self._spent) < self.share * WINDOW_S
 
     def interval(self, floor: float) -> float:
         """Seconds between two periodic snapshots of one session: `floor` unless

@@ -301,7 +301,11 @@ class SessionCore:
                 )
             )
             due = loop.time() - self.last_snapshot_at >= self.snapshot_every()
-            if self.state is S.CONNECTED and due:
+            if (
+                self.state is S.CONNECTED
+                and due
+                and self.host.snapshot_budget.may_start(loop.time())
+            ):
                 self.last_snapshot_at = loop.time()
                 self.post(self.snapshot)
 
