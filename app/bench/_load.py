@@ -1,9 +1,10 @@
 """`--load N`: N busy loops competing for the cores while a loaded run measures.
 
-Each loop is a child Python process spinning at normal priority, as another
-user's CPU-bound job would. They are ended by pid (TERM, then KILL) when the
-run ends, and the bench's `ProcessTracker` knows them as it knows every
-descendant, so an interrupted run ends them too.
+Each loop is a child Python process spinning at normal priority in a
+session of its own, as another user's CPU-bound job would. They are ended
+by pid (TERM, then KILL) when the run ends, and the bench's
+`ProcessTracker` knows them as it knows every descendant, so an
+interrupted run ends them too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def busy_loops(count: int) -> Iterator[list[int]]:
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
+                    # Another user's job runs in a session of its own. With the kernel's
+                    # autogroup (on by default) CPU is shared fairly between sessions,
+                    # so loops in the bench's session would eat the console's own share.
+                    start_new_session=True,
                 )
             )
         yield [p.pid for p in procs]

@@ -13,8 +13,14 @@ oldest pending row) and sends each in its own task, owned by a TaskGroup:
 - other 4xx: `dead`, with the status and the start of the answer kept;
 - a QR row that anything newer of its session overtook was already marked
   `superseded` by the store when the newer row was enqueued; a QR is checked
-  again just before it is sent, so one picked a moment before it was
-  overtaken is not sent late either;
+  again just before it is sent when new rows were committed (`notify()`)
+  since the read that picked it, so one picked a moment before it was
+  overtaken is not sent late either. Without such news the read is still
+  current and the QR goes out at once: under CPU load each extra store read
+  is a trip through a worker thread that can cost tens of milliseconds.
+  (A row another process commits without telling this deliverer can
+  overtake a QR in that one read's window and the QR still goes out, just
+  before the row that overtook it, in order);
 - a row is never sent twice: a `next_due` read that was under way while a
   send finished may return that row as still pending, so rows settled during
   the read are skipped (the read after it sees them as they are).
@@ -99,6 +105,7 @@ class OutboxDeliverer:
         # may have seen them still pending, so they are not dispatched from it again.
         self._settled: set[uuid.UUID] = set()
         self._wake = asyncio.Event()
+        self._enqueued = 0  # notify() calls so far: news of rows committed since a read
         self._runner: asyncio.Task[None] | None = None
         self._transient_error = ""  # the last retryable failure; cleared by a success
         self._dead_error = ""  # the last refusal; cleared by retry_dead
@@ -129,6 +136,7 @@ class OutboxDeliverer:
 
     def notify(self) -> None:
         """New outbox rows were committed: look now rather than at the next poll."""
+        self._enqueued += 1
         self._wake.set()
 
     # ----------------------------------------------------------------- run
@@ -172,6 +180,7 @@ class OutboxDeliverer:
         try:
             free = self._max_in_flight - len(self._in_flight)
             self._settled.clear()  # sends settled before this read are seen by it
+            read_at = self._enqueued
             due = await self._store.next_due(now, free + len(self._in_flight), session_ids=sessions)
             for item in due:
                 if free <= 0:
@@ -180,7 +189,7 @@ class OutboxDeliverer:
                     continue  # read as pending before it was marked sent: never twice
                 if item.session_id not in self._in_flight:
                     self._in_flight[item.session_id] = group.create_task(
-                        self._deliver(item), name=f"webhook:{item.session_id}"
+                        self._deliver(item, read_at), name=f"webhook:{item.session_id}"
                     )
                     free -= 1
             wakeup = await self._store.next_wakeup(session_ids=sessions)
@@ -212,9 +221,10 @@ class OutboxDeliverer:
 
     # ------------------------------------------------------------ delivery
 
-    async def _deliver(self, item: OutboxItem) -> None:
+    async def _deliver(self, item: OutboxItem, read_at: int) -> None:
         try:
-            if item.supersedable and not await self._still_pending(item):
+            stale = self._enqueued != read_at  # rows committed since `item` was read
+            if item.supersedable and stale and not await self._still_pending(item):
                 return  # superseded after it was picked: a stale QR or code is never sent
             result = await self._client.post(Webhook.from_item(item))
             self._seen_outcome = True

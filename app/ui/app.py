@@ -26,8 +26,9 @@ from app.domain.models import AccountSpec, SessionInfo
 from app.engine.api import Engine
 from app.ui import theme
 from app.ui.engine_host import EngineFactory, EngineHost
-from app.ui.main_window import MainWindow, ScanPoster
+from app.ui.main_window import MainWindow
 from app.ui.qr_render import forget_images
+from app.ui.window_actions import ScanPoster
 
 if TYPE_CHECKING:
     from app.ui.first_run_dialog import FirstRun

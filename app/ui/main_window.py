@@ -7,8 +7,7 @@ data of their own.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QMainWindow,
     QSplitter,
@@ -32,9 +30,6 @@ from app.domain.events import EngineEvent, SyncStatus
 from app.domain.models import SessionInfo
 from app.domain.states import SessionState
 from app.engine.api import Engine
-from app.logfiles import log_path, tail
-from app.operator.bundle import write_bundle
-from app.ui import test_phone
 from app.ui.banners import BannerArea
 from app.ui.diagnostics_view import DiagnosticsView
 from app.ui.engine_host import EngineHost
@@ -51,9 +46,9 @@ from app.ui.qr_wall import QrWallView
 from app.ui.qr_wall_model import QrWallModel
 from app.ui.sessions_model import SessionsModel
 from app.ui.timeline import TimelineDrawer, TimelineModel
+from app.ui.window_actions import DiagnosticsActions, ScanPoster, TestPhoneActions
 from app.ui.window_parts import VIEWS, Header, Nav, ShortcutOverlay, StatusTotals, app_icon
 
-ScanPoster = Callable[[str, str], Awaitable[None]]
 RETRY_START_MS = 15_000  # a failed engine start is tried again this often
 # While an instance is down, re-read why every 3 s; fleet members' lease health likewise.
 INSTANCES_REFRESH_TICKS = 3
@@ -80,7 +75,6 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.config_file = config_file
         self.sandbox_url = sandbox_url
-        self._scan_poster = scan_poster
         self.setWindowTitle("pairdesk" + ("  [sandbox]" if settings.sandbox_mode else ""))
         self.setWindowIcon(app_icon())
         self.sessions = SessionsModel(self)
@@ -148,6 +142,23 @@ class MainWindow(QMainWindow):
             host, sessions=self.sessions, view=self.onboarding, focus=self.focus, parent=self
         )
         self._fetching_labels = False
+        self.test_phone = TestPhoneActions(
+            host,
+            sessions=self.sessions,
+            status=self.statusBar(),
+            sandbox_url=lambda: self.sandbox_url,
+            scan_poster=scan_poster,
+            parent=self,
+        )
+        self.diagnose = DiagnosticsActions(
+            host,
+            settings=settings,
+            view=self.diagnostics,
+            instances=self.instances,
+            status=self.statusBar(),
+            dialog_parent=self,
+            parent=self,
+        )
         self._connect()
         self._shortcuts()
         self._tick = QTimer(self)
@@ -181,14 +192,14 @@ class MainWindow(QMainWindow):
         self.totals.sig_filter_requested.connect(self._on_totals_filter_requested)
         self.wall.sig_focus_requested.connect(self.enter_focus)
         self.wall.sig_regenerate_requested.connect(h.regenerate_qr)
-        self.wall.sig_scan_requested.connect(self._on_wall_scan_requested)
+        self.wall.sig_scan_requested.connect(self.test_phone.scan)
         self.wall.sig_pairing_code_requested.connect(self.ask_pairing_code)
-        self.wall.sig_code_entry_requested.connect(self._on_wall_code_entry_requested)
+        self.wall.sig_code_entry_requested.connect(self.test_phone.enter_code)
         self.wall.sig_window_requested.connect(self._on_window_requested)
         self.focus.sig_regenerate_requested.connect(h.regenerate_qr)
         self.focus.sig_pairing_code_requested.connect(self.ask_pairing_code)
         self.focus.sig_leave_requested.connect(self.leave_focus)
-        self.focus.sig_scan_requested.connect(self._on_wall_scan_requested)
+        self.focus.sig_scan_requested.connect(self.test_phone.scan)
         self.grid.sig_action_requested.connect(self.act)
         self.grid.sig_timeline_requested.connect(self._on_grid_timeline_requested)
         self.grid.sig_diagnose_requested.connect(self.diagnose_session)
@@ -199,14 +210,7 @@ class MainWindow(QMainWindow):
         self.onboarding_flow.sig_focus_requested.connect(self.enter_focus)
         self.onboarding_flow.sig_message.connect(lambda t: self.statusBar().showMessage(t, 6000))
         self.sessions.sig_unknown_sessions.connect(self._on_sessions_unknown_sessions)
-        d = self.diagnostics
-        d.sig_timeline_requested.connect(self._on_diagnostics_timeline_requested)
-        d.sig_outbox_requested.connect(self.refresh_outbox)
-        d.sig_retry_requested.connect(self._on_diagnostics_retry_requested)
-        d.sig_log_requested.connect(self._on_diagnostics_log_requested)
-        d.sig_doctor_requested.connect(self._on_diagnostics_doctor_requested)
-        d.sig_bundle_requested.connect(self._on_diagnostics_bundle_requested)
-        d.events.sig_export_requested.connect(self._on_events_export_requested)
+        # Diagnose's own requests are wired by `DiagnosticsActions`.
 
     def _shortcuts(self) -> None:
         for n in range(len(VIEWS)):
@@ -227,7 +231,7 @@ class MainWindow(QMainWindow):
         if index == 4:
             if tab is not None:
                 self.diagnostics.tabs.setCurrentIndex(tab)
-            self.refresh_outbox()
+            self.diagnose.refresh_outbox()
 
     def enter_focus(self) -> None:
         self.show_view(0)
@@ -313,17 +317,6 @@ class MainWindow(QMainWindow):
         from app.ui.about_dialog import AboutDialog
 
         AboutDialog(self.settings, config_file=self.config_file, parent=self).exec()
-
-    def _diag(
-        self, call: Callable[[Engine], Awaitable[Any]], label: str, done: Callable[[Any], None]
-    ) -> None:
-        def failed(exc: BaseException) -> None:
-            self.statusBar().showMessage(f"{label}: {exc}", 8000)
-
-        self.host.op(call, label).success(done).failure(failed).run()
-
-    def refresh_outbox(self) -> None:
-        self._diag(lambda e: e.list_outbox(), "sync outbox", self.diagnostics.show_outbox)
 
     # -------------------------------------------------------------- slots
 
@@ -475,65 +468,19 @@ class MainWindow(QMainWindow):
         self.grid.set_filter(group)
         self.show_view(1)
 
-    @Slot(str, object)
-    def _on_wall_scan_requested(self, session_id: str, qr_view: QWidget) -> None:
-        try:
-            qr = test_phone.decode_widget(qr_view)
-        except test_phone.ScanError as exc:
-            self.statusBar().showMessage(str(exc), 8000)
-            return
-        row = self.sessions.row_for(session_id)
-        # The account's own phone when it has one: any other phone is "wrong phone".
-        phone = (row.phone if row else "") or test_phone.test_phone_number()
-        if self._scan_poster is not None:
-            poster, url = self._scan_poster, ""
-        elif self.sandbox_url:
-            poster, url = None, self.sandbox_url
-        else:
-            self.statusBar().showMessage("No sandbox test phone is running.", 8000)
-            return
-
-        def post() -> Awaitable[None]:
-            return poster(qr, phone) if poster else test_phone.post_scan(url, qr, phone)
-
-        self.statusBar().showMessage(f"Test phone scanning {session_id}…", 4000)
-        self.host.run_coroutine(post, "test phone scan").failure(
-            lambda exc: self.statusBar().showMessage(str(exc), 8000)
-        ).run()
-
-    @Slot(str, str, str)
-    def _on_wall_code_entry_requested(self, session_id: str, code: str, phone: str) -> None:
-        if not self.sandbox_url:
-            self.statusBar().showMessage("No sandbox test phone is running.", 8000)
-            return
-        url = self.sandbox_url
-        self.statusBar().showMessage(f"Test phone entering the code of {session_id}…", 4000)
-        self.host.run_coroutine(
-            lambda: test_phone.post_pair(url, code, phone), "test phone code"
-        ).failure(lambda exc: self.statusBar().showMessage(str(exc), 8000)).run()
-
     @Slot(str)
     def diagnose_session(self, session_id: str) -> None:
         """Diagnose › Timeline for this session: no id to type."""
         self.show_view(4, tab=0)
-        self._on_diagnostics_timeline_requested(session_id)
+        self.diagnose.show_timeline(session_id)
 
     @Slot(str)
     def _on_grid_timeline_requested(self, session_id: str) -> None:
         row = self.sessions.row_for(session_id)
         self.drawer.show_session(session_id, row.label if row else "")
-        self._load_timeline(
+        self.diagnose.load_timeline(
             session_id, lambda entries: self.drawer_model.set_entries(session_id, entries)
         )
-
-    @Slot(str)
-    def _on_diagnostics_timeline_requested(self, session_id: str) -> None:
-        self._load_timeline(
-            session_id, lambda entries: self.diagnostics.show_timeline(session_id, entries)
-        )
-
-    def _load_timeline(self, session_id: str, done: Callable[[list[Any]], None]) -> None:
-        self._diag(lambda e: e.session_timeline(session_id), "timeline", done)
 
     @Slot(str)
     def _on_restart_instance_requested(self, instance_id: str) -> None:
@@ -546,66 +493,10 @@ class MainWindow(QMainWindow):
             lambda info: self.instances.load([info])
         ).run()
 
-    @Slot(list)
-    def _on_diagnostics_retry_requested(self, event_ids: list[Any]) -> None:
-        def done(n: int) -> None:
-            self.statusBar().showMessage(f"Requeued {n} dead event(s) for delivery", 6000)
-            self.refresh_outbox()
-
-        ids = [str(i) for i in event_ids]
-        self._diag(lambda e: e.retry_outbox(ids), "retry", done)
-
     @Slot(str)
     def _on_instance_log_requested(self, instance_id: str) -> None:
         self.show_view(4)
         self.diagnostics.show_instance_log(instance_id)
-
-    @Slot(str)
-    def _on_diagnostics_log_requested(self, instance_id: str) -> None:
-        path = log_path(self.settings, instance_id)
-
-        def show(lines: list[str]) -> None:
-            # The engine's in-memory tail first; the instance's own file when that is empty.
-            self.diagnostics.show_log(lines or tail(path), str(path))
-
-        self._diag(lambda e: e.instance_log(instance_id), "log", show)
-
-    @Slot()
-    def _on_diagnostics_doctor_requested(self) -> None:
-        self._diag(lambda e: e.doctor(), "doctor", self.diagnostics.show_doctor)
-
-    @Slot()
-    def _on_diagnostics_bundle_requested(self) -> None:
-        name = f"pairdesk-diagnostics-{datetime.now():%Y%m%d-%H%M%S}.zip"
-        path, _ = QFileDialog.getSaveFileName(self, "Export diagnostics bundle", name, "*.zip")
-        if path:
-            self.export_bundle(Path(path))
-
-    @Slot()
-    def _on_events_export_requested(self) -> None:
-        name = f"pairdesk-events-{datetime.now():%Y%m%d-%H%M%S}.jsonl"
-        path, _ = QFileDialog.getSaveFileName(self, "Export events", name, "*.jsonl")
-        if path:
-            n = self.diagnostics.events.export(Path(path))
-            self.statusBar().showMessage(f"{n} event(s) written to {path}", 8000)
-
-    def export_bundle(self, path: Path) -> None:
-        """Gather sessions, outbox, logs and doctor results from the engine, then zip them."""
-        ids = [self.instances.info(r).instance_id for r in range(self.instances.rowCount())]
-
-        async def gather(engine: Engine) -> dict[str, Any]:
-            return {
-                "sessions": await engine.list_sessions(),
-                "outbox": await engine.list_outbox(),
-                "doctor": await engine.doctor(),
-                "logs": {iid: await engine.instance_log(iid) for iid in ids},
-            }
-
-        def write(data: dict[str, Any]) -> None:
-            write_bundle(path, settings=self.settings, **data)
-            self.diagnostics.show_bundle_result(f"Bundle written to {path}")
-
-        self.host.op(gather, "diagnostics bundle").success(write).run()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.statusBar().showMessage("Stopping sessions and instances…")

@@ -69,3 +69,10 @@ def test_busy_loops_run_for_the_block_and_are_ended() -> None:
         assert len(procs) == 2 and all(p.is_running() for p in procs)
     for proc in procs:
         assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+
+
+def test_busy_loops_run_in_sessions_of_their_own() -> None:
+    import os
+
+    with busy_loops(2) as pids:
+        assert all(os.getsid(pid) == pid != os.getsid(0) for pid in pids)

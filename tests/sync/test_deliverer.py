@@ -357,3 +357,57 @@ async def test_a_row_read_as_pending_while_it_is_being_sent_is_not_sent_again(
     deliverer.notify()  # new rows committed elsewhere: the dispatcher reads again now
     await asyncio.wait_for(drain, 10)
     assert [w.event_id for _, w in sender.attempts] == [hook.event_id]
+
+
+class CountingStore(MemoryOutbox):
+    """Counts the deliverer's re-reads of single rows; can commit a row during a read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+        self.during_read: Callable[[], None] | None = None
+
+    async def next_due(self, now, limit, *, session_ids=None):
+        due = await super().next_due(now, limit, session_ids=session_ids)
+        if self.during_read is not None:
+            commit, self.during_read = self.during_read, None
+            commit()  # committed (and announced) after the rows above were read
+        return due
+
+    async def get(self, event_id):
+        self.gets += 1
+        return await super().get(event_id)
+
+
+async def test_a_qr_read_with_no_news_since_is_sent_without_reading_it_again(
+    clock: FakeClock,
+) -> None:
+    store = CountingStore()
+    sender = ScriptedSender(clock)
+    store.enqueue(
+        "s1", webhook_for(qr_event("s1", 1, clock.datetime())).draft(), now=clock.datetime()
+    )
+    await make(store, sender, clock).drain()
+    assert sender.accepted_names("s1") == ["qr_code_generated"]
+    assert store.gets == 0
+
+
+async def test_a_qr_overtaken_while_it_was_being_read_is_not_sent(clock: FakeClock) -> None:
+    store = CountingStore()
+    sender = ScriptedSender(clock)
+    deliverer = make(store, sender, clock)
+    at = clock.datetime()
+    store.enqueue("s1", webhook_for(qr_event("s1", 1, at)).draft(), now=at)
+
+    def newer_qr() -> None:
+        store.enqueue("s1", webhook_for(qr_event("s1", 2, at)).draft(), now=at)
+        deliverer.notify()
+
+    store.during_read = newer_qr
+    await deliverer.drain()
+    assert store.gets == 1
+    assert [(i.name, i.state) for i in store.items()] == [
+        ("qr_code_generated", OutboxState.SUPERSEDED),
+        ("qr_code_generated", OutboxState.SENT),
+    ]
+    assert [w.data["qr_count"] for w in sender.accepted] == [2]

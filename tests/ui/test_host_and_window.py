@@ -77,7 +77,7 @@ def test_diagnostics_bundle_has_no_secret(qtbot, host, fake_engine, settings, tm
     qtbot.addWidget(window)
     window.instances.load([])
     path = tmp_path / "bundle.zip"
-    window.export_bundle(path)
+    window.diagnose.export_bundle(path)
     qtbot.waitUntil(path.exists)
     blob = b""
     with zipfile.ZipFile(path) as zf:
