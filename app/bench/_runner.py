@@ -191,8 +191,15 @@ def _run_module(ctx: BenchContext, name: str, result: ScenarioResult, limit: flo
         result.status, result.reason = "failed", f"did not finish within {limit:.0f} s"
     except Exception as exc:  # reported, and the next scenario still runs
         result.status = "failed"
-        result.reason = f"{type(exc).__name__}: {exc}".strip()
+        result.reason = _what_failed(exc)
         traceback.print_exc(file=sys.stderr)
+
+
+def _what_failed(exc: BaseException) -> str:
+    """The error a person can act on: a task group's own error, not the group."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}".strip()
 
 
 async def _bounded(coro: Any, limit: float) -> None:
