@@ -51,6 +51,8 @@ from app.engine.session.worker import HostServices, log
 from app.engine.vault import VaultError
 
 S = SessionState
+# Reopenings from the snapshot before a QR shown during a restore is believed.
+RESTORE_RETRIES = 2
 # Socket states that are not "connected, momentarily not": verdicts, and the terminal
 # states the adapter reports as `Blocked` on their own.
 _VERDICTS = frozenset(
@@ -74,6 +76,7 @@ class Session(GateFlow):
             host, session_id=session_id, workspace_id=workspace_id, label=label, proxy=proxy
         )
         self._restoring = False
+        self._restore_retries = 0
         self._batches = 0
         self._failures = 0
         self._regen_next = False
@@ -162,6 +165,28 @@ class Session(GateFlow):
             self.folder, state or carried, self.sink_for(gen), proxy=self.proxy
         )
 
+    async def _restore_did_not_take(self) -> bool:
+        """A page opened from a saved login shows a QR. Under heavy load the login can
+        fail to reach the page (its storage not restored in time, IndexedDB not opening),
+        and the page then makes new keys: a QR would cost the customer a scan for a
+        login that still exists. So the page is reopened from the snapshot, up to
+        RESTORE_RETRIES times, before the QR is believed (docs/SESSIONS.md)."""
+        if not (self._restoring and self.state is S.STARTING):
+            return False
+        if self._restore_retries >= RESTORE_RETRIES:
+            return False
+        self._restore_retries += 1
+        log.warning(
+            "session %s: the page opened from the saved login shows a QR; reopening it (%d/%d)",
+            self.session_id,
+            self._restore_retries,
+            RESTORE_RETRIES,
+        )
+        await self._recover(
+            Reason.ERROR, "the saved login did not reach the page; reopening it from the snapshot"
+        )
+        return True
+
     async def _recover(self, reason: Reason, detail: str) -> None:
         policy = self.host.policy
         self.gen += 1  # signals of the dead page are void from here on
@@ -197,6 +222,8 @@ class Session(GateFlow):
 
     async def handle(self, signal: PageSignal) -> None:
         if isinstance(signal, Qr):
+            if await self._restore_did_not_take():
+                return
             self._on_qr(signal)
         elif isinstance(signal, SocketState):
             self._on_socket(signal)
@@ -300,6 +327,7 @@ class Session(GateFlow):
         r.qr, r.qr_issued_at, r.qr_expires_at = "", None, None
         self._failures = self._batches = 0
         self._restoring = False
+        self._restore_retries = 0
         # Snapshot and meta before saying "connected": whoever hears it may rely on
         # the login being on disk (an instance killed right after still restores it).
         # A restored login is on disk already (it was just read from there): writing it

@@ -273,3 +273,33 @@ async def test_a_lost_snapshot_key_fails_the_session_with_what_to_do(tmp_path: P
         assert info.state is S.FAILED and info.reason is Reason.STATE_CORRUPT
         error = w.recorder.of(SessionError, "s1")[-1]
         assert "put the backed-up key file back" in error.message
+
+
+async def test_a_saved_login_that_does_not_reach_the_page_is_reopened_not_shown_as_a_qr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with world(tmp_path) as w:
+        host = await w.host()
+        await w.connect(host, "s1", PHONE)
+        await host.stop_session("s1")
+        real_open = host.open_slot
+        dropped: list[bool] = []
+
+        async def first_open_loses_the_login(folder, state, sink, *, proxy=None):  # type: ignore[no-untyped-def]
+            if state is not None and not dropped:
+                dropped.append(True)  # as under heavy load: the page finds no keys
+                state = None
+            return await real_open(folder, state, sink, proxy=proxy)
+
+        monkeypatch.setattr(host, "open_slot", first_open_loses_the_login)
+        mark = len(w.recorder.events)
+        await host.start_session(session_id="s1", workspace_id=1)
+        ready = await w.recorder.wait_for(SessionReady, lambda e: e.session_id == "s1", start=mark)
+        assert dropped and ready.restored and ready.phone_number == PHONE
+        assert not [e for e in w.recorder.events[mark:] if isinstance(e, QrIssued)]
+        reopened = [
+            e
+            for e in w.recorder.events[mark:]
+            if isinstance(e, SessionStateChanged) and e.state is S.DISCONNECTED
+        ]
+        assert reopened and "did not reach the page" in reopened[0].detail
