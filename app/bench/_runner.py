@@ -68,12 +68,13 @@ def run_bench(
     tracker.start()
     scratch = Path(tempfile.mkdtemp(prefix="pairdesk-bench-"))
     options = _with_scratch(options, scratch, tuple(names))
-    ctx = BenchContext(options=options, tracker=tracker, chromium_path=_chromium(options))
+    chromium_path, session_browser = _chromium(options)
+    ctx = BenchContext(options=options, tracker=tracker, chromium_path=chromium_path)
     report: dict[str, Any] = {"machine": machine_info(), "quick": options.quick}
     report["pairdesk_version"] = report["machine"]["pairdesk_version"]
     report["page_weights"] = list(options.page_weights)
     report["load"] = options.load
-    report["session_browser"] = _session_browser(options)
+    report["session_browser"] = session_browser
     started = time.perf_counter()
     results: list[ScenarioResult] = []
     interrupted = ""
@@ -207,26 +208,17 @@ async def _bounded(coro: Any, limit: float) -> None:
         await coro
 
 
-def _chromium(options: BenchOptions) -> str | None:
-    """Chromium's path; None means Playwright's own download, "" that none was found."""
+def _chromium(options: BenchOptions) -> tuple[str | None, str]:
+    """Chromium's path (None: Playwright's own download; "": none found), and the
+    binary the engine runs sessions in (the headless shell when installed)."""
     from app.engine.chromium import ChromiumNotFound, find_chromium
 
     configured = options.base_settings.chromium if options.base_settings else ""
     try:
-        return find_chromium(configured).path
+        choice = find_chromium(configured)
     except ChromiumNotFound:
-        return ""
-
-
-def _session_browser(options: BenchOptions) -> str:
-    """The binary the engine runs sessions in (the headless shell when installed)."""
-    from app.engine.chromium import ChromiumNotFound, find_chromium
-
-    configured = options.base_settings.chromium if options.base_settings else ""
-    try:
-        return find_chromium(configured).session_path or "Playwright's own Chromium"
-    except ChromiumNotFound:
-        return "no Chromium"
+        return "", "no Chromium"
+    return choice.path, choice.session_path or "Playwright's own Chromium"
 
 
 def _with_scratch(options: BenchOptions, scratch: Path, names: tuple[str, ...]) -> BenchOptions:

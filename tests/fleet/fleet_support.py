@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from app.domain.events import EngineEvent
 from app.fleet.fleet_key import write_fleet_key
 
 READY = re.compile(r"instance: (\S+)")
@@ -174,3 +175,14 @@ class CuttableProxy:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+
+async def next_event(
+    events: asyncio.Queue[EngineEvent], kind: type, **match: object
+) -> EngineEvent:
+    """The next event of `kind` whose fields equal `match`, from a console's queue."""
+    async with asyncio.timeout(90):  # a failure guard only
+        while True:
+            event = await events.get()
+            if isinstance(event, kind) and all(getattr(event, k) == v for k, v in match.items()):
+                return event

@@ -27,17 +27,9 @@ from app.fleet.leases import LeaseStore
 from app.sandbox import AsyncTestPhone, SandboxOptions, SandboxServer
 from app.store import session_factory
 from app.store.fleet_models import SessionSnapshot
-from tests.fleet.fleet_support import TOKEN, client, start_member
+from tests.fleet.fleet_support import TOKEN, client, next_event, start_member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(300)]
-
-
-async def _next(events: asyncio.Queue[EngineEvent], kind: type, **match: object) -> EngineEvent:
-    async with asyncio.timeout(60):  # a failure guard only
-        while True:
-            event = await events.get()
-            if isinstance(event, kind) and all(getattr(event, k) == v for k, v in match.items()):
-                return event
 
 
 async def _pump(engine: ConsoleEngine, queue: asyncio.Queue[EngineEvent]) -> None:
@@ -68,12 +60,12 @@ async def test_two_consoles_attach_link_a_session_and_detach_without_effect(
             await asyncio.sleep(0.5)  # the consoles' event streams open
             (info,) = await consoles[0].add_accounts([AccountSpec(workspace_id=3, label="Desk")])
             sid = info.session_id
-            qrs = [await _next(q, QrIssued, session_id=sid) for q in queues]
+            qrs = [await next_event(q, QrIssued, session_id=sid) for q in queues]
             assert qrs[0].qr == qrs[1].qr  # type: ignore[attr-defined]
             async with AsyncTestPhone(sandbox.url) as phone:
                 await phone.scan(qrs[0].qr, "6281500000001")  # type: ignore[attr-defined]
                 for q in queues:
-                    await _next(
+                    await next_event(
                         q, SessionStateChanged, session_id=sid, state=SessionState.CONNECTED
                     )
                 assert (await phone.stats())["conflicts_total"] == 0

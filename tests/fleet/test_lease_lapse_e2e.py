@@ -27,17 +27,9 @@ from app.engine.api import Engine as ConsoleEngine
 from app.sandbox import AsyncTestPhone, SandboxOptions, SandboxServer
 from app.store import session_factory
 from app.store.fleet_models import SessionSnapshot
-from tests.fleet.fleet_support import TOKEN, Member, start_member
+from tests.fleet.fleet_support import TOKEN, Member, next_event, start_member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(300)]
-
-
-async def _next(events: asyncio.Queue[EngineEvent], kind: type, **match: object) -> EngineEvent:
-    async with asyncio.timeout(90):  # a failure guard only
-        while True:
-            event = await events.get()
-            if isinstance(event, kind) and all(getattr(event, k) == v for k, v in match.items()):
-                return event
 
 
 def _shipped(engine: Engine, sid: str) -> bool:
@@ -77,10 +69,10 @@ async def test_a_console_sees_a_dead_members_session_wait_then_come_back(
             await asyncio.sleep(0.5)  # the console's event stream opens
             (info,) = await console.add_accounts([AccountSpec(workspace_id=3)])
             sid = info.session_id
-            qr = await _next(queue, QrIssued, session_id=sid)
+            qr = await next_event(queue, QrIssued, session_id=sid)
             async with AsyncTestPhone(sandbox.url) as phone:
                 await phone.scan(qr.qr, "6281500000002")  # type: ignore[attr-defined]
-                await _next(
+                await next_event(
                     queue, SessionStateChanged, session_id=sid, state=SessionState.CONNECTED
                 )
 
@@ -90,7 +82,7 @@ async def test_a_console_sees_a_dead_members_session_wait_then_come_back(
                         await asyncio.sleep(0.2)
                 members[0].remember_tree()
                 os.kill(members[0].proc.pid, signal.SIGKILL)  # its watchdog closes the browser
-                lapsed = await _next(queue, SessionStateChanged, session_id=sid)
+                lapsed = await next_event(queue, SessionStateChanged, session_id=sid)
                 assert (lapsed.state, lapsed.reason) == (  # type: ignore[attr-defined]
                     SessionState.DISCONNECTED,
                     Reason.NO_MEMBER,
@@ -102,7 +94,7 @@ async def test_a_console_sees_a_dead_members_session_wait_then_come_back(
                 members.append(
                     await start_member(tmp_path, "m2", fleet_url=fleet_url, sandbox_url=sandbox.url)
                 )
-                back = await _next(
+                back = await next_event(
                     queue, SessionStateChanged, session_id=sid, state=SessionState.CONNECTED
                 )
                 assert back.instance_id == "m2"

@@ -36,6 +36,7 @@ class SnapshotBudget:
             raise ValueError("share must be in (0, 1]")
         self.share = share
         self._cost: dict[str, float] = {}
+        self._total = 0.0  # sum of _cost: read at every heartbeat of every session
         self._spent: deque[tuple[float, float]] = deque()  # (ended at, seconds)
 
     def record(self, session_id: str, seconds: float, *, ended_at: float) -> None:
@@ -43,11 +44,13 @@ class SnapshotBudget:
         seconds = max(0.0, seconds)
         self._spent.append((ended_at, seconds))
         old = self._cost.get(session_id)
-        self._cost[session_id] = seconds if old is None else old + _WEIGHT * (seconds - old)
+        new = seconds if old is None else old + _WEIGHT * (seconds - old)
+        self._cost[session_id] = new
+        self._total += new - (old or 0.0)
 
     def forget(self, session_id: str) -> None:
         """The session's page is closed: it takes no periodic snapshots."""
-        self._cost.pop(session_id, None)
+        self._total -= self._cost.pop(session_id, 0.0)
 
     def may_start(self, now: float) -> bool:
         """Whether a periodic snapshot may start at `now` (loop time): the snapshots
@@ -59,4 +62,4 @@ class SnapshotBudget:
     def interval(self, floor: float) -> float:
         """Seconds between two periodic snapshots of one session: `floor` unless
         the sessions' snapshots together would then take more than the share."""
-        return max(floor, sum(self._cost.values()) / self.share)
+        return max(floor, max(0.0, self._total) / self.share)
