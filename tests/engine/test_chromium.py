@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from app.config import Settings
-from app.engine.browser.launch import ChromiumLauncher
+from app.engine.browser.launch import ChromiumLauncher, NoDisplay
 from app.engine.chromium import (
     DISABLED_FEATURES,
     disabled_features_of,
@@ -148,3 +148,20 @@ def test_a_launcher_script_that_does_not_exec_is_looked_through(
     choice = find_chromium("", environ={})
     # The parent-death signal must reach the browser itself, not a shell around it.
     assert choice.session_path == str(real / "chromium-headless-shell")
+
+
+@pytest.mark.e2e
+async def test_a_headless_shell_asked_for_a_window_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    choice = find_chromium(Settings().chromium)
+    if choice.headless_path is None:
+        pytest.skip("no headless shell installed (make setup adds Debian's)")
+    monkeypatch.setenv("DISPLAY", ":0")  # a display is there; the binary is the problem
+    launcher = ChromiumLauncher(Settings(chromium=choice.headless_path), tie_to_parent=False)
+    await launcher.start()
+    try:
+        with pytest.raises(NoDisplay, match="headless shell.*apt-get install chromium"):
+            await launcher.launch_window()
+    finally:
+        await launcher.aclose()

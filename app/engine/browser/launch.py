@@ -229,8 +229,9 @@ class ChromiumLauncher:
             )
         if not self._window_capable:
             raise NoDisplay(
-                "only a headless Chromium is installed here, which cannot open a window; "
-                "install the full one (Debian: apt-get install chromium)"
+                f"the Chromium in use ({self._executable}) is a headless shell, which cannot "
+                "open a window; install the full Chromium (Debian: apt-get install chromium) "
+                "or point the chromium setting (PAIRDESK_CHROMIUM) at it"
             )
         return await self.playwright.chromium.launch(
             executable_path=self._executable, args=self.args, headless=False, env=_env()
