@@ -67,6 +67,13 @@ log = logging.getLogger(__name__)
 # Only the engine's browsers get it: the bench's replaced design stays as it was.
 ENGINE_FLAGS: tuple[str, ...] = ("--js-flags=--optimize-for-size",)
 
+# V8 in Playwright's Node.js driver (one per instance): a young generation of 1 MiB
+# semi-spaces instead of Node's 16 MiB. The driver allocates in bursts (a real-weight
+# snapshot is 9 MiB of JSON through it) and keeps a grown young generation committed:
+# 131-133 -> 108-115 MiB USS per driver (docs/BENCHMARKS.md, "Memory: the fixed part").
+# Given on node's command line by the driver's wrapper, so only a wrapped driver has it.
+DRIVER_NODE_FLAGS: tuple[str, ...] = ("--max-semi-space-size=1",)
+
 _WRAPPER = """#!{python} -IS
 # pairdesk: run {target} so that the kernel kills it when its parent dies,
 # without the credentials variables (app/engine/child_env.py).
@@ -79,7 +86,7 @@ def credential(name):
     upper = name.upper()
     return upper.startswith({prefixes!r}) or any(m in upper for m in {markers!r})
 env = {{k: v for k, v in os.environ.items() if not credential(k)}}
-os.execve({target!r}, [{target!r}] + sys.argv[1:], env)
+os.execve({target!r}, [{target!r}, *{leading!r}] + sys.argv[1:], env)
 """
 
 
@@ -120,13 +127,15 @@ def _wrapper_dir() -> Path:
     return folder
 
 
-def deathsig_wrapper(target: str) -> str:
-    """Path of an executable that runs `target` under PR_SET_PDEATHSIG (Linux only)."""
+def deathsig_wrapper(target: str, leading_args: tuple[str, ...] = ()) -> str:
+    """Path of an executable that runs `target` under PR_SET_PDEATHSIG (Linux only),
+    with `leading_args` before the arguments it is given."""
     if not sys.platform.startswith("linux"):
         return target
     body = _WRAPPER.format(
         python=sys.executable,
         target=target,
+        leading=list(leading_args),
         prefixes=CREDENTIAL_PREFIXES,
         markers=CREDENTIAL_MARKERS,
     )
@@ -147,8 +156,9 @@ def _env() -> dict[str, str | float | bool]:
 
 
 def _wrap_driver() -> None:
-    """Start Playwright's Node.js driver under PDEATHSIG, and without credentials
-    variables (the wrapper drops them), from now on, in this process.
+    """Start Playwright's Node.js driver under PDEATHSIG, without credentials
+    variables (the wrapper drops them) and with `DRIVER_NODE_FLAGS`, from now on, in
+    this process.
 
     Playwright reads PLAYWRIGHT_NODEJS_PATH when a driver starts. It is set once
     and left set (pointing at the same node, wrapped), rather than set and
@@ -159,7 +169,7 @@ def _wrap_driver() -> None:
     node, _cli = compute_driver_executable()
     if Path(node).name.startswith("pdeathsig-"):
         return
-    os.environ["PLAYWRIGHT_NODEJS_PATH"] = deathsig_wrapper(node)
+    os.environ["PLAYWRIGHT_NODEJS_PATH"] = deathsig_wrapper(node, DRIVER_NODE_FLAGS)
 
 
 class ChromiumLauncher:

@@ -1,5 +1,6 @@
 """Credentials variables of the instance never reach the Playwright driver or
-Chromium: read from /proc/<pid>/environ of every process the launcher started."""
+Chromium: read from /proc/<pid>/environ of every process the launcher started.
+The wrapped driver runs with the engine's Node.js flags."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import psutil
 import pytest
 
 from app.config import Settings
-from app.engine.browser.launch import ChromiumLauncher
+from app.engine.browser.launch import DRIVER_NODE_FLAGS, ChromiumLauncher
 
 pytestmark = [
     pytest.mark.e2e,
@@ -73,6 +74,11 @@ async def test_no_credentials_variable_reaches_the_driver_or_chromium(
         argv, env = ours[pid]
         leaked = sorted(set(PLANTED) & set(env))
         assert not leaked, f"{argv[:1]} (pid {pid}) got {leaked}"
+    if tie:  # the wrapped driver also gets its V8 flags on node's command line
+        nodes = [argv for argv, _ in ours.values() if "run-driver" in argv]
+        assert nodes, "the driver's command line was read"
+        for argv in nodes:
+            assert set(DRIVER_NODE_FLAGS) <= set(argv[: argv.index("run-driver")]), argv
     assert len(children) > 2  # zygotes and renderers too
     for pid, (argv, env) in children.items():
         if tie or pid not in driver:
