@@ -1,7 +1,7 @@
 """Health policy of one instance's sessions: heartbeat timing and recovery backoff.
 
-A session is pinged (one `page.evaluate` round trip) every `interval`; a ping
-that takes longer than `timeout` means the page is hung. A hung page, a
+A session is pinged (one `page.evaluate` round trip) every `interval`; when
+`hang_after` pings in a row each take longer than `timeout`, the page is hung. A hung page, a
 crashed renderer, a crashed browser or a page that does not get its socket
 back within `reconnect_grace` is recovered by reopening the session
 from its snapshot, after a delay that doubles per consecutive failure (with
@@ -21,6 +21,7 @@ from app.config import Settings
 class HealthPolicy:
     interval: float = 5.0
     timeout: float = 15.0
+    hang_after: int = 2  # pings in a row that time out before a page counts as hung
     budget: int = 5
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
