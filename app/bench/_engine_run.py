@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +34,7 @@ class _Track:
     qr: str = ""
     qr_events: int = 0
     restored: bool = False
+    state: str = ""  # the last state the stream announced
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -48,6 +49,11 @@ class EngineRun:
         self.qr_arrived: dict[tuple[str, int], float] = {}  # (session, qr_count) -> unix time
         self.heartbeats: list[tuple[float, float]] = []  # (perf_counter, latency_ms)
         self.errors: list[str] = []
+        self.lost: Counter[str] = Counter()  # disconnects announced, by reason
+
+    def states(self, sids: list[str]) -> Counter[str]:
+        """How many of `sids` are in each announced state (unheard: "no event")."""
+        return Counter(self.tracks[sid].state or "no event" for sid in sids)
 
     async def pump(self) -> None:
         from app.domain.events import QrIssued, SessionError, SessionHeartbeat, SessionReady
@@ -57,6 +63,10 @@ class EngineRun:
         async for event in self._sub:
             now = time.perf_counter()
             sid = getattr(event, "session_id", "")
+            if isinstance(event, Changed):
+                self.tracks[sid].state = event.state.value
+                if event.state is SessionState.DISCONNECTED:
+                    self.lost[event.reason.value if event.reason else "unknown"] += 1
             if isinstance(event, QrIssued):
                 track = self.tracks[sid]
                 track.qr_at = track.qr_at or now

@@ -26,6 +26,7 @@ from app.sandbox import AsyncTestPhone
 
 NAME = "restore"
 SETUP_STEP = 50  # sessions added and connected at a time before the measured restore
+RESTORE_TIMEOUT_S = 600.0
 
 
 async def run(ctx: BenchContext, result: ScenarioResult) -> None:
@@ -76,6 +77,7 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
         conflicts=conflicts,
         reported_restored=restored_flag,
         sandbox_restores=stats.get("restores", 0),
+        disconnects_during_restore=stats["lost_during_restore"],
         each_connected_after_start_ms=stats["each_back_ms"],
         sessions_per_second_after_engine_up=round(n / max(0.001, done - up), 2),
     )
@@ -92,6 +94,12 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
         "",
     )
     result.row("QR codes during restore", str(qrs), "0", met=qrs == 0)
+    lost = stats["lost_during_restore"]
+    result.row(
+        "lost on the way back (by reason) / logins at the simulator",
+        f"{sum(lost.values())} {lost or ''} / {stats.get('restores', 0)}".replace("  ", " "),
+        f"{n} logins: one each",
+    )
     result.row("conflicts", str(conflicts), "0", met=conflicts == 0)
 
 
@@ -102,13 +110,23 @@ async def _restore(url: str, settings: Any, sids: list[str]) -> tuple[Any, ...]:
         started = time.perf_counter()
         async with running_engine(settings, start_timeout=300) as run:
             up = time.perf_counter()
-            await guarded(_all_connected(run, sids, timeout=600))
+            try:
+                await guarded(_all_connected(run, sids, timeout=RESTORE_TIMEOUT_S))
+            except TimeoutError:
+                came_back = sum(1 for sid in sids if run.tracks[sid].ready_at)
+                raise RuntimeError(
+                    f"{came_back} of {len(sids)} sessions back after {RESTORE_TIMEOUT_S:.0f} s; "
+                    f"states now {dict(run.states(sids))}; disconnects by reason "
+                    f"{dict(run.lost)}; QR codes {len(run.qr_events)}"
+                ) from None
             done = time.perf_counter()
+            lost = dict(run.lost)
             qrs = len(run.qr_events)
             restored_flag = sum(1 for sid in sids if run.tracks[sid].restored)
             back = [(run.tracks[sid].ready_at - started) * 1000 for sid in sids]
         stats = await phone.stats()
     stats["each_back_ms"] = summary(back, 0)
+    stats["lost_during_restore"] = lost
     return stats, started, up, done, qrs, restored_flag, conflicts_before
 
 
