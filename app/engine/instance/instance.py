@@ -38,6 +38,7 @@ from app.engine.errors import InstanceError, SessionLocked
 from app.engine.instance.hub import EventHub
 from app.engine.instance.load import Counters, ProcessTreeSampler, TreeLoad, render_metrics
 from app.engine.instance.recorder import EventRecorder
+from app.engine.instance.restore_gate import RestoreGate
 from app.engine.instance.sessions import SessionHostLike, SessionOperations
 from app.engine.instance.store import InstanceStore, should_restore
 from app.engine.session.folder import seal_clear_snapshots
@@ -219,7 +220,9 @@ class Instance:
             return
         log.info("restoring %d session(s) assigned to %s", len(infos), self.instance_id)
         self._restoring = len(infos)
-        gate = asyncio.Semaphore(self.settings.restore_concurrency)
+        gate = RestoreGate(
+            self.settings.effective_start_concurrency, self.settings.restore_concurrency
+        )
 
         async def one(info: SessionInfo) -> None:
             async with gate:
