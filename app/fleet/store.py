@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.events import EngineEvent, SessionHeartbeat
 from app.domain.models import SessionInfo
-from app.domain.outbox import OutboxDraft
+from app.domain.outbox import OutboxDraft, OutboxItem
 from app.engine.instance.store import SqlInstanceStore
 from app.fleet.leases import LeaseStore
 from app.store import accounts, upgrade
@@ -70,7 +70,7 @@ class FencedInstanceStore(SqlInstanceStore):
     def record(
         self,
         events: Sequence[EngineEvent],
-        on_outbox: Callable[[], None] | None = None,
+        on_outbox: Callable[[Sequence[OutboxItem]], None] | None = None,
     ) -> tuple[int, int]:
         """Record the events of sessions this member holds; the others are fenced off."""
         kept: list[EngineEvent] = []

@@ -2,9 +2,13 @@
 
 `create_engine_for(url)` makes an engine tuned for how pairdesk uses the
 database: several processes (supervisor and instances) share one SQLite file,
-so it runs in WAL mode with a busy timeout, and every transaction starts with
-`BEGIN IMMEDIATE` so two writers queue up instead of one failing half-way
-with "database is locked". PostgreSQL goes through psycopg 3.
+so it runs in WAL mode with a busy timeout, and every transaction that may
+write starts with `BEGIN IMMEDIATE` so two writers queue up instead of one
+failing half-way with "database is locked". A read-only unit of work opened
+with `read_only(sessions)` starts with a deferred `BEGIN` instead: in WAL a
+reader runs beside a writer, so it never waits for the write lock (nor
+sleeps in SQLite's busy handler while another connection writes).
+PostgreSQL goes through psycopg 3, where both are plain transactions.
 
 `upgrade(url)` applies the Alembic migrations packaged in
 `app/store/migrations` (package data, found through `importlib.resources`);
@@ -40,11 +44,14 @@ __all__ = [
     "head_revision",
     "migrations_dir",
     "normalize_url",
+    "read_only",
     "session_factory",
     "upgrade",
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Execution option a read-only unit's connection carries (see `read_only`).
+READ_ONLY_OPTION = "pairdesk_read_only"
 
 
 def normalize_url(url: str) -> str:
@@ -98,8 +105,13 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def _on_sqlite_begin(connection: Connection) -> None:
     # IMMEDIATE takes the write lock up front, so the busy timeout applies; a
     # deferred transaction that reads and then writes would instead fail at once
-    # when another process wrote in between (SQLITE_BUSY_SNAPSHOT).
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # when another process wrote in between (SQLITE_BUSY_SNAPSHOT). A unit that
+    # never writes (`read_only`) cannot hit that, and in WAL a deferred read
+    # runs beside the writer instead of queueing for its lock.
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine_for(url: str, *, echo: bool = False) -> Engine:
@@ -121,6 +133,20 @@ def create_engine_for(url: str, *, echo: bool = False) -> Engine:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions bound to `engine`; objects stay readable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def read_only(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for a unit of work that only reads; it ends in a rollback.
+
+    On SQLite its transaction opens with a deferred `BEGIN`, so it reads the
+    last committed state while another connection holds the write lock,
+    instead of waiting for that lock. Never write through it: nothing it
+    does is committed. Elsewhere it is an ordinary transaction.
+    """
+    with sessions() as session:
+        session.connection(execution_options={READ_ONLY_OPTION: True})
+        yield session
 
 
 @contextmanager

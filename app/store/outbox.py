@@ -18,6 +18,11 @@ deliverer asks `next_due` for work and reports each attempt with `mark_sent`,
 
 Rows are addressed by `event_id` (the `X-Event-Id` header). Every function
 takes the caller's `Session` and never commits.
+
+`enqueue` also notes, on the session, each row that is its session's oldest
+pending row (nothing older of the session waits): once that transaction has
+committed, `take_enqueued_heads` hands them to the caller, who may give them
+to the deliverer at once instead of letting it read them back (docs/SYNC.md).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from app.store.models import OutboxRow
 __all__ = [
     "enqueue",
     "get",
+    "take_enqueued_heads",
     "list_dead",
     "list_items",
     "mark_dead",
@@ -57,6 +63,7 @@ OVERTAKEN = (
     "so sending this older one now would put the platform's account state back"
 )
 STALE_QR = "not retried: a newer event for this session replaced this QR code (or pairing code)"
+_HEADS_KEY = "pairdesk.outbox.enqueued_heads"
 
 
 def _to_item(row: OutboxRow) -> OutboxItem:
@@ -119,7 +126,34 @@ def enqueue(
     )
     session.add(row)
     session.flush()
-    return _to_item(row)
+    item = _to_item(row)
+    heads: list[OutboxItem] = session.info.setdefault(_HEADS_KEY, [])
+    # Rows the update above superseded are no longer anyone's head.
+    heads[:] = [h for h in heads if not (h.session_id == session_id and h.supersedable)]
+    older = session.scalar(
+        select(OutboxRow.id)
+        .where(
+            OutboxRow.state == _PENDING,
+            OutboxRow.session_id == session_id,
+            OutboxRow.id < row.id,
+        )
+        .limit(1)
+    )
+    if older is None:
+        heads.append(item)
+    return item
+
+
+def take_enqueued_heads(session: Session) -> list[OutboxItem]:
+    """The rows `enqueue` added through `session` that were their session's oldest pending row.
+
+    Call it after the transaction committed (never for one that rolled back):
+    each such row is due now and may be sent without reading it back, as
+    long as nothing else of its session is on the wire. Each row is handed
+    out once.
+    """
+    heads: list[OutboxItem] = session.info.pop(_HEADS_KEY, [])
+    return heads
 
 
 def _heads(session_ids: Collection[str] | None) -> Any:

@@ -7,7 +7,8 @@ API; `app.sync` may not import the sandbox, so `app.bench._sync_latency`
 starts it), then issues `n` QR events the way an instance records them: the
 webhook is built (the QR rendered to a PNG data URL) and written with the
 account's QR stamp in one transaction, after which the deliverer is
-notified. `arrivals()` tells when the receiver logged each event id. It
+notified and handed the committed row, as the instance's recorder does.
+`arrivals()` tells when the receiver logged each event id. It
 reports, in ms:
 
 - `event_to_received`: the QR event's timestamp -> the central API verified
@@ -40,7 +41,9 @@ from typing import Any
 
 from app.domain.events import QrIssued
 from app.domain.models import AccountSpec
+from app.domain.outbox import OutboxItem
 from app.store import accounts, create_engine_for, session_factory, upgrade
+from app.store import outbox as outbox_repo
 from app.sync.client import CentralClient
 from app.sync.deliverer import OutboxDeliverer
 from app.sync.outbox import SqlOutbox
@@ -109,7 +112,7 @@ async def measure_webhook_latency(
             render: list[float] = []
             commit: list[float] = []
 
-            def record(event: QrIssued) -> tuple[str, float]:
+            def record(event: QrIssued) -> tuple[str, float, list[OutboxItem]]:
                 started = time.perf_counter()
                 draft = outbox_draft(event)
                 rendered = time.perf_counter()
@@ -127,7 +130,7 @@ async def measure_webhook_latency(
                 committed = time.time()
                 render.append((rendered - started) * 1000)
                 commit.append((time.perf_counter() - rendered) * 1000)
-                return str(draft.event_id), committed
+                return str(draft.event_id), committed, outbox_repo.take_enqueued_heads(session)
 
             async with client, deliverer:
                 for i in range(n):
@@ -140,9 +143,9 @@ async def measure_webhook_latency(
                         expires_at=at + timedelta(seconds=20),
                         qr_count=i // sessions + 1,
                     )
-                    event_id, committed = await asyncio.to_thread(record, event)
+                    event_id, committed, heads = await asyncio.to_thread(record, event)
                     issued[event_id] = (at.timestamp(), committed)
-                    deliverer.notify()
+                    deliverer.notify(heads)
                     await asyncio.sleep(interval)
                 # Done when every event is accounted for: received, or superseded by a
                 # newer QR of its session before it went out (correctly never sent).

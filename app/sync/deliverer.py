@@ -23,7 +23,15 @@ oldest pending row) and sends each in its own task, owned by a TaskGroup:
   before the row that overtook it, in order);
 - a row is never sent twice: a `next_due` read that was under way while a
   send finished may return that row as still pending, so rows settled during
-  the read are skipped (the read after it sees them as they are).
+  the read are skipped (the read after it sees them as they are);
+- `notify(items)` may hand over rows just committed that were then their
+  session's oldest pending row (the store says which). Each is sent at once,
+  without reading it back, when nothing of its session is on the wire, its
+  session is one this deliverer serves and there is room in flight;
+  otherwise the wake-up's read finds it as usual. Such a row was committed
+  first, so a crash still delivers it from the table; it counts as read at
+  its `notify`, so a row committed after it (which may supersede it) makes
+  it checked again before it goes out, as above.
 
 The clock, sleep and random source are injectable so tests run in
 milliseconds. Use `async with deliverer:` (or `start()` / `aclose()`) in a
@@ -39,7 +47,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -107,6 +115,7 @@ class OutboxDeliverer:
         self._wake = asyncio.Event()
         self._enqueued = 0  # notify() calls so far: news of rows committed since a read
         self._runner: asyncio.Task[None] | None = None
+        self._group: asyncio.TaskGroup | None = None  # while `_loop` runs: where sends live
         self._transient_error = ""  # the last retryable failure; cleared by a success
         self._dead_error = ""  # the last refusal; cleared by retry_dead
         self._seen_outcome = False
@@ -134,10 +143,33 @@ class OutboxDeliverer:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def notify(self) -> None:
-        """New outbox rows were committed: look now rather than at the next poll."""
+    def notify(self, items: Iterable[OutboxItem] = ()) -> None:
+        """New outbox rows were committed: look now rather than at the next poll.
+
+        `items` are committed rows that were their session's oldest pending row
+        when committed; they are sent now when their session is idle (see above).
+        """
         self._enqueued += 1
+        if self._group is not None:
+            sessions: Collection[str] | None = None
+            for item in items:
+                if sessions is None and self._session_ids is not None:
+                    sessions = self._session_ids()
+                if item.state is not OutboxState.PENDING or (
+                    sessions is not None and item.session_id not in sessions
+                ):
+                    continue
+                self._start(self._group, item, self._enqueued)
         self._wake.set()
+
+    def _start(self, group: asyncio.TaskGroup, item: OutboxItem, read_at: int) -> bool:
+        """Send `item` in a task unless its session has one on the wire or none is free."""
+        if item.session_id in self._in_flight or len(self._in_flight) >= self._max_in_flight:
+            return False
+        self._in_flight[item.session_id] = group.create_task(
+            self._deliver(item, read_at), name=f"webhook:{item.session_id}"
+        )
+        return True
 
     # ----------------------------------------------------------------- run
 
@@ -152,15 +184,19 @@ class OutboxDeliverer:
     async def _loop(self, *, until_idle: bool) -> None:
         published = -1
         async with asyncio.TaskGroup() as group:
-            while True:
-                self._wake.clear()
-                wait = await self._dispatch(group, until_idle=until_idle)
-                if self._on_status is not None and published != self._changes:
-                    published = self._changes
-                    await self._publish()
-                if until_idle and wait is None and not self._in_flight:
-                    return
-                await self._pause(wait)
+            self._group = group
+            try:
+                while True:
+                    self._wake.clear()
+                    wait = await self._dispatch(group, until_idle=until_idle)
+                    if self._on_status is not None and published != self._changes:
+                        published = self._changes
+                        await self._publish()
+                    if until_idle and wait is None and not self._in_flight:
+                        return
+                    await self._pause(wait)
+            finally:
+                self._group = None
 
     async def _publish(self) -> None:
         assert self._on_status is not None
@@ -178,20 +214,15 @@ class OutboxDeliverer:
         sessions = self._session_ids() if self._session_ids is not None else None
         now = self._now()
         try:
-            free = self._max_in_flight - len(self._in_flight)
             self._settled.clear()  # sends settled before this read are seen by it
             read_at = self._enqueued
-            due = await self._store.next_due(now, free + len(self._in_flight), session_ids=sessions)
+            due = await self._store.next_due(now, self._max_in_flight, session_ids=sessions)
             for item in due:
-                if free <= 0:
+                if len(self._in_flight) >= self._max_in_flight:
                     break
                 if item.event_id in self._settled:
                     continue  # read as pending before it was marked sent: never twice
-                if item.session_id not in self._in_flight:
-                    self._in_flight[item.session_id] = group.create_task(
-                        self._deliver(item, read_at), name=f"webhook:{item.session_id}"
-                    )
-                    free -= 1
+                self._start(group, item, read_at)
             wakeup = await self._store.next_wakeup(session_ids=sessions)
         except Exception as exc:  # a locked or unreachable database: try again later
             if until_idle:

@@ -9,7 +9,10 @@ them through `OutboxStore`, whose methods are each one unit of work:
 
 - `SqlOutbox` runs the store's repository functions in a worker thread, one
   transaction per call, so a busy SQLite file (another process holding the
-  write lock) never stalls the engine's event loop;
+  write lock) never stalls the engine's event loop. The reads (`next_due`,
+  `next_wakeup`, `get`, `metrics`) open a read-only transaction
+  (`app.store.db.read_only`): on SQLite they run beside the recorder's
+  writes instead of queueing behind them for the write lock;
 - `MemoryOutbox` keeps the same rules in memory, for tests and storeless demos.
 """
 
@@ -27,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.outbox import DeliveryMetrics, OutboxDraft, OutboxItem, OutboxState
 from app.store import outbox as repo
+from app.store.db import read_only
 
 T = TypeVar("T")
 SessionIds = Collection[str] | None
@@ -86,16 +90,23 @@ class SqlOutbox:
 
         return await asyncio.to_thread(unit) if self._in_thread else unit()
 
+    async def _read(self, work: Callable[[Session], T]) -> T:
+        def unit() -> T:
+            with read_only(self._sessions) as session:
+                return work(session)
+
+        return await asyncio.to_thread(unit) if self._in_thread else unit()
+
     async def next_due(
         self, now: datetime, limit: int, *, session_ids: SessionIds = None
     ) -> list[OutboxItem]:
-        return await self._run(lambda s: repo.next_due(s, now, limit, session_ids=session_ids))
+        return await self._read(lambda s: repo.next_due(s, now, limit, session_ids=session_ids))
 
     async def next_wakeup(self, *, session_ids: SessionIds = None) -> datetime | None:
-        return await self._run(lambda s: repo.next_wakeup(s, session_ids=session_ids))
+        return await self._read(lambda s: repo.next_wakeup(s, session_ids=session_ids))
 
     async def get(self, event_id: uuid.UUID) -> OutboxItem | None:
-        return await self._run(lambda s: repo.get(s, event_id))
+        return await self._read(lambda s: repo.get(s, event_id))
 
     async def mark_sent(self, event_id: uuid.UUID, *, now: datetime, status: int) -> None:
         await self._run(lambda s: repo.mark_sent(s, event_id, now=now, status=status))
@@ -126,7 +137,7 @@ class SqlOutbox:
         return await self._run(lambda s: repo.retry_dead(s, now=now, event_ids=event_ids))
 
     async def metrics(self, now: datetime) -> DeliveryMetrics:
-        return await self._run(lambda s: repo.metrics(s, now))
+        return await self._read(lambda s: repo.metrics(s, now))
 
 
 class MemoryOutbox:

@@ -8,7 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.models import AccountSpec
@@ -20,8 +21,10 @@ from app.store import (
     check_schema,
     create_engine_for,
     normalize_url,
+    session_factory,
     upgrade,
 )
+from app.store.db import read_only
 
 
 def test_normalize_url() -> None:
@@ -120,3 +123,50 @@ def test_concurrent_read_modify_write_loses_nothing(
     assert errors == []
     with sessions() as s:
         assert len(accounts.get_account(s, "shared").metadata) == 60
+
+
+def _no_busy_wait(engine: Engine) -> None:
+    """SQLite answers "database is locked" at once instead of waiting for the lock."""
+
+    def connect(dbapi_connection: object, _record: object) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout = 0")  # type: ignore[attr-defined]
+
+    event.listen(engine, "connect", connect)
+
+
+def test_sqlite_read_only_unit_runs_beside_an_open_write(tmp_path: Path, now: datetime) -> None:
+    """A read-only unit reads the committed state while another connection writes.
+
+    Every other unit still takes the write lock up front (`BEGIN IMMEDIATE`),
+    so it waits for that writer (here, with no busy wait, it is refused).
+    """
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'pairdesk.db'}")
+    _no_busy_wait(engine)
+    try:
+        upgrade(engine)
+        sessions = session_factory(engine)
+        with sessions.begin() as s:
+            accounts.create_account(s, AccountSpec(workspace_id=1, session_id="kept"), now=now)
+        with sessions.begin() as writer:
+            accounts.create_account(
+                writer, AccountSpec(workspace_id=1, session_id="uncommitted"), now=now
+            )
+            with read_only(sessions) as reader:
+                seen = [info.session_id for info in accounts.list_accounts(reader)]
+            assert seen == ["kept"]
+            with pytest.raises(OperationalError, match="locked"), sessions.begin() as other:
+                accounts.update_account(other, "kept", label="blocked")
+    finally:
+        engine.dispose()
+
+
+def test_read_only_unit_reads_and_commits_nothing(
+    sessions: sessionmaker[Session], now: datetime
+) -> None:
+    with sessions.begin() as s:
+        accounts.create_account(s, AccountSpec(workspace_id=1, session_id="a"), now=now)
+    with read_only(sessions) as s:
+        assert accounts.get_account(s, "a").session_id == "a"
+        accounts.update_account(s, "a", label="never kept")
+    with sessions() as s:
+        assert accounts.get_account(s, "a").label == ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.outbox import OutboxItem, OutboxState
 from app.store import outbox
@@ -233,3 +233,27 @@ def test_purge_keeps_pending_and_dead(session: Session, now: datetime) -> None:
     outbox.mark_dead(session, dead.event_id, now=now, status=400)
     assert outbox.purge_delivered(session, older_than=now + timedelta(days=1)) == 2
     assert {i.state for i in outbox.list_items(session)} == {OutboxState.PENDING, OutboxState.DEAD}
+
+
+def test_enqueued_heads_are_the_rows_nothing_older_of_their_session_waits_for(
+    sessions: sessionmaker[Session], now: datetime
+) -> None:
+    with sessions.begin() as s:
+        waiting = _put(s, "a", "session_authenticated", now)
+        outbox.take_enqueued_heads(s)
+        later = now + timedelta(seconds=60)
+        outbox.mark_retry(s, waiting.event_id, now=now, next_attempt_at=later, error="x")
+    with sessions.begin() as s:
+        behind = _put(s, "a", "session_ready", now)  # "a" still has an older row pending
+        _put(s, "b", QR, now)
+        newer_qr = _put(s, "b", QR, now)  # supersedes the first, which is no head any more
+        state = _put(s, "c", "session_disconnected", now)
+        _put(s, "c", "session_error", now)  # behind "c"'s row above
+    heads = outbox.take_enqueued_heads(s)
+    assert [h.event_id for h in heads] == [newer_qr.event_id, state.event_id]
+    assert outbox.take_enqueued_heads(s) == []  # handed out once
+    with sessions() as s:
+        assert heads == [outbox.get(s, newer_qr.event_id), outbox.get(s, state.event_id)]
+        due = outbox.next_due(s, now, 10)
+    assert {i.event_id for i in due} == {newer_qr.event_id, state.event_id}
+    assert behind.event_id not in {i.event_id for i in due}

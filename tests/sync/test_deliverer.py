@@ -411,3 +411,133 @@ async def test_a_qr_overtaken_while_it_was_being_read_is_not_sent(clock: FakeClo
         ("qr_code_generated", OutboxState.SENT),
     ]
     assert [w.data["qr_count"] for w in sender.accepted] == [2]
+
+
+class HeldReadStore(MemoryOutbox):
+    """`next_due` waits for `reads_open` (a read stuck behind a busy worker thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads_open = asyncio.Event()
+        self.reads = 0
+
+    async def next_due(self, now, limit, *, session_ids=None):
+        self.reads += 1
+        await self.reads_open.wait()
+        return await super().next_due(now, limit, session_ids=session_ids)
+
+
+async def _started(deliverer: OutboxDeliverer, store: HeldReadStore) -> None:
+    await deliverer.start()
+    while store.reads == 0:  # the dispatcher sits in its first read
+        await asyncio.sleep(0)
+
+
+async def test_a_handed_over_row_is_sent_without_reading_it_back(clock: FakeClock) -> None:
+    store = HeldReadStore()
+    sender = ScriptedSender(clock)
+    deliverer = make(store, sender, clock, poll_interval=3600)
+    await _started(deliverer, store)
+    try:
+        item = store.enqueue(
+            "s1", webhook_for(qr_event("s1", 1, clock.datetime())).draft(), now=clock.datetime()
+        )
+        deliverer.notify([item])
+        while not sender.accepted:
+            await asyncio.sleep(0)
+        assert sender.accepted_names("s1") == ["qr_code_generated"]
+        assert store.row(item.event_id).state is OutboxState.SENT
+        store.reads_open.set()  # the read that was under way does not send it again
+        for _ in range(50):
+            await asyncio.sleep(0)
+    finally:
+        await deliverer.aclose()
+    assert len(sender.attempts) == 1
+
+
+async def test_a_handed_over_row_waits_for_its_sessions_send_and_skips_other_sessions(
+    clock: FakeClock,
+) -> None:
+    store = HeldReadStore()
+    store.reads_open.set()
+    release = asyncio.Event()
+
+    async def held(webhook: Webhook, attempt: int) -> PostResult:
+        await release.wait()
+        return ACCEPTED
+
+    sender = ScriptedSender(clock, held)
+    deliverer = make(store, sender, clock, poll_interval=3600, session_ids=lambda: {"s1"})
+    events = all_kinds("s1", clock.datetime())
+    first = store.enqueue("s1", webhook_for(events[1]).draft(), now=clock.datetime())
+    await deliverer.start()
+    try:
+        while not sender.attempts:  # the first row is on the wire
+            await asyncio.sleep(0)
+        second = store.enqueue("s1", webhook_for(events[2]).draft(), now=clock.datetime())
+        theirs = store.enqueue("s2", webhook_for(events[1]).draft(), now=clock.datetime())
+        deliverer.notify([second, theirs])
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert [w.event_id for _, w in sender.attempts] == [str(first.event_id)]
+        release.set()
+        while len(sender.accepted) < 2:
+            await asyncio.sleep(0)
+    finally:
+        await deliverer.aclose()
+    assert [w.event_id for w in sender.accepted] == [str(first.event_id), str(second.event_id)]
+    assert store.row(theirs.event_id).state is OutboxState.PENDING
+
+
+async def test_a_handed_over_qr_overtaken_before_it_went_out_is_not_sent(
+    clock: FakeClock,
+) -> None:
+    store = HeldReadStore()
+    sender = ScriptedSender(clock)
+    deliverer = make(store, sender, clock, poll_interval=3600)
+    await _started(deliverer, store)
+    at = clock.datetime()
+    try:
+        old = store.enqueue("s1", webhook_for(qr_event("s1", 1, at)).draft(), now=at)
+        deliverer.notify([old])
+        new = store.enqueue("s1", webhook_for(qr_event("s1", 2, at)).draft(), now=at)
+        deliverer.notify([new])  # before the first send task ran
+        store.reads_open.set()
+        while not sender.accepted:
+            await asyncio.sleep(0)
+        for _ in range(50):
+            await asyncio.sleep(0)
+    finally:
+        await deliverer.aclose()
+    assert [w.data["qr_count"] for _, w in sender.attempts] == [2]
+    assert store.row(old.event_id).state is OutboxState.SUPERSEDED
+
+
+async def test_handed_over_rows_respect_max_in_flight(clock: FakeClock) -> None:
+    store = HeldReadStore()
+    release = asyncio.Event()
+
+    async def held(webhook: Webhook, attempt: int) -> PostResult:
+        await release.wait()
+        return ACCEPTED
+
+    sender = ScriptedSender(clock, held)
+    deliverer = make(store, sender, clock, poll_interval=3600, max_in_flight=2)
+    await _started(deliverer, store)
+    try:
+        event = all_kinds("x", clock.datetime())[1]
+        items = [
+            store.enqueue(f"s{n}", webhook_for(event).draft(), now=clock.datetime())
+            for n in range(3)
+        ]
+        deliverer.notify(items)
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert len(sender.attempts) == 2
+        release.set()
+        store.reads_open.set()  # the third one is found by the read, as usual
+        while len(sender.accepted) < 3:
+            await asyncio.sleep(0)
+    finally:
+        await deliverer.aclose()
+    assert len(sender.attempts) == 3

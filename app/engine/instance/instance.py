@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from app.domain.events import (
 )
 from app.domain.ids import instance_id_for
 from app.domain.models import SessionInfo
+from app.domain.outbox import OutboxItem
 from app.domain.states import Reason, SessionState
 from app.engine.errors import InstanceError, SessionLocked
 from app.engine.instance.hub import EventHub
@@ -88,7 +89,7 @@ class Instance:
             counters=self._counters,
             on_recorded=self._on_recorded,
         )
-        self._delivery_hook: Callable[[], None] | None = None
+        self._delivery_hook: Callable[[Sequence[OutboxItem]], None] | None = None
         self._owned: set[str] = set()
         self._host = host_factory(self._on_event)
         self._ops = SessionOperations(
@@ -180,13 +181,15 @@ class Instance:
             self._hub.close()
             self._status = "stopped"
 
-    def set_delivery_hook(self, hook: Callable[[], None] | None) -> None:
-        """Called after new events (and so outbox rows) were committed: the deliverer's notify."""
+    def set_delivery_hook(self, hook: Callable[[Sequence[OutboxItem]], None] | None) -> None:
+        """Called after new events (and so outbox rows) were committed: the deliverer's notify.
+
+        It is given the committed rows that were their session's oldest pending row."""
         self._delivery_hook = hook
 
-    def _on_recorded(self) -> None:
+    def _on_recorded(self, items: Sequence[OutboxItem] = ()) -> None:
         if self._delivery_hook is not None:
-            self._delivery_hook()
+            self._delivery_hook(items)
 
     def owns_session(self, session_id: str) -> bool:
         """Whether this instance delivers the session's webhooks (it is assigned here)."""

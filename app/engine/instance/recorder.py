@@ -5,7 +5,8 @@ owned task takes up to `BATCH` queued events at a time and hands them to
 `InstanceStore.record` in a worker thread, which writes each state change,
 its timeline row and its webhook in one transaction. The deliverer is woken
 after each commit that queued a webhook, so a QR's webhook never waits for
-the rest of a burst.
+the rest of a burst, and is handed the committed rows that head their
+session's queue, so it sends them without reading them back.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from app.domain.events import EngineEvent, SessionStateChanged
+from app.domain.outbox import OutboxItem
 from app.domain.states import Reason, SessionState
 from app.engine.instance.load import Counters
 from app.engine.instance.store import InstanceStore
@@ -40,7 +42,7 @@ class EventRecorder:
         store: InstanceStore,
         instance_id: str,
         counters: Counters,
-        on_recorded: Callable[[], None] | None = None,
+        on_recorded: Callable[[Sequence[OutboxItem]], None] | None = None,
     ) -> None:
         self._store = store
         self._instance_id = instance_id
@@ -75,15 +77,15 @@ class EventRecorder:
             await self._task
         self._task = None
 
-    def _wake_from_thread(self) -> Callable[[], None] | None:
+    def _wake_from_thread(self) -> Callable[[Sequence[OutboxItem]], None] | None:
         """`on_recorded`, made safe to call from the recording thread."""
         if self._on_recorded is None:
             return None
         loop = asyncio.get_running_loop()
         wake = self._on_recorded
 
-        def from_thread() -> None:
-            loop.call_soon_threadsafe(wake)
+        def from_thread(items: Sequence[OutboxItem] = ()) -> None:
+            loop.call_soon_threadsafe(wake, tuple(items))
 
         return from_thread
 
@@ -112,7 +114,7 @@ class EventRecorder:
                     self._counters.recorded += recorded
                     self._counters.record_failures += failed
                     if self._on_recorded is not None and recorded:
-                        self._on_recorded()
+                        self._on_recorded(())
             except Exception:
                 self._counters.record_failures += len(batch)
                 log.exception("could not record %d event(s)", len(batch))

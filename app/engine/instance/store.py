@@ -35,7 +35,7 @@ from app.domain.events import (
     utcnow,
 )
 from app.domain.models import SessionInfo
-from app.domain.outbox import DeliveryMetrics, OutboxDraft
+from app.domain.outbox import DeliveryMetrics, OutboxDraft, OutboxItem
 from app.domain.proxy import Proxy
 from app.domain.states import IllegalTransition, Reason, SessionState
 from app.engine.session.folder import SessionFolder
@@ -77,7 +77,7 @@ class InstanceStore(Protocol):
     def record(
         self,
         events: Sequence[EngineEvent],
-        on_outbox: Callable[[], None] | None = None,
+        on_outbox: Callable[[Sequence[OutboxItem]], None] | None = None,
     ) -> tuple[int, int]:
         """Write events in order; returns (recorded, failed)."""
         ...
@@ -220,14 +220,17 @@ class SqlInstanceStore:
     def record(
         self,
         events: Sequence[EngineEvent],
-        on_outbox: Callable[[], None] | None = None,
+        on_outbox: Callable[[Sequence[OutboxItem]], None] | None = None,
     ) -> tuple[int, int]:
         """Write `events` in order, one transaction each (heartbeats batched).
 
         `on_outbox` is called (from this worker thread) right after each commit
         that queued a webhook, so delivery starts without waiting for the rest
         of the batch: under a burst, a QR's webhook no longer queues behind
-        up to the recorder's batch of other transactions.
+        up to the recorder's batch of other transactions. It is given the
+        committed rows that were their session's oldest pending row
+        (`outbox.take_enqueued_heads`), which the deliverer can send without
+        reading them back.
         """
         recorded = failed = 0
         beats = [e for e in events if isinstance(e, SessionHeartbeat)]
@@ -253,7 +256,7 @@ class SqlInstanceStore:
                     self._record_one(session, event, drafts)
                 recorded += 1
                 if drafts and on_outbox is not None:
-                    on_outbox()
+                    on_outbox(outbox.take_enqueued_heads(session))
             except AccountNotFound:
                 log.debug("event for %s, which has no account; not recorded", _sid(event))
             except IllegalTransition as exc:
