@@ -62,6 +62,8 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
         scanned: set[str] = set()
         started: set[str] = set()
         pending: tuple[str, float, Future[tuple[bool, float]]] | None = None
+        started_at: dict[str, float] = {}  # session -> first seen starting (sessions model)
+        qr_at: dict[str, float] = {}  # session -> its first QR in the wall model
         deadline = time.monotonic() + limit - 15
 
         def post(qr: str, number: str) -> tuple[bool, float]:
@@ -83,9 +85,12 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
             window.enter_focus()
             while len(scanned) < n or not _all_connected(window, n):
                 _spin(app, deadline, f"only {len(scanned)} of {n} accounts scanned in time", window)
+                now = time.perf_counter()
                 for entry in window.wall_model.entries():
                     if entry.qr:
                         owner.setdefault(entry.qr, entry.session_id)
+                        qr_at.setdefault(entry.session_id, now)
+                _note_started(window, started_at, now)
                 if pending is not None and pending[2].done():
                     sid, posted, future = pending
                     pending = None
@@ -116,6 +121,7 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
             host.close(timeout=60)
             window.close()
     waits = _waits(scans, watch.paints, owner)
+    trace = _trace(scans, waits, watch.paints, owner, started_at, qr_at)
     painted = [p.at for p in watch.paints if owner.get(p.qr)]
     wait_stats = summary(waits)
     per_minute = n / ((finished - created) / 60)
@@ -130,6 +136,8 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
         waits_zero=sum(1 for w in waits if w == 0.0),
         painted_to_scan_posted_ms=summary(seen_at),
         scan_post_ms=summary([(ok - posted) * 1000 for _, posted, ok in scans]),
+        waits_trace=trace,
+        waits_by_cause=_causes(trace),
     )
     result.row("accounts per minute", f"{per_minute:.1f} ({n} accounts)", "")
     result.row(
@@ -168,6 +176,72 @@ def _waits(
                 waits.append(round(max(0.0, (paint.at - ok) * 1000), 1))
                 break
     return waits
+
+
+def _note_started(window: object, started_at: dict[str, float], now: float) -> None:
+    from app.domain.states import SessionState
+
+    model = window.sessions  # type: ignore[attr-defined]
+    for i in range(model.rowCount()):
+        row = model.row_at(i)
+        if row.state is not SessionState.STOPPED:
+            started_at.setdefault(row.session_id, now)
+
+
+def _trace(
+    scans: list[tuple[str, float, float]],
+    waits: list[float],
+    paints: list[Any],
+    owner: dict[str, str],
+    started_at: dict[str, float],
+    qr_at: dict[str, float],
+) -> list[dict[str, Any]]:
+    """For each wait > 0: the account scanned next, relative to the phone's OK (ms;
+    negative = before the OK): when its session left `stopped` in the console, when its
+    QR reached the wall model, when it was first painted (either widget), and what the
+    "next" widget showed at the OK. The cause: `no QR yet` (its QR reached the console
+    after the OK: supply), `not painted` (QR there, never drawn before the OK: display),
+    `other account beside` (the widget showed an account that was not scanned next)."""
+
+    def rel(t: float | None, ok: float) -> float | None:
+        return None if t is None else round((t - ok) * 1000, 1)
+
+    out = []
+    for k, ((sid, _posted, ok), wait) in enumerate(zip(scans[:-1], waits, strict=False)):
+        if wait <= 0:
+            continue
+        nxt = scans[k + 1][0]
+        first = next((p.at for p in paints if owner.get(p.qr) == nxt), None)
+        beside = [p for p in paints if p.key == "next" and p.at <= ok]
+        shown = owner.get(beside[-1].qr, "") if beside else ""
+        q = qr_at.get(nxt)
+        if q is None or q > ok:
+            cause = "no QR yet"
+        elif first is None or first > ok:
+            cause = "not painted"
+        else:
+            cause = "other account beside"
+        out.append(
+            {
+                "scan": k,
+                "scanned": sid,
+                "next": nxt,
+                "wait_ms": wait,
+                "next_started_ms": rel(started_at.get(nxt), ok),
+                "next_qr_in_model_ms": rel(q, ok),
+                "next_first_painted_ms": rel(first, ok),
+                "beside_at_ok": shown,
+                "cause": cause,
+            }
+        )
+    return out
+
+
+def _causes(trace: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in trace:
+        out[t["cause"]] = out.get(t["cause"], 0) + 1
+    return out
 
 
 def _wait_pool(app: Any, sandbox: TestPhone, size: int, timeout: float) -> bool:

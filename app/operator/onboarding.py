@@ -10,7 +10,11 @@ keeps the current account and the next `WARM - 1` started, so their QRs are
 already on screen when staff get to them, and opens no more (an unwatched QR
 costs a renderer and the phone user's retries). An account leaves the warm
 window as soon as it is scanned (`pairing`), which is when the next one is
-started. Skipped accounts go to the back of the queue and are stopped until
+started. When scans come faster than a login page boots on a busy machine
+(two scans less than `FAST_PACE` seconds apart), the window widens to
+`FAST_WARM`, so each account has several scans' time to show its QR; the
+pages opened ahead stay open if the pace slows again (they come round in a
+few scans). Skipped accounts go to the back of the queue and are stopped until
 they come round again; an account given up (the command line's per-account
 timeout) leaves the queue for good. Paused time does not count towards the
 average.
@@ -52,6 +56,8 @@ from app.domain.states import NO_RETRY_REASONS, Reason, SessionState
 from app.operator import text as fmt
 
 WARM = 3  # the current account and the next two
+FAST_WARM = 6  # the same when scans come faster than a page boots
+FAST_PACE = 3.0  # seconds between two scans below which the window widens
 ATTEMPTS = 3  # ends (other than running out of QRs) before an account is given up
 CONNECTED = "connected"
 SKIPPED = "skipped"
@@ -91,6 +97,9 @@ class OnboardingRun:
         self._paused_total = 0.0
         self.wrong_phone: dict[str, tuple[str, str]] = {}  # session id -> (expected, scanned)
         self._logouts: list[str] = []
+        self._last_link: datetime | None = None
+        self.warm = WARM  # how many accounts the window keeps started now
+        self._kept = WARM  # the widest window so far: what is open within it stays open
 
     # -------------------------------------------------------------- events
 
@@ -104,7 +113,7 @@ class OnboardingRun:
         elif not isinstance(event, SessionStateChanged):
             return False
         elif event.state is SessionState.PAIRING:
-            self.note_linking(sid)
+            self.note_linking(sid, event.at)
         elif event.state is SessionState.CONNECTED:
             self.note_connected(sid, event.at, event.phone_number)
         elif event.state is SessionState.FAILED and event.reason is Reason.QR_LIMIT:
@@ -119,9 +128,16 @@ class OnboardingRun:
             self.mark_stopped([sid])
         return True
 
-    def note_linking(self, session_id: str) -> None:
-        if session_id in self._ids:
-            self.linked.add(session_id)
+    def note_linking(self, session_id: str, at: datetime | None = None) -> None:
+        if session_id not in self._ids or session_id in self.linked:
+            return
+        self.linked.add(session_id)
+        at = at or fmt.now()
+        if self._last_link is not None:
+            fast = (at - self._last_link).total_seconds() < FAST_PACE
+            self.warm = FAST_WARM if fast else WARM
+            self._kept = max(self._kept, self.warm)
+        self._last_link = at
 
     def note_connected(self, session_id: str, at: datetime, phone: str) -> None:
         if session_id not in self._ids or session_id in self.wrong_phone:
@@ -207,9 +223,11 @@ class OnboardingRun:
 
     def plan(self) -> tuple[list[str], list[str]]:
         """(start these, stop these) so exactly the warm window is running."""
-        want = set() if self.paused else set(self.open_ids()[:WARM])
+        open_ids = [] if self.paused else self.open_ids()
+        want = set(open_ids[: self.warm])
+        keep = set(open_ids[: self._kept])
         start = [s for s in self.order if s in want and s not in self.running]
-        stop = [s for s in self.order if s in self.running - want and s not in self.linked]
+        stop = [s for s in self.order if s in self.running - keep and s not in self.linked]
         return start, stop
 
     def mark_started(self, ids: Sequence[str], at: datetime | None = None) -> None:

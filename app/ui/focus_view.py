@@ -1,11 +1,12 @@
-"""Focus mode: one QR large in the middle, the next three listed beside it.
+"""Focus mode: one QR large in the middle, the next one drawn beside it, three more listed.
 
 Keyboard driven: Space skips (sends the account to the back of the queue),
 R asks for a new QR (or the QR back from a pairing code), C links the account
 by phone number instead (its code shows in place of the QR, large enough to
 read out), Esc leaves. As soon as the current QR is scanned
 (`pairing`) the view moves on to the next account whose QR is already on
-screen, so staff never wait for a link to finish; the account just scanned
+screen (the move is painted at once, the new next QR beside the new current
+one in the same pass), so staff never wait for a link to finish; the account just scanned
 stays in a line under the QR ("scanned, linking…", then "connected" with the
 phone). During onboarding the queue order comes from the run (`set_order`)
 and a progress line shows n of N connected, skipped, average time and ETA
@@ -234,6 +235,15 @@ class FocusView(QWidget):
 
     @Slot()
     def refresh(self) -> None:
+        shown = (self.qr.qr_text(), self.next_qr.qr_text())
+        self._refresh()
+        if (self.qr.qr_text(), self.next_qr.qr_text()) != shown and self.isVisible():
+            # The move is drawn now, in one pass, not at the next turn of the event loop:
+            # the new current QR never shows without the next one already beside it.
+            self.next_qr.repaint()
+            self.qr.repaint()
+
+    def _refresh(self) -> None:
         self._pick()
         entry = self._model.entry_for(self.current_id) if self.current_id else None
         at = fmt.now()
@@ -327,9 +337,10 @@ class FocusView(QWidget):
     def _show_next(self) -> None:
         queue = [s for s in self._queue() if s != self.current_id and self._open(s)]
         self._show_next_qr(queue)
+        queue = [s for s in queue if s != self.next_id]  # drawn above the list already
         upcoming = queue[:3]
         if not upcoming:
-            self.next_list.setText("<p>nobody else waiting</p>")
+            self.next_list.setText("<p>nobody else waiting</p>" if not self.next_id else "")
             return
         items = "".join(
             f"<p><b>{_esc(self._name(s))}</b><br>{self._readiness(s)}</p>" for s in upcoming

@@ -3,7 +3,8 @@
 The valid rows become accounts created *stopped* (`add_accounts(start=False)`),
 so no QR opens before staff get to it. The flow then starts sessions so
 that exactly the run's warm window is open (`OnboardingRun.next_moves`: the
-current account and the next two), and moves the window on as soon as an
+current account and the next two, the next five while scans come faster than
+a login page boots), and moves the window on as soon as an
 account is scanned, while focus mode (which follows the run's order) has
 already moved to the next QR on screen. Pause stops the warm QRs that nobody
 scanned; resume opens them again. Skip sends an account to the back of the

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from app.domain.events import SessionReady, SessionStateChanged
 from app.domain.import_rows import parse_text, results_csv
 from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionState
-from app.operator.onboarding import ATTEMPTS, WARM, OnboardingRun
+from app.operator.onboarding import ATTEMPTS, FAST_PACE, FAST_WARM, WARM, OnboardingRun
 
 S = SessionState
 SHEET = "workspace_id,label,phone\n1,A,\n2,B,\nx,Bad,\n3,C,\n4,D,\n5,E,\n"
@@ -46,6 +46,30 @@ def test_run_keeps_exactly_the_warm_window_started():
     run.set_paused(True)
     assert run.plan() == ([], ["s2", "s3", "s4"])
     assert "paused" in run.summary()
+
+
+def test_fast_scans_widen_the_window_and_a_slow_one_does_not_close_what_opened():
+    run = _run(12)
+    t0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    assert run.next_moves() == (["s0", "s1", "s2"], [])
+    run.apply(_state("s0", S.PAIRING, at=t0))
+    assert run.next_moves() == (["s3"], [])  # one scan: no pace yet
+    run.apply(_state("s1", S.PAIRING, at=t0 + timedelta(seconds=FAST_PACE / 2)))
+    start, stop = run.next_moves()  # faster than a page boots: open further ahead
+    assert FAST_WARM > WARM and start == ["s4", "s5", "s6", "s7"] and not stop
+    slow = t0 + timedelta(seconds=FAST_PACE * 4)
+    run.apply(_state("s2", S.PAIRING, at=slow))
+    assert run.next_moves() == ([], [])  # back to WARM, but nothing opened is stopped
+    assert run.running >= {"s3", "s4", "s5", "s6", "s7"}
+
+
+def test_the_same_account_linking_twice_is_one_scan_for_the_pace():
+    run = _run(12)
+    t0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    run.next_moves()
+    run.apply(_state("s0", S.PAIRING, at=t0))
+    run.apply(_state("s0", S.PAIRING, at=t0 + timedelta(seconds=0.1)))
+    assert run.next_moves() == (["s3"], [])
 
 
 def test_next_moves_are_recorded_so_each_call_is_asked_for_once():

@@ -79,3 +79,25 @@ def test_focus_mode_next_qr_is_empty_when_nobody_else_waits(qtbot):
     model.apply([qr_event("a", 1)])
     focus.refresh()
     assert focus.current_id == "a" and focus.next_id == "" and focus.next_qr.qr_text() == ""
+
+
+def test_focus_mode_draws_the_move_at_once_next_qr_included(qtbot):
+    from app.ui.bench_probes import PaintWatch
+
+    sessions = SessionsModel()
+    model = QrWallModel(sessions)
+    focus = FocusView(model)
+    qtbot.addWidget(focus)
+    focus.show()
+    qtbot.waitExposed(focus)
+    model.apply([qr_event("a", 1), qr_event("b", 2), qr_event("c", 3)])
+    qtbot.wait(50)  # everything so far drawn
+    watch = PaintWatch()
+    watch.watch(focus.qr, "focus")
+    watch.watch(focus.next_qr, "next")
+    # Scanned: the move is painted before the event loop turns (nobody, camera or
+    # person, sees "b" in the middle without "c" beside it).
+    model.apply([state_event("a", S.PAIRING, 1)])
+    drawn = {(p.key, p.qr) for p in watch.paints}
+    assert ("next", focus.next_qr.qr_text()) in drawn and focus.next_id == "c"
+    assert ("focus", focus.qr.qr_text()) in drawn and focus.current_id == "b"
