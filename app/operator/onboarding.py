@@ -97,7 +97,9 @@ class OnboardingRun:
         self._paused_total = 0.0
         self.wrong_phone: dict[str, tuple[str, str]] = {}  # session id -> (expected, scanned)
         self._logouts: list[str] = []
-        self._last_link: datetime | None = None
+        # The pace counts from pressing Start: a first scan within FAST_PACE of it is
+        # fast too, so the window widens before the second account's page is needed.
+        self._last_link: datetime | None = self.started
         self.warm = WARM  # how many accounts the window keeps started now
         self._kept = WARM  # the widest window so far: what is open within it stays open
 

@@ -17,9 +17,12 @@ S = SessionState
 SHEET = "workspace_id,label,phone\n1,A,\n2,B,\nx,Bad,\n3,C,\n4,D,\n5,E,\n"
 
 
-def _run(n: int = 5) -> OnboardingRun:
+LONG_AGO = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)  # Start pressed long before the scans
+
+
+def _run(n: int = 5, started_at: datetime | None = LONG_AGO) -> OnboardingRun:
     infos = [SessionInfo(session_id=f"s{k}", workspace_id=k + 1) for k in range(n)]
-    return OnboardingRun(parse_text(SHEET), infos)
+    return OnboardingRun(parse_text(SHEET), infos, started_at=started_at)
 
 
 def _state(sid: str, state: SessionState, **kw: object) -> SessionStateChanged:
@@ -31,7 +34,7 @@ def _rows(run: OnboardingRun) -> list[dict[str, str]]:
 
 
 def test_run_keeps_exactly_the_warm_window_started():
-    run = _run()
+    run = _run(started_at=LONG_AGO)
     start, stop = run.plan()
     assert start == ["s0", "s1", "s2"] and not stop and WARM == 3
     run.mark_started(start)
@@ -49,7 +52,7 @@ def test_run_keeps_exactly_the_warm_window_started():
 
 
 def test_fast_scans_widen_the_window_and_a_slow_one_does_not_close_what_opened():
-    run = _run(12)
+    run = _run(12, started_at=LONG_AGO)
     t0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
     assert run.next_moves() == (["s0", "s1", "s2"], [])
     run.apply(_state("s0", S.PAIRING, at=t0))
@@ -63,8 +66,17 @@ def test_fast_scans_widen_the_window_and_a_slow_one_does_not_close_what_opened()
     assert run.running >= {"s3", "s4", "s5", "s6", "s7"}
 
 
+def test_a_first_scan_soon_after_start_widens_the_window_at_once():
+    t0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    run = _run(12, started_at=t0)
+    assert run.next_moves() == (["s0", "s1", "s2"], [])
+    run.apply(_state("s0", S.PAIRING, at=t0 + timedelta(seconds=FAST_PACE / 2)))
+    start, _ = run.next_moves()  # scanned faster than a page boots: no second scan needed
+    assert start == ["s3", "s4", "s5", "s6"]
+
+
 def test_the_same_account_linking_twice_is_one_scan_for_the_pace():
-    run = _run(12)
+    run = _run(12, started_at=LONG_AGO)
     t0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
     run.next_moves()
     run.apply(_state("s0", S.PAIRING, at=t0))
@@ -81,7 +93,7 @@ def test_next_moves_are_recorded_so_each_call_is_asked_for_once():
 
 
 def test_engine_events_move_the_window_and_fill_the_results():
-    run = _run()
+    run = _run(started_at=None)  # now: the result's seconds count from the account's start
     run.next_moves()
     at = run.started + timedelta(seconds=42)
     assert run.apply(_state("s0", S.PAIRING))
