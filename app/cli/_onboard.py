@@ -7,8 +7,9 @@ only after confirmation (`--yes`, or answering "y" at the prompt).
 
 The walk is the one the console's Onboard view runs: the shared model
 `app.operator.onboarding.OnboardingRun` decides which accounts are started
-(they are created stopped; then the current account and the next two, so the
-next QR is already there when one is scanned), what counts as linked or
+(they are created stopped; then the current account and the next two, or the
+next five while scans come faster than pages boot, so the next QR is already
+there when one is scanned), what counts as linked or
 given up, and what the results say. This module shows it in the terminal:
 each account's QR as terminal art with a progress line, and one line per
 outcome. `--by-code` links the rows that have a phone by pairing code instead
