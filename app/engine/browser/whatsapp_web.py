@@ -46,10 +46,28 @@ log = logging.getLogger(__name__)
 BINDING = "pairdeskPush"
 ADAPTER_JS = resources.files("app.engine.browser").joinpath("js/whatsapp_web.js").read_text("utf-8")
 # Boot = the site's own marker, or (older/changed sites) the login or chat DOM.
-BOOT_JS = (
-    "() => !!((window.Debug && window.Debug.VERSION) || "
-    "document.querySelector('div[data-ref], canvas, #pane-side, [data-icon=\"search\"]'))"
-)
+# Waits in the page (up to `ms`) for the site to have booted: its version global, or a
+# login or chat screen. Polled by `evaluate` rather than `wait_for_function`, which would
+# load Playwright's injected script (about 1 MiB) into every page's main world for good.
+BOOT_WAIT_JS = """async (ms) => {
+  const booted = () => !!((window.Debug && window.Debug.VERSION) ||
+    document.querySelector('div[data-ref], canvas, #pane-side, [data-icon="search"]'));
+  if (booted()) return true;
+  return await new Promise((done) => {
+    const check = () => { if (booted()) finish(true); };
+    const observer = new MutationObserver(check);
+    const poll = setInterval(check, 16);  // a global set by a script changes no DOM
+    const timer = setTimeout(() => finish(booted()), ms);
+    function finish(ok) {
+      observer.disconnect();
+      clearInterval(poll);
+      clearTimeout(timer);
+      done(ok);
+    }
+    observer.observe(document, { childList: true, subtree: true });
+  });
+}"""
+BOOT_WAIT_SLICE_S = 5.0  # one evaluate's wait; a navigation in between starts a new one
 QR_CANVAS = "div[data-ref] canvas, canvas[aria-label*='QR'], canvas[aria-label*='scan' i]"
 PING_JS = "() => (performance.memory ? performance.memory.usedJSHeapSize : 0)"
 # The real site's ref lifetimes (docs/SANDBOX.md): the page does not say them.
@@ -84,13 +102,29 @@ def decode_qr_png(png: bytes) -> str:
     return ""
 
 
+def _navigated_away(exc: PlaywrightError) -> bool:
+    """Whether an evaluate failed only because its document went (a navigation)."""
+    text = str(exc)
+    return "Execution context was destroyed" in text or "Cannot find context" in text
+
+
 class WhatsAppWebPage:
     """One login page with the adapter injected; signals go to `sink`."""
 
     def __init__(
-        self, page: Page, *, url: str, time_scale: float, clock: Clock, sink: Sink | None = None
+        self,
+        page: Page,
+        *,
+        url: str,
+        time_scale: float,
+        clock: Clock,
+        sink: Sink | None = None,
+        draw_linked: bool = False,
     ) -> None:
         self.page = page
+        # Whether the page is still drawn once linked: only where someone looks at it
+        # (the operator's window). A headless linked page is not laid out or painted.
+        self.draw_linked = draw_linked
         self.url = url
         self.sink: Sink = sink or (lambda _s: None)
         self.strategy = ""
@@ -127,12 +161,33 @@ class WhatsAppWebPage:
 
     async def inject(self, *, timeout: float) -> str:
         """Wait for the site to boot, then evaluate the adapter (idempotent per document)."""
-        await self.page.wait_for_function(BOOT_JS, timeout=timeout * 1000)
-        options = {"binding": BINDING, "terminal": list(TERMINAL_SOCKET_STATES)}
+        await self._until_booted(timeout)
+        options = {
+            "binding": BINDING,
+            "terminal": list(TERMINAL_SOCKET_STATES),
+            "drawLinked": self.draw_linked,
+        }
         strategy = await self.page.evaluate(ADAPTER_JS, options)
         self.strategy = str(strategy)
         self._installed = True
         return self.strategy
+
+    async def _until_booted(self, timeout: float) -> None:
+        """Return once the site has booted; `TimeoutError` after `timeout` seconds. A
+        navigation while waiting (the page reloads itself) only starts a new wait."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError(f"the login page did not boot within {timeout:.0f} s")
+            try:
+                wait_ms = int(1000 * min(left, BOOT_WAIT_SLICE_S))
+                if await self.page.evaluate(BOOT_WAIT_JS, wait_ms):
+                    return
+            except PlaywrightError as exc:
+                if self.page.is_closed() or not _navigated_away(exc):
+                    raise
 
     # ---------------------------------------------------------------- commands
 

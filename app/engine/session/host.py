@@ -179,13 +179,14 @@ class SessionHost:
             raise
         return slot
 
-    def _provider(self, page: Page, sink: Sink) -> WhatsAppWebPage:
+    def _provider(self, page: Page, sink: Sink, *, window: bool = False) -> WhatsAppWebPage:
         return WhatsAppWebPage(
             page,
             url=self.provider_url,
             time_scale=self.settings.time_scale,
             clock=self._clock,
             sink=sink,
+            draw_linked=window,  # a window is looked at; a headless page is not
         )
 
     async def open_window_slot(
@@ -201,7 +202,7 @@ class SessionHost:
                 no_viewport=True,
             )
             page = await context.new_page()
-            provider = self._provider(page, sink)
+            provider = self._provider(page, sink, window=True)
             slot = PageSlot(context, provider, browser=browser)
             slot.watch_close()
             await provider.install(timeout=self._boot_timeout)

@@ -50,6 +50,30 @@
     if (sock && sock.Socket && sock.Socket.state) return String(sock.Socket.state);
     return screenState();
   };
+  // A linked page is looked at by no one (unless it is in the operator's window, where
+  // `opts.drawLinked` is set): while it is linked, its document is not laid out, painted
+  // or rastered (`display: none` on the root, from an adopted sheet the page's own DOM
+  // code never sees). The DOM, the models, the timers and the socket carry on; the
+  // renderer frees the layout tree and its tiles (docs/SESSIONS.md, "A linked page is
+  // not drawn"). Any other state draws the page again, so a QR is always on screen.
+  let undrawnSheet = null;
+  const drawLinked = (linked) => {
+    if (opts.drawLinked) return;
+    try {
+      if (!undrawnSheet) {
+        undrawnSheet = new CSSStyleSheet();
+        undrawnSheet.replaceSync('html { display: none !important; }');
+      }
+      const sheets = document.adoptedStyleSheets;
+      const undrawn = sheets.includes(undrawnSheet);
+      if (linked && !undrawn) document.adoptedStyleSheets = [...sheets, undrawnSheet];
+      if (!linked && undrawn) {
+        document.adoptedStyleSheets = sheets.filter((sheet) => sheet !== undrawnSheet);
+      }
+    } catch (err) {
+      // No constructable style sheets: the page is drawn, as before.
+    }
+  };
   const lastWid = () => {
     // The real site keeps the linked number here; used when the modules are gone.
     try {
@@ -138,6 +162,7 @@
     function onState() {
       const state = String(Socket.state);
       push({ t: 'state', state, synced: !!Socket.hasSynced });
+      drawLinked(state === 'CONNECTED' && !!Socket.hasSynced);
       if (state === 'CONNECTED' && Socket.hasSynced) {
         if (!readySent) push(Object.assign({ t: 'ready', method: 'modules' }, me()));
         readySent = true;
@@ -197,6 +222,7 @@
     const set = (next, msg) => {
       if (state === next) return;
       state = next;
+      drawLinked(next === 'ready');
       if (msg) push(msg);
     };
     const askCanvas = () => {
