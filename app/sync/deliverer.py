@@ -31,7 +31,15 @@ oldest pending row) and sends each in its own task, owned by a TaskGroup:
   otherwise the wake-up's read finds it as usual. Such a row was committed
   first, so a crash still delivers it from the table; it counts as read at
   its `notify`, so a row committed after it (which may supersede it) makes
-  it checked again before it goes out, as above.
+  it checked again before it goes out, as above;
+- reads of due rows are kept off the wire's path: a `notify(items)` needs
+  none (a row committed with them that does not head its session waits
+  behind a pending row of its session, and is read when that row settles),
+  and a bare `notify()` while sends are on the wire is read when the first
+  of them settles (each settled send is followed by a read anyway), or
+  after `DEFER_READ` at the latest. Under CPU load a read beside a send
+  holds the interpreter lock the send needs, and two reads cost twice one;
+  each read fetches the due rows and the next wake-up in one unit of work.
 
 The clock, sleep and random source are injectable so tests run in
 milliseconds. Use `async with deliverer:` (or `start()` / `aclose()`) in a
@@ -62,6 +70,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
+DEFER_READ = 0.25  # seconds a bare notify() waits at most for a send on the wire to settle
+
 
 class Sender(Protocol):
     """What the deliverer needs from `CentralClient`."""
@@ -90,6 +100,7 @@ class OutboxDeliverer:
         max_delay: float = 300.0,
         poll_interval: float = 5.0,
         max_in_flight: int = 32,
+        defer_read: float = DEFER_READ,
         session_ids: Callable[[], Collection[str] | None] | None = None,
         on_status: Callable[[SyncStatus], None] | None = None,
     ) -> None:
@@ -104,6 +115,7 @@ class OutboxDeliverer:
         self._cap = max_delay
         self._poll = poll_interval
         self._max_in_flight = max_in_flight
+        self._defer_read_for = defer_read
         self._session_ids = session_ids
         self._on_status = on_status
         # session id -> its one send in flight. Keyed by session, not row: a row
@@ -114,6 +126,7 @@ class OutboxDeliverer:
         self._settled: set[uuid.UUID] = set()
         self._wake = asyncio.Event()
         self._enqueued = 0  # notify() calls so far: news of rows committed since a read
+        self._deferred: asyncio.TimerHandle | None = None  # a bare notify's read, postponed
         self._runner: asyncio.Task[None] | None = None
         self._group: asyncio.TaskGroup | None = None  # while `_loop` runs: where sends live
         self._transient_error = ""  # the last retryable failure; cleared by a success
@@ -131,6 +144,7 @@ class OutboxDeliverer:
     async def aclose(self) -> None:
         """Stop sending; unsent events stay in the outbox for the next start."""
         runner, self._runner = self._runner, None
+        self._cancel_deferred()
         if runner is not None:
             runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -148,11 +162,17 @@ class OutboxDeliverer:
 
         `items` are committed rows that were their session's oldest pending row
         when committed; they are sent now when their session is idle (see above).
+        Any other row committed with them waits behind a pending row of its own
+        session, so it is read when that row settles: no read is needed now.
+        Without items, the table is read at once, or when the first send on the
+        wire settles (at most `DEFER_READ` later), so a read never runs beside it.
         """
         self._enqueued += 1
+        handed = False
         if self._group is not None:
             sessions: Collection[str] | None = None
             for item in items:
+                handed = True
                 if sessions is None and self._session_ids is not None:
                     sessions = self._session_ids()
                 if item.state is not OutboxState.PENDING or (
@@ -160,7 +180,29 @@ class OutboxDeliverer:
                 ):
                     continue
                 self._start(self._group, item, self._enqueued)
+        if handed:
+            return
+        if self._in_flight and self._group is not None:
+            self._defer_read()
+        else:
+            self._wake.set()
+
+    def _defer_read(self) -> None:
+        """Read after the next send settles (its `_deliver` wakes the loop), or after
+        `defer_read` seconds (`DEFER_READ`) if none settles by then."""
+        if self._deferred is None:
+            self._deferred = asyncio.get_running_loop().call_later(
+                self._defer_read_for, self._read_now
+            )
+
+    def _read_now(self) -> None:
+        self._deferred = None
         self._wake.set()
+
+    def _cancel_deferred(self) -> None:
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
 
     def _start(self, group: asyncio.TaskGroup, item: OutboxItem, read_at: int) -> bool:
         """Send `item` in a task unless its session has one on the wire or none is free."""
@@ -213,17 +255,19 @@ class OutboxDeliverer:
         """
         sessions = self._session_ids() if self._session_ids is not None else None
         now = self._now()
+        self._cancel_deferred()  # this read sees every row committed before it
         try:
             self._settled.clear()  # sends settled before this read are seen by it
             read_at = self._enqueued
-            due = await self._store.next_due(now, self._max_in_flight, session_ids=sessions)
+            due, wakeup = await self._store.next_work(
+                now, self._max_in_flight, session_ids=sessions
+            )
             for item in due:
                 if len(self._in_flight) >= self._max_in_flight:
                     break
                 if item.event_id in self._settled:
                     continue  # read as pending before it was marked sent: never twice
                 self._start(group, item, read_at)
-            wakeup = await self._store.next_wakeup(session_ids=sessions)
         except Exception as exc:  # a locked or unreachable database: try again later
             if until_idle:
                 raise

@@ -5,12 +5,13 @@ rows are ordered by id within a session, only a session's oldest pending row
 is ever due, enqueueing anything supersedes the session's pending QR rows,
 and dead rows wait for the operator's `retry_dead` (which supersedes a dead row that
 something later of its session already overtook). The deliverer reaches
-them through `OutboxStore`, whose methods are each one unit of work:
+them through `OutboxStore`, whose methods are each one unit of work
+(`next_work` is `next_due` and `next_wakeup` in one):
 
 - `SqlOutbox` runs the store's repository functions in a worker thread, one
   transaction per call, so a busy SQLite file (another process holding the
   write lock) never stalls the engine's event loop. The reads (`next_due`,
-  `next_wakeup`, `get`, `metrics`) open a read-only transaction
+  `next_wakeup`, `next_work`, `get`, `metrics`) open a read-only transaction
   (`app.store.db.read_only`): on SQLite they run beside the recorder's
   writes instead of queueing behind them for the write lock;
 - `MemoryOutbox` keeps the same rules in memory, for tests and storeless demos.
@@ -47,6 +48,12 @@ class OutboxStore(Protocol):
 
     async def next_wakeup(self, *, session_ids: SessionIds = None) -> datetime | None:
         """When the earliest session head becomes due (maybe in the past); None if idle."""
+        ...
+
+    async def next_work(
+        self, now: datetime, limit: int, *, session_ids: SessionIds = None
+    ) -> tuple[list[OutboxItem], datetime | None]:
+        """`next_due` and `next_wakeup` together, as one unit of work (one read)."""
         ...
 
     async def get(self, event_id: uuid.UUID) -> OutboxItem | None:
@@ -104,6 +111,17 @@ class SqlOutbox:
 
     async def next_wakeup(self, *, session_ids: SessionIds = None) -> datetime | None:
         return await self._read(lambda s: repo.next_wakeup(s, session_ids=session_ids))
+
+    async def next_work(
+        self, now: datetime, limit: int, *, session_ids: SessionIds = None
+    ) -> tuple[list[OutboxItem], datetime | None]:
+        # One transaction and one worker-thread trip for both reads: the deliverer makes
+        # one after every send, so under CPU load each trip saved is a wait for a core.
+        def work(s: Session) -> tuple[list[OutboxItem], datetime | None]:
+            due = repo.next_due(s, now, limit, session_ids=session_ids)
+            return due, repo.next_wakeup(s, session_ids=session_ids)
+
+        return await self._read(work)
 
     async def get(self, event_id: uuid.UUID) -> OutboxItem | None:
         return await self._read(lambda s: repo.get(s, event_id))
@@ -189,6 +207,12 @@ class MemoryOutbox:
 
     async def next_wakeup(self, *, session_ids: SessionIds = None) -> datetime | None:
         return min((h.next_attempt_at for h in self._heads(session_ids)), default=None)
+
+    async def next_work(
+        self, now: datetime, limit: int, *, session_ids: SessionIds = None
+    ) -> tuple[list[OutboxItem], datetime | None]:
+        due = await self.next_due(now, limit, session_ids=session_ids)
+        return due, await self.next_wakeup(session_ids=session_ids)
 
     def _attempt(self, event_id: uuid.UUID, states: tuple[OutboxState, ...], **values: Any) -> None:
         row = self.row(event_id)

@@ -541,3 +541,86 @@ async def test_handed_over_rows_respect_max_in_flight(clock: FakeClock) -> None:
     finally:
         await deliverer.aclose()
     assert len(sender.attempts) == 3
+
+
+class ReadCountingStore(MemoryOutbox):
+    """Counts the deliverer's reads of due rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def next_work(self, now, limit, *, session_ids=None):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return await super().next_work(now, limit, session_ids=session_ids)
+
+
+async def _idle(deliverer: OutboxDeliverer, store: ReadCountingStore) -> None:
+    """Started, and past its first read of an empty table."""
+    await deliverer.start()
+    while store.reads == 0:
+        await asyncio.sleep(0)
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_handed_over_row_is_sent_without_a_read_beside_it(clock: FakeClock) -> None:
+    store = ReadCountingStore()
+    release = asyncio.Event()
+
+    async def held(webhook: Webhook, attempt: int) -> PostResult:
+        await release.wait()
+        return ACCEPTED
+
+    sender = ScriptedSender(clock, held)
+    deliverer = make(store, sender, clock, poll_interval=3600, defer_read=3600)
+    await _idle(deliverer, store)
+    try:
+        at = clock.datetime()
+        item = store.enqueue("s1", webhook_for(qr_event("s1", 1, at)).draft(), now=at)
+        deliverer.notify([item])
+        deliverer.notify()  # the recorder's wake after its batch: no read while on the wire
+        while not sender.attempts:
+            await asyncio.sleep(0)
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert store.reads == 1
+        behind = store.enqueue("s1", webhook_for(all_kinds("s1", at)[2]).draft(), now=at)
+        deliverer.notify()  # committed behind the QR on the wire: found once the QR settles
+        release.set()
+        while len(sender.accepted) < 2:
+            await asyncio.sleep(0)
+        assert store.reads == 2  # the one after the QR settled, which found the row behind it
+    finally:
+        await deliverer.aclose()
+    assert [w.event_id for w in sender.accepted] == [str(item.event_id), str(behind.event_id)]
+
+
+async def test_news_while_a_send_hangs_is_read_after_defer_read(clock: FakeClock) -> None:
+    store = ReadCountingStore()
+    release = asyncio.Event()
+
+    async def held(webhook: Webhook, attempt: int) -> PostResult:
+        if webhook.session_id == "s1":
+            await release.wait()
+        return ACCEPTED
+
+    sender = ScriptedSender(clock, held)
+    deliverer = make(store, sender, clock, poll_interval=3600, defer_read=0)
+    await _idle(deliverer, store)
+    try:
+        at = clock.datetime()
+        hung = store.enqueue("s1", webhook_for(all_kinds("s1", at)[1]).draft(), now=at)
+        deliverer.notify([hung])
+        while not sender.attempts:
+            await asyncio.sleep(0)
+        other = store.enqueue("s2", webhook_for(all_kinds("s2", at)[1]).draft(), now=at)
+        deliverer.notify()  # news with no hand-over (another writer): not held up for good
+        while not sender.accepted:
+            await asyncio.sleep(0)
+        assert [w.event_id for w in sender.accepted] == [str(other.event_id)]
+        release.set()
+        while len(sender.accepted) < 2:
+            await asyncio.sleep(0)
+    finally:
+        await deliverer.aclose()

@@ -1,8 +1,8 @@
 """`SqlOutbox` on SQLite: the deliverer's reads never queue behind a write in progress.
 
 The recorder writes each event and its webhook in a transaction that holds
-SQLite's write lock. The deliverer's reads (`next_due`, `next_wakeup`, `get`,
-`metrics`) run beside it in WAL and see the last committed rows; its writes
+SQLite's write lock. The deliverer's reads (`next_due`, `next_wakeup`,
+`next_work`, `get`, `metrics`) run beside it in WAL and see the last committed rows; its writes
 (`mark_sent`, ...) still take the lock up front and wait for it.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,8 @@ async def test_reads_run_beside_an_open_write(
         due = await store.next_due(now, 10)
         assert [item.event_id for item in due] == [committed]
         assert await store.next_wakeup() == now
+        work, wakeup = await store.next_work(now, 10)
+        assert [item.event_id for item in work] == [committed] and wakeup == now
         row = await store.get(committed)
         assert row is not None and row.state is OutboxState.PENDING
         assert (await store.metrics(now)).pending == 1
@@ -71,3 +74,28 @@ async def test_reads_run_beside_an_open_write(
     row = await store.get(committed)
     assert row is not None and row.state is OutboxState.SENT
     assert [item.session_id for item in await store.next_due(now, 10)] == ["b"]
+
+
+async def test_next_work_is_the_due_heads_and_the_next_wakeup_in_one_read(
+    impatient_sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    store = SqlOutbox(sessions=impatient_sessions, in_thread=False)
+    now = clock.datetime()
+    with impatient_sessions.begin() as s:
+        first = _enqueue(s, "a", "session_authenticated", clock)
+        _enqueue(s, "a", "session_ready", clock)  # behind `first`: not due yet
+        later = _enqueue(s, "b", "session_authenticated", clock)
+        repo.mark_retry(
+            s,
+            later,
+            now=now,
+            next_attempt_at=now + timedelta(seconds=60),
+            error="HTTP 503",
+            status=503,
+        )
+    due, wakeup = await store.next_work(now, 10)
+    assert [item.event_id for item in due] == [first]
+    assert wakeup == now
+    assert (due, wakeup) == (await store.next_due(now, 10), await store.next_wakeup())
+    assert await store.next_work(now, 10, session_ids=["b"]) == ([], now + timedelta(seconds=60))
+    assert await store.next_work(now, 10, session_ids=[]) == ([], None)
