@@ -40,20 +40,13 @@ SessionIds = Collection[str] | None
 class OutboxStore(Protocol):
     """The outbox operations the deliverer uses (semantics as in `app.store.outbox`)."""
 
-    async def next_due(
-        self, now: datetime, limit: int, *, session_ids: SessionIds = None
-    ) -> list[OutboxItem]:
-        """Each session's oldest pending row if it is due, most overdue first."""
-        ...
-
-    async def next_wakeup(self, *, session_ids: SessionIds = None) -> datetime | None:
-        """When the earliest session head becomes due (maybe in the past); None if idle."""
-        ...
-
     async def next_work(
         self, now: datetime, limit: int, *, session_ids: SessionIds = None
     ) -> tuple[list[OutboxItem], datetime | None]:
-        """`next_due` and `next_wakeup` together, as one unit of work (one read)."""
+        """In one read: each session's oldest pending row if it is due (most overdue
+        first), and when the earliest session head becomes due (maybe in the past;
+        None if idle). The stores also offer the two halves, `next_due` and
+        `next_wakeup`, on their own."""
         ...
 
     async def get(self, event_id: uuid.UUID) -> OutboxItem | None:

@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import BrowserContext, async_playwright
 
-from app.engine.browser.signals import Blocked, PageSignal, Qr, Ready
+from app.engine.browser.signals import Blocked, Qr, Ready
 from app.engine.browser.whatsapp_web import WhatsAppWebPage
 from app.engine.chromium import CHROMIUM_FLAGS, find_chromium
 from app.sandbox import AsyncTestPhone, SandboxOptions, SandboxServer
+from tests.engine.session_support import Recorder
 
 pytestmark = pytest.mark.e2e
 
@@ -43,29 +44,10 @@ async def _login_page(flavour: str) -> AsyncIterator[tuple[SandboxServer, Browse
                 await asyncio.wait_for(browser.close(), 30)
 
 
-class _Signals:
-    def __init__(self) -> None:
-        self.seen: list[PageSignal] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, signal: PageSignal) -> None:
-        self.seen.append(signal)
-        self._changed.set()
-
-    async def first(self, kind: type[PageSignal]) -> PageSignal:
-        async with asyncio.timeout(WAIT_S):
-            while True:
-                found = [s for s in self.seen if isinstance(s, kind)]
-                if found:
-                    return found[0]
-                self._changed.clear()
-                await self._changed.wait()
-
-
 async def _linked(
     sandbox: SandboxServer, context: BrowserContext, *, draw_linked: bool
-) -> tuple[WhatsAppWebPage, _Signals]:
-    signals = _Signals()
+) -> tuple[WhatsAppWebPage, Recorder]:
+    signals = Recorder()  # collects page signals as it does engine events
     page = WhatsAppWebPage(
         await context.new_page(),
         url=sandbox.url,
@@ -75,12 +57,12 @@ async def _linked(
         draw_linked=draw_linked,
     )
     await page.install(timeout=WAIT_S)
-    qr = await signals.first(Qr)
+    qr = await signals.wait_for(Qr)
     assert isinstance(qr, Qr)
     assert await page.page.evaluate(ROOT_DISPLAY) == "block", "a QR is drawn"
     async with AsyncTestPhone(sandbox.url) as phone:
         await phone.scan(qr.qr, PHONE)
-    await signals.first(Ready)
+    await signals.wait_for(Ready)
     return page, signals
 
 
@@ -99,7 +81,7 @@ async def test_a_linked_page_is_not_drawn_and_is_drawn_again_when_it_leaves(
         assert state["origins"], "the login is still there to save"
         async with AsyncTestPhone(sandbox.url) as phone:
             await phone.set_faults(block_state="TOS_BLOCK", block_phone=PHONE)
-        await signals.first(Blocked)
+        await signals.wait_for(Blocked)
         assert await page.page.evaluate(ROOT_DISPLAY) == "block"
 
 
