@@ -228,7 +228,9 @@ class TerminalView:
                 f"{event.session_id} [{event.instance_id or '-'}] "
                 f"{before}{event.state.value}{reason}"
             )
-            advice = reason_message(event.reason)
+            # What the reason means for the operator, else what happened (as the console's
+            # "Reason / last error" column shows it): an error is never a bare "(error)".
+            advice = reason_message(event.reason) or event.detail
             if advice:
                 self.line(f"  {advice}")
         elif isinstance(event, QrIssued):

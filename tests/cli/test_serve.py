@@ -107,6 +107,24 @@ def test_the_view_prints_codes_and_what_a_gate_asks_of_the_operator() -> None:
 
 
 @pytest.mark.e2e
+def test_the_view_says_what_went_wrong_when_no_advice_fits_the_reason() -> None:
+    out = io.StringIO()
+    view = TerminalView(out, qr_art=False)
+    view.event(
+        SessionStateChanged(
+            session_id="s1",
+            workspace_id=1,
+            state=SessionState.DISCONNECTED,
+            previous=SessionState.STARTING,
+            reason=Reason.ERROR,
+            detail="opening the page failed: the login page did not boot within 60 s",
+        )
+    )
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("starting -> disconnected (error)")
+    assert lines[1].endswith("  opening the page failed: the login page did not boot within 60 s")
+
+
 def test_serve_shows_a_demo_qr_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRDESK_")}
     proc = subprocess.Popen(
