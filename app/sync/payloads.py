@@ -43,14 +43,14 @@ from app.domain.events import (
     SessionStateChanged,
 )
 from app.domain.outbox import OutboxDraft, OutboxItem, WebhookEvent
-from app.domain.qr import QUIET_ZONE, qr_modules
+from app.domain.qr import QUIET_ZONE, qr_luminance
 from app.domain.states import CentralStatus, Reason, SessionState
 from app.operator.text import reason_message
 
 QR_EVENT = WebhookEvent.QR_CODE_GENERATED.value
 EVENT_NAMES = tuple(e.value for e in WebhookEvent)
 QR_PIXELS = 256
-_BLACK, _WHITE = 0, 255
+_WHITE = 255
 
 # A state change without a reason still needs one on the wire.
 _DEFAULT_REASON: dict[SessionState, str] = {
@@ -110,19 +110,19 @@ def qr_data_url(qr: str) -> str:
     largest integer module size that fits, centred on a white square.
 
     Fast on purpose, since it sits between a QR appearing and its webhook:
-    the symbol comes from `app.domain.qr` (fixed mask, cached), the image is
-    built from its modules in one pass and PNG-compressed at the fastest
-    level. The result is cached, so the same QR (an API read-back, a retry)
-    is never drawn twice.
+    the symbol comes from `app.domain.qr` (native encoder, cached) as bytes
+    an image takes as they are, so no Python loop touches a module; it is
+    scaled, framed and PNG-compressed at the fastest level in Pillow. The
+    result is cached, so the same QR (an API read-back, a retry) is never
+    drawn twice.
     """
-    matrix = qr_modules(qr, QUIET_ZONE)
-    count = len(matrix)
-    scale = max(1, QR_PIXELS // count)
-    pixels = bytes(_BLACK if dark else _WHITE for row in matrix for dark in row)
-    small = Image.frombytes("L", (count, count), pixels)
-    drawn = small.resize((count * scale, count * scale), Image.Resampling.NEAREST)
+    size, luminance = qr_luminance(qr)
+    framed = size + 2 * QUIET_ZONE
+    scale = max(1, QR_PIXELS // framed)
+    symbol = Image.frombytes("L", (size, size), luminance)
+    drawn = symbol.resize((size * scale, size * scale), Image.Resampling.NEAREST)
     canvas = Image.new("L", (QR_PIXELS, QR_PIXELS), _WHITE)
-    offset = (QR_PIXELS - drawn.width) // 2
+    offset = (QR_PIXELS - framed * scale) // 2 + QUIET_ZONE * scale
     canvas.paste(drawn, (offset, offset))
     buffer = io.BytesIO()
     canvas.convert("1", dither=Image.Dither.NONE).save(buffer, format="PNG", compress_level=1)
