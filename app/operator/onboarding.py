@@ -10,11 +10,12 @@ keeps the current account and the next `WARM - 1` started, so their QRs are
 already on screen when staff get to them, and opens no more (an unwatched QR
 costs a renderer and the phone user's retries). An account leaves the warm
 window as soon as it is scanned (`pairing`), which is when the next one is
-started. When scans come faster than a login page boots on a busy machine
-(two scans less than `FAST_PACE` seconds apart), the window widens to
-`FAST_WARM`, so each account has several scans' time to show its QR; the
-pages opened ahead stay open if the pace slows again (they come round in a
-few scans). Skipped accounts go to the back of the queue and are stopped until
+started. When scans come faster than a login page boots on a busy machine,
+the window follows the pace: it keeps started the accounts staff will reach
+within `LEAD` seconds at the pace of the last two scans (at most
+`MAX_WARM`), so every page has that long to show its QR; the pages opened
+ahead stay open if the pace slows again (they come round in a few scans).
+Skipped accounts go to the back of the queue and are stopped until
 they come round again; an account given up (the command line's per-account
 timeout) leaves the queue for good. Paused time does not count towards the
 average.
@@ -45,6 +46,7 @@ calls that `next_moves()` and `take_logouts()` return.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -55,15 +57,22 @@ from app.domain.models import SessionInfo
 from app.domain.states import NO_RETRY_REASONS, Reason, SessionState
 from app.operator import text as fmt
 
-WARM = 3  # the current account and the next two
-FAST_WARM = 6  # the same when scans come faster than a page boots
-FAST_PACE = 3.0  # seconds between two scans below which the window widens
+WARM = 3  # the current account and the next two: enough at a person's pace
+MAX_WARM = 12  # started at once at most, however fast the scans come
+LEAD = 3.0  # seconds of scans kept started ahead: a page's boot on a busy desk, with margin
 ATTEMPTS = 3  # ends (other than running out of QRs) before an account is given up
 CONNECTED = "connected"
 SKIPPED = "skipped"
 NOT_CONNECTED = "not connected"
 
 _ENDS = (SessionState.FAILED, SessionState.LOGGED_OUT)
+
+
+def warm_for(pace: float) -> int:
+    """How many accounts to keep started when scans come `pace` seconds apart: the
+    current one and those staff reach within `LEAD` s, from `WARM` to `MAX_WARM`."""
+    ahead = math.ceil(LEAD / pace) if pace > 0 else MAX_WARM
+    return max(WARM, min(MAX_WARM, 1 + ahead))
 
 
 class OnboardingRun:
@@ -97,8 +106,8 @@ class OnboardingRun:
         self._paused_total = 0.0
         self.wrong_phone: dict[str, tuple[str, str]] = {}  # session id -> (expected, scanned)
         self._logouts: list[str] = []
-        # The pace counts from pressing Start: a first scan within FAST_PACE of it is
-        # fast too, so the window widens before the second account's page is needed.
+        # The pace counts from pressing Start: a first scan soon after it is fast
+        # too, so the window widens before the second account's page is needed.
         self._last_link: datetime | None = self.started
         self.warm = WARM  # how many accounts the window keeps started now
         self._kept = WARM  # the widest window so far: what is open within it stays open
@@ -136,8 +145,7 @@ class OnboardingRun:
         self.linked.add(session_id)
         at = at or fmt.now()
         if self._last_link is not None:
-            fast = (at - self._last_link).total_seconds() < FAST_PACE
-            self.warm = FAST_WARM if fast else WARM
+            self.warm = warm_for((at - self._last_link).total_seconds())
             self._kept = max(self._kept, self.warm)
         self._last_link = at
 

@@ -12,7 +12,7 @@ import pytest
 from app.cli import main
 from app.domain.events import PairingCodeIssued, SessionReady, utcnow
 from app.domain.states import Reason, SessionState
-from app.operator.onboarding import FAST_WARM, WARM
+from app.operator.onboarding import MAX_WARM, WARM
 from app.sandbox import PhoneError
 from tests.ui.fakes import FakeEngine, qr_event, state_event
 
@@ -172,9 +172,9 @@ def test_the_walk_keeps_three_qrs_open_scans_each_and_writes_every_row(
     out = capsys.readouterr().out
     assert code == 0, out
     assert engine.add_started is False  # created stopped; the walk opens them
-    # The current account and the next two; more ahead (never more than FAST_WARM) while
+    # The current account and the next two; more ahead (never more than MAX_WARM) while
     # scans come faster than a page boots, as this test phone's do.
-    assert WARM <= engine.most_waiting <= FAST_WARM
+    assert WARM <= engine.most_waiting <= MAX_WARM
     assert "[1/6] Desk 1 (ws 1)" in out and "[6/6] Desk 6 (ws 6)" in out
     assert "✓ Desk 6 (ws 6) connected" in out and "6 / 6 connected" in out
     rows = list(csv.DictReader((tmp_path / "accounts.csv.results.csv").open(encoding="utf-8")))

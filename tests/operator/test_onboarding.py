@@ -11,7 +11,14 @@ from app.domain.events import SessionReady, SessionStateChanged
 from app.domain.import_rows import parse_text, results_csv
 from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionState
-from app.operator.onboarding import ATTEMPTS, FAST_PACE, FAST_WARM, WARM, OnboardingRun
+from app.operator.onboarding import (
+    ATTEMPTS,
+    LEAD,
+    MAX_WARM,
+    WARM,
+    OnboardingRun,
+    warm_for,
+)
 
 S = SessionState
 SHEET = "workspace_id,label,phone\n1,A,\n2,B,\nx,Bad,\n3,C,\n4,D,\n5,E,\n"
@@ -57,20 +64,28 @@ def test_fast_scans_widen_the_window_and_a_slow_one_does_not_close_what_opened()
     assert run.next_moves() == (["s0", "s1", "s2"], [])
     run.apply(_state("s0", S.PAIRING, at=t0))
     assert run.next_moves() == (["s3"], [])  # one scan: no pace yet
-    run.apply(_state("s1", S.PAIRING, at=t0 + timedelta(seconds=FAST_PACE / 2)))
-    start, stop = run.next_moves()  # faster than a page boots: open further ahead
-    assert FAST_WARM > WARM and start == ["s4", "s5", "s6", "s7"] and not stop
-    slow = t0 + timedelta(seconds=FAST_PACE * 4)
+    run.apply(_state("s1", S.PAIRING, at=t0 + timedelta(seconds=LEAD / 5)))
+    start, stop = run.next_moves()  # faster than a page boots: open LEAD s of scans ahead
+    assert start == ["s4", "s5", "s6", "s7"] and not stop  # the current one and 5 more
+    slow = t0 + timedelta(seconds=LEAD * 4)
     run.apply(_state("s2", S.PAIRING, at=slow))
     assert run.next_moves() == ([], [])  # back to WARM, but nothing opened is stopped
     assert run.running >= {"s3", "s4", "s5", "s6", "s7"}
+
+
+def test_the_window_covers_the_lead_at_the_pace_from_warm_to_its_ceiling():
+    assert warm_for(LEAD * 10) == WARM  # a person's pace: the current account and two more
+    assert warm_for(LEAD / 2) == WARM  # two scans ahead already cover the lead
+    assert warm_for(LEAD / 4) == 5
+    assert warm_for(LEAD / 6) == 7
+    assert warm_for(0.05) == warm_for(0.0) == MAX_WARM  # a camera's pace: never more
 
 
 def test_a_first_scan_soon_after_start_widens_the_window_at_once():
     t0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
     run = _run(12, started_at=t0)
     assert run.next_moves() == (["s0", "s1", "s2"], [])
-    run.apply(_state("s0", S.PAIRING, at=t0 + timedelta(seconds=FAST_PACE / 2)))
+    run.apply(_state("s0", S.PAIRING, at=t0 + timedelta(seconds=LEAD / 5)))
     start, _ = run.next_moves()  # scanned faster than a page boots: no second scan needed
     assert start == ["s3", "s4", "s5", "s6"]
 
