@@ -262,7 +262,11 @@ class TerminalView:
             f"scan within {event.expires_in:.0f} s"
         )
         if self._qr_art:
-            self._out.write(qr_art(event.qr, invert=self._invert))
+            try:
+                art = qr_art(event.qr, invert=self._invert)
+            except ValueError:  # no QR holds this text: a broken login page
+                art = "  (this QR is too long to draw; if it stays, restart the account)\n"
+            self._out.write(art)
             self._out.flush()
 
 

@@ -1,9 +1,11 @@
-"""Crisp QR codes: the module matrix from `app.domain.qr`, painted module by module.
+"""Crisp QR codes: the symbol from `app.domain.qr`, one image pixel per module.
 
 `QrView` sizes each module to a whole number of *device* pixels (so the code
 stays sharp at 125 % or 150 % scaling), keeps the 4-module quiet zone, and is
 always black on white. When the ref has expired it paints the code washed out
-under a "refreshing" label, so an old code never looks scannable.
+under a "refreshing" label, so an old code never looks scannable. A text no
+QR can hold (longer than a version-40 symbol at error correction M; no real
+login QR comes near) is said in words instead of painted.
 """
 
 from __future__ import annotations
@@ -14,21 +16,26 @@ from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.domain.qr import QUIET_ZONE, qr_modules
+from app.domain.qr import LIGHT, QUIET_ZONE, qr_luminance
+
+UNDRAWABLE = "This QR is too long to draw. Press New QR; if it stays, restart the account."
 
 
 @lru_cache(maxsize=256)
 def _module_image(text: str) -> QImage:
-    """One pixel per module, quiet zone included; `QrView` scales it without smoothing."""
-    matrix = qr_modules(text, QUIET_ZONE)
-    n = len(matrix)
-    image = QImage(n, n, QImage.Format.Format_Grayscale8)
-    image.fill(255)
-    for y, row in enumerate(matrix):
-        for x, dark in enumerate(row):
-            if dark:
-                image.setPixel(x, y, 0xFF000000)
-    return image
+    """One pixel per module, quiet zone included; `QrView` scales it without smoothing.
+
+    Built from the encoder's bytes row by row (no Python loop over modules):
+    a new QR costs the GUI thread a fraction of a millisecond.
+    """
+    size, luminance = qr_luminance(text)
+    side = size + 2 * QUIET_ZONE
+    light_rows = bytes([LIGHT]) * (side * QUIET_ZONE)
+    edge = bytes([LIGHT]) * QUIET_ZONE
+    rows = (edge + luminance[top : top + size] + edge for top in range(0, size * size, size))
+    pixels = light_rows + b"".join(rows) + light_rows
+    # copy(): the image owns its pixels, not the bytes object that goes away
+    return QImage(pixels, side, side, side, QImage.Format.Format_Grayscale8).copy()
 
 
 def forget_images() -> None:
@@ -74,9 +81,13 @@ class QrView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("white"))
+        overlay = self._overlay
         if self._text:
-            self._paint_code(painter)
-        if self._overlay or not self._text:
+            try:
+                self._paint_code(painter)
+            except ValueError:  # no QR holds this text (the encoder said why)
+                overlay = UNDRAWABLE
+        if overlay or not self._text:
             painter.fillRect(self.rect(), QColor(255, 255, 255, 225 if self._text else 255))
             font = QFont(self.font())
             font.setPointSizeF(font.pointSizeF() * 1.4)
@@ -86,7 +97,7 @@ class QrView(QWidget):
             painter.drawText(
                 self.rect(),
                 int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
-                self._overlay or "waiting for QR…",
+                overlay or "waiting for QR…",
             )
         painter.end()
 

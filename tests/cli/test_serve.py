@@ -73,6 +73,27 @@ def test_the_view_prints_one_line_per_change_and_the_qr() -> None:
     assert read_qr(_render("\n".join(lines[2:]))) == [QR]
 
 
+def test_a_qr_too_long_to_draw_is_said_in_words_and_the_view_goes_on() -> None:
+    out = io.StringIO()
+    view = TerminalView(out)
+    now = datetime.now(UTC)
+    for qr in ("2@" + "x" * 3000, QR):  # more than any QR symbol holds, then a real one
+        view.event(
+            QrIssued(
+                session_id="webjs_1_1_abcdefgh",
+                workspace_id=1,
+                qr=qr,
+                expires_at=now + timedelta(seconds=20),
+                qr_count=1,
+                at=now,
+            )
+        )
+    lines = out.getvalue().splitlines()
+    assert "QR #1" in lines[0]
+    assert "too long to draw" in lines[1] and "restart the account" in lines[1]
+    assert read_qr(_render("\n".join(lines[3:]))) == [QR]
+
+
 def test_the_view_prints_codes_and_what_a_gate_asks_of_the_operator() -> None:
     from app.domain.events import PairingCodeIssued
     from app.operator.text import reason_message

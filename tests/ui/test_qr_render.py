@@ -61,3 +61,22 @@ def test_the_four_pictures_are_one_symbol_and_scan_back(qtbot) -> None:
     assert read_qr(picture(art)) == [text]
     assert read_qr(base64.b64decode(png.split(",", 1)[1])) == [text]
     assert decode_widget(view) == text
+
+
+def test_a_text_no_qr_can_hold_is_said_in_words_not_painted(qtbot) -> None:
+    from app.ui.qr_render import UNDRAWABLE
+
+    view = QrView(side=300)
+    qtbot.addWidget(view)
+    view.set_qr("2@" + "x" * 3000)  # more than a version-40 symbol holds at level M
+    view.show()
+    image = view.grab().toImage()  # paints; an exception here would leave the painter open
+    assert view.qr_text().startswith("2@")
+    dark = sum(
+        1
+        for y in range(0, image.height(), 3)
+        for x in range(0, image.width(), 3)
+        if image.pixelColor(x, y).lightness() < 128
+    )
+    assert 0 < dark < image.width() * image.height() / 9 / 10  # words, not a code
+    assert "too long" in UNDRAWABLE and "New QR" in UNDRAWABLE
