@@ -178,6 +178,9 @@ class ReplacedEngine(StandInEngine):
         self._pw_cm: Any = None
         self._design: ReplacedDesign | None = None
         self._sessions: dict[str, tuple[ProfileSession, int]] = {}
+        # Accounts whose browser is still being added: their QR can be on screen (and a
+        # stop asked for) before `add` returns, while it looks up the browser's pid.
+        self._adding: dict[str, asyncio.Event] = {}
 
     async def start(self) -> None:
         from playwright.async_api import async_playwright
@@ -206,8 +209,13 @@ class ReplacedEngine(StandInEngine):
         for spec in specs:
             sid = f"replaced_{spec.workspace_id}_{len(self._sessions)}"
             publish = self._publisher(sid, spec.workspace_id)
-            session = await self._design.add(sid, listener=publish)
-            self._sessions[sid] = (session, spec.workspace_id)
+            added = self._adding[sid] = asyncio.Event()
+            try:
+                session = await self._design.add(sid, listener=publish)
+                self._sessions[sid] = (session, spec.workspace_id)
+            finally:
+                del self._adding[sid]
+                added.set()
             out.append(SessionInfo(session_id=sid, workspace_id=spec.workspace_id))
         return out
 
@@ -232,6 +240,8 @@ class ReplacedEngine(StandInEngine):
         return publish
 
     async def stop_session(self, session_id: str) -> None:
+        if (adding := self._adding.get(session_id)) is not None:
+            await adding.wait()  # stopped while its add was still finishing
         session, ws = self._sessions.pop(session_id)
         assert self._design is not None
         await self._design.close(session)

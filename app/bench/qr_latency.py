@@ -166,10 +166,16 @@ def _design(
             to_painted.append((paint_at - started) * 1000)
             to_event.append((engine.first_qr[ws] - started) * 1000)
             sid = engine.sid_of[ws]
-            host.op(partial(_stop, sid), "stop").run()
+            host.op(partial(_stop, sid), "stop").failure(failures.append).run()
+
+            def gone(sid: str = sid) -> bool:
+                if failures:
+                    raise RuntimeError(f"stop failed: {failures[-1]!r}")
+                return _gone(wall_model, sid)
+
             spin(
                 app,
-                partial(_gone, wall_model, sid),
+                gone,
                 timeout=30,
                 what="the account did not leave the wall after stop",
             )
