@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.bench._context import BenchOptions
-from app.bench._harness import ScenarioResult
+from app.bench._harness import ScenarioResult, summary
 from app.bench._load import busy_loops
 from app.bench._runner import plan, run_label
 from app.bench.verdicts import TARGETS, judge
@@ -59,6 +59,21 @@ def test_verdicts_judge_the_right_run_and_never_guess() -> None:
     assert verdicts[">= 120 connected, heartbeat p95 < 1 s (real)"]["verdict"] == "not run"
     only_quiet = {v["target"]: v for v in judge([quiet])}
     assert only_quiet["grid's longest stall < 50 ms under load"]["verdict"].startswith("quiet only")
+
+
+def test_onboarding_is_met_only_when_every_scan_found_the_next_qr_there() -> None:
+    def onboarding(waits: list[float]) -> ScenarioResult:
+        stats = summary(waits)
+        figures = {"operator_wait_ms": stats, "waits_zero": waits.count(0.0)}
+        return ScenarioResult("onboarding", scenario="onboarding", figures=figures)
+
+    target = "scan ok -> next QR on screen: 0 (already there)"
+    one_wait = [0.0] * 48 + [60.0]  # p95 0, yet one operator waited
+    verdict = {v["target"]: v for v in judge([onboarding(one_wait)])}[target]
+    assert verdict["verdict"] == "missed"
+    assert verdict["measured"] == "48 of 49 already there; longest wait 60 ms"
+    none = {v["target"]: v for v in judge([onboarding([0.0] * 49)])}[target]
+    assert none["verdict"] == "met"
 
 
 def test_busy_loops_run_for_the_block_and_are_ended() -> None:
