@@ -23,6 +23,7 @@ Pure computation, no I/O and no images: callers turn modules into pixels.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import zxingcpp
 
@@ -49,7 +50,8 @@ def qr_luminance(text: str) -> tuple[int, bytes]:
     height, width = image.shape[:2]
     if height != width:  # a QR symbol is square; anything else is a broken encoder
         raise ValueError(f"the QR encoder returned a {width}x{height} symbol")
-    return width, memoryview(image).tobytes()
+    pixels: Any = image  # a buffer of bytes at run time; its stubs do not say so
+    return width, memoryview(pixels).tobytes()
 
 
 @lru_cache(maxsize=256)
