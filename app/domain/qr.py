@@ -35,16 +35,42 @@ DARK, LIGHT = 0, 255  # the luminance of a module in `qr_luminance`
 
 
 @lru_cache(maxsize=256)
-def qr_luminance(text: str) -> tuple[int, bytes]:
-    """The QR symbol for `text` as (modules per side, one byte per module).
+def qr_luminance(text: str, border: int = 0) -> tuple[int, bytes]:
+    """The QR symbol for `text` as (modules per side, one byte per module), with
+    `border` light modules on every side.
 
-    Rows top to bottom, `DARK` or `LIGHT` per module, no quiet zone: the form
-    an image library takes as is (`Image.frombytes("L", ...)`), so the
-    webhook's PNG needs no Python loop over the modules.
+    Rows top to bottom, `DARK` or `LIGHT` per module: the form an image takes
+    as is (Pillow's `Image.frombytes("L", ...)`, a greyscale `QImage`), so
+    neither the webhook's PNG nor the console's image loops over modules.
 
     Cached: a QR string is drawn again on every repaint, webhook retry and
     API read-back.
     """
+    if border < 0:
+        raise ValueError(f"border: expected 0 or more modules, got {border}")
+    size, pixels = _symbol(text)
+    if border == 0:
+        return size, pixels
+    side = size + 2 * border
+    light = bytes([LIGHT])
+    edge = light * border
+    rows = b"".join(edge + pixels[top : top + size] + edge for top in range(0, size * size, size))
+    return side, light * (side * border) + rows + light * (side * border)
+
+
+@lru_cache(maxsize=256)
+def qr_modules(text: str, border: int = 0) -> Modules:
+    """The QR symbol for `text`, with `border` light modules on every side."""
+    side, pixels = qr_luminance(text, border)
+    return tuple(
+        tuple(pixel == DARK for pixel in pixels[top : top + side])
+        for top in range(0, side * side, side)
+    )
+
+
+@lru_cache(maxsize=256)
+def _symbol(text: str) -> tuple[int, bytes]:
+    """The encoder's symbol, no quiet zone: (modules per side, one byte per module)."""
     barcode = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
     image = barcode.to_image(scale=1, add_quiet_zones=False)
     height, width = image.shape[:2]
@@ -52,18 +78,3 @@ def qr_luminance(text: str) -> tuple[int, bytes]:
         raise ValueError(f"the QR encoder returned a {width}x{height} symbol")
     pixels: Any = image  # a buffer of bytes at run time; its stubs do not say so
     return width, memoryview(pixels).tobytes()
-
-
-@lru_cache(maxsize=256)
-def qr_modules(text: str, border: int = 0) -> Modules:
-    """The QR symbol for `text`, with `border` light modules on every side."""
-    if border < 0:
-        raise ValueError(f"border: expected 0 or more modules, got {border}")
-    size, pixels = qr_luminance(text)
-    light_row = (False,) * (size + 2 * border)
-    light_edge = (False,) * border
-    rows = [
-        light_edge + tuple(pixel == DARK for pixel in pixels[top : top + size]) + light_edge
-        for top in range(0, size * size, size)
-    ]
-    return (light_row,) * border + tuple(rows) + (light_row,) * border

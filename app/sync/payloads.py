@@ -111,18 +111,17 @@ def qr_data_url(qr: str) -> str:
 
     Fast on purpose, since it sits between a QR appearing and its webhook:
     the symbol comes from `app.domain.qr` (native encoder, cached) as bytes
-    an image takes as they are, so no Python loop touches a module; it is
-    scaled, framed and PNG-compressed at the fastest level in Pillow. The
-    result is cached, so the same QR (an API read-back, a retry) is never
-    drawn twice.
+    an image takes as they are, quiet zone included, so no Python loop
+    touches a module; it is scaled and PNG-compressed at the fastest level in
+    Pillow. The result is cached, so the same QR (an API read-back, a retry)
+    is never drawn twice.
     """
-    size, luminance = qr_luminance(qr)
-    framed = size + 2 * QUIET_ZONE
-    scale = max(1, QR_PIXELS // framed)
-    symbol = Image.frombytes("L", (size, size), luminance)
-    drawn = symbol.resize((size * scale, size * scale), Image.Resampling.NEAREST)
+    side, luminance = qr_luminance(qr, QUIET_ZONE)
+    scale = max(1, QR_PIXELS // side)
+    framed = Image.frombytes("L", (side, side), luminance)
+    drawn = framed.resize((side * scale, side * scale), Image.Resampling.NEAREST)
     canvas = Image.new("L", (QR_PIXELS, QR_PIXELS), _WHITE)
-    offset = (QR_PIXELS - framed * scale) // 2 + QUIET_ZONE * scale
+    offset = (QR_PIXELS - drawn.width) // 2
     canvas.paste(drawn, (offset, offset))
     buffer = io.BytesIO()
     canvas.convert("1", dither=Image.Dither.NONE).save(buffer, format="PNG", compress_level=1)

@@ -37,6 +37,19 @@ def _render(art: str) -> Image.Image:
     return image.resize((width * 8, len(rows) * 16), Image.NEAREST)
 
 
+def _qr_issued(qr: str, *, count: int = 1) -> QrIssued:
+    """A QR of session webjs_1_1_abcdefgh, issued now, scannable for 20 s."""
+    now = datetime.now(UTC)
+    return QrIssued(
+        session_id="webjs_1_1_abcdefgh",
+        workspace_id=1,
+        qr=qr,
+        expires_at=now + timedelta(seconds=20),
+        qr_count=count,
+        at=now,
+    )
+
+
 def test_qr_art_scans_back_to_the_same_string() -> None:
     assert read_qr(_render(qr_art(QR))) == [QR]
 
@@ -44,7 +57,6 @@ def test_qr_art_scans_back_to_the_same_string() -> None:
 def test_the_view_prints_one_line_per_change_and_the_qr() -> None:
     out = io.StringIO()
     view = TerminalView(out)
-    now = datetime.now(UTC)
     view.event(
         SessionStateChanged(
             session_id="webjs_1_1_abcdefgh",
@@ -55,16 +67,7 @@ def test_the_view_prints_one_line_per_change_and_the_qr() -> None:
             instance_id="instance-0",
         )
     )
-    view.event(
-        QrIssued(
-            session_id="webjs_1_1_abcdefgh",
-            workspace_id=1,
-            qr=QR,
-            expires_at=now + timedelta(seconds=20),
-            qr_count=2,
-            at=now,
-        )
-    )
+    view.event(_qr_issued(QR, count=2))
     lines = out.getvalue().splitlines()
     assert lines[0].endswith(
         "webjs_1_1_abcdefgh [instance-0] connected -> disconnected (instance_restart)"
@@ -76,18 +79,8 @@ def test_the_view_prints_one_line_per_change_and_the_qr() -> None:
 def test_a_qr_too_long_to_draw_is_said_in_words_and_the_view_goes_on() -> None:
     out = io.StringIO()
     view = TerminalView(out)
-    now = datetime.now(UTC)
     for qr in ("2@" + "x" * 3000, QR):  # more than any QR symbol holds, then a real one
-        view.event(
-            QrIssued(
-                session_id="webjs_1_1_abcdefgh",
-                workspace_id=1,
-                qr=qr,
-                expires_at=now + timedelta(seconds=20),
-                qr_count=1,
-                at=now,
-            )
-        )
+        view.event(_qr_issued(qr))
     lines = out.getvalue().splitlines()
     assert "QR #1" in lines[0]
     assert "too long to draw" in lines[1] and "restart the account" in lines[1]
@@ -127,7 +120,6 @@ def test_the_view_prints_codes_and_what_a_gate_asks_of_the_operator() -> None:
     assert lines[2].endswith("   " + reason_message(Reason.TOS_BLOCK))
 
 
-@pytest.mark.e2e
 def test_the_view_says_what_went_wrong_when_no_advice_fits_the_reason() -> None:
     out = io.StringIO()
     view = TerminalView(out, qr_art=False)
@@ -146,6 +138,7 @@ def test_the_view_says_what_went_wrong_when_no_advice_fits_the_reason() -> None:
     assert lines[1].endswith("  opening the page failed: the login page did not boot within 60 s")
 
 
+@pytest.mark.e2e
 def test_serve_shows_a_demo_qr_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRDESK_")}
     proc = subprocess.Popen(
