@@ -7,9 +7,9 @@ only after confirmation (`--yes`, or answering "y" at the prompt).
 
 The walk is the one the console's Onboard view runs: the shared model
 `app.operator.onboarding.OnboardingRun` decides which accounts are started
-(they are created stopped; then the current account and the next two, or the
-next five while scans come faster than pages boot, so the next QR is already
-there when one is scanned), what counts as linked or
+(they are created stopped; then the current account and the next two, and
+further ahead while scans come faster than pages boot, up to 12, so the next
+QR is already there when one is scanned), what counts as linked or
 given up, and what the results say. This module shows it in the terminal:
 each account's QR as terminal art with a progress line, and one line per
 outcome. `--by-code` links the rows that have a phone by pairing code instead
@@ -21,6 +21,31 @@ each code) for demos and tests; an account not linked within `--timeout` is
 given up. At
 the end, or on Ctrl+C, the results CSV gets one line per row of the file
 with its result and phone number (no file when nothing was created).
+
+A second run on the same sheet continues the first instead of creating its
+accounts again; the results file (`--results PATH`, by default
+`FILE.results.csv`) is what it continues from, since it holds each row's
+session id. When that file exists:
+
+- a row connected then whose account is still stored is not walked: it is
+  printed as done and its line is copied into the new results as it was;
+- a row not linked then (skipped, timed out, given up...) is walked again
+  with its stored account, or with a new one if the account was removed;
+- a rejected row stays rejected (the sheet is the same), and no confirmation
+  is asked again: the first run's was given;
+- when every valid row is connected, nothing is started or written.
+
+The file must hold exactly the sheet's rows (`read_results`). One that
+cannot be read, or is another sheet's (or the sheet was edited since), stops
+the run before anything is created and is left as it is: guessing would
+create accounts twice. `--results NEW_PATH` (a file that does not exist yet)
+starts afresh, creating every valid row's account again; to add rows to a
+sheet already run, put them in a new sheet. Before the new results are
+written, an existing results file is copied beside it under the next free
+number (`FILE.results.1.csv`, `.2.csv`...), and the new one replaces it only
+once it is whole, so no run's record is lost. The results folder is checked
+before anything is created, since accounts without a results file would be
+created again by the next run.
 """
 
 from __future__ import annotations
@@ -29,9 +54,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -44,7 +70,15 @@ from app.domain.events import (
     SessionError,
     SessionStateChanged,
 )
-from app.domain.import_rows import ImportFileError, ImportRow, parse_bytes, results_csv
+from app.domain.import_rows import (
+    EarlierResult,
+    ImportFileError,
+    ImportRow,
+    ResultsFileError,
+    parse_bytes,
+    read_results,
+    results_csv,
+)
 from app.domain.models import SessionInfo
 from app.domain.sheet_files import MAX_FILE_BYTES
 from app.domain.states import SessionState
@@ -59,7 +93,11 @@ TIMED_OUT = "timed out"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="CSV or XLSX: workspace_id,label,phone")
     parser.add_argument(
-        "--results", metavar="PATH", help="results CSV (default: FILE.results.csv beside the file)"
+        "--results",
+        metavar="PATH",
+        help="results CSV (default: FILE.results.csv beside the file); an earlier run's "
+        "results there are continued and kept under a number (FILE.results.1.csv); a PATH "
+        "with no file starts afresh",
     )
     parser.add_argument(
         "-y",
@@ -121,21 +159,36 @@ def run(args: argparse.Namespace) -> int:
             print(f"  warning   {row.warning}", file=out)
     if not good:
         raise UserError(f"{path.name}: no valid row ({len(bad)} rejected); nothing was created")
+    results = Path(args.results) if args.results else path.with_name(path.name + ".results.csv")
+    check_results_path(results)  # before anything is created: the results must be kept
+    earlier = read_earlier(results, path, rows)
     print(f"{path.name}: {len(good)} row(s) ready, {len(bad)} rejected", file=out)
-    if bad and not args.yes and not _confirm(f"Create the {len(good)} valid account(s)? [y/N] "):
+    if earlier:  # its rejected rows were confirmed then (a results file means they were)
+        linked = sum(e.result == CONNECTED for e in earlier.values())
+        others = f", {len(good) - linked} to link again" if len(good) > linked else ""
+        print(
+            f"continuing the earlier run in {results}: {linked} row(s) connected then{others}",
+            file=out,
+        )
+    elif bad and not args.yes and not _confirm(f"Create the {len(good)} valid account(s)? [y/N] "):
         print("Nothing was created. Fix the rows above, or re-run with --yes.", file=out)
         return 2
     settings = load_settings(args, instances=args.instances, time_scale=args.time_scale)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    results = Path(args.results) if args.results else path.with_name(path.name + ".results.csv")
-    walk = Walk(rows, out=out, qr_art=args.qr_art, invert=args.invert, by_code=args.by_code)
+    walk = Walk(
+        rows, out=out, qr_art=args.qr_art, invert=args.invert, by_code=args.by_code, earlier=earlier
+    )
     try:
         asyncio.run(onboard(settings, walk, sandbox_scan=args.sandbox_scan, timeout=args.timeout))
     finally:
+        if walk.nothing_left:
+            print(f"results: {results} (unchanged)", file=out)
         if walk.run is not None:
-            results.write_text(results_csv(walk.run.results()), encoding="utf-8")
-            print(f"results: {results}  ({walk.run.summary()})", file=out)
-    return 0 if walk.run is not None and walk.run.done else 1
+            kept = write_results(results, walk.results())
+            if kept is not None:
+                print(f"the earlier results are kept in {kept}", file=out)
+            print(f"results: {results}  ({walk.summary()})", file=out)
+    return 0 if walk.done else 1
 
 
 def read_rows(path: Path) -> list[ImportRow]:
@@ -156,6 +209,109 @@ def read_rows(path: Path) -> list[ImportRow]:
     if not rows:
         raise UserError(f"{path.name}: no data rows under the header; nothing was created")
     return rows
+
+
+def check_results_path(results: Path) -> None:
+    """The results (and the copy of earlier ones) can be written there; else a `UserError`."""
+    folder = results.parent
+    why = ""
+    if results.is_dir():
+        why = "it is a folder"
+    elif not folder.is_dir():
+        why = f"there is no folder {folder}"
+    elif not os.access(folder, os.W_OK):
+        why = f"the folder {folder} is not writable"
+    if why:
+        raise UserError(
+            f"cannot write the results to {results}: {why}; nothing was created. "
+            "Pass --results with a file in a folder you can write to"
+        )
+
+
+def read_earlier(results: Path, sheet: Path, rows: Sequence[ImportRow]) -> dict[int, EarlierResult]:
+    """The earlier run's result of every row, from its results file; {} when there is none.
+
+    A file that is not this sheet's results is a `UserError`: nothing is created and
+    the file is left as it is, since guessing would create accounts twice."""
+    try:
+        size = results.stat().st_size
+        data = results.read_bytes() if size <= MAX_FILE_BYTES else b""  # no 1 GB into memory
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise UserError(
+            f"cannot read the earlier results {results}: {exc.strerror or exc}; nothing was "
+            "created. Make the file readable, or pass --results NEW_PATH to start afresh"
+        ) from None
+    try:
+        if not data:
+            raise ResultsFileError(
+                "it is empty" if not size else f"larger than {MAX_FILE_BYTES // 2**20} MB"
+            )
+        return read_results(results.name, data, rows)
+    except ResultsFileError as exc:
+        raise UserError(
+            f"{results} does not match {sheet.name} ({exc}): it is another sheet's results, "
+            "or was damaged, or the sheet was edited since; nothing was created and the file "
+            "was left as it is. Put rows to add in a new sheet; pass --results with this "
+            "sheet's results file to continue its run, or --results NEW_PATH to start afresh "
+            "(every valid row then gets a new account, beside any an earlier run created)"
+        ) from None
+
+
+def write_results(results: Path, lines: list[dict[str, str]]) -> Path | None:
+    """Write the results; a results file already there is first copied beside it under
+    the next free number (`X.results.1.csv`, `.2`...), and that copy is returned.
+
+    Written to a temporary file and renamed over: at every moment `results` holds a
+    whole results file (the earlier one or the new one), which the next run continues."""
+    temporary = results.with_name(results.name + ".tmp")
+    kept: Path | None = None
+    try:
+        _write_private(temporary, results_csv(lines).encode("utf-8"))
+        if results.exists():
+            kept = _keep_copy(results)
+        os.replace(temporary, results)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        after = (
+            "the file there still holds the earlier results, so the next run of this sheet "
+            "walks this run's rows again"
+            if results.exists()
+            else "without it the next run of this sheet would create them again"
+        )
+        raise UserError(
+            f"could not write the results to {results}: {exc.strerror or exc}. The accounts "
+            f"of this run exist all the same (the console's Sessions view lists them), but "
+            f"{after}; free space or fix the folder's permissions first"
+        ) from None
+    return kept
+
+
+def _keep_copy(results: Path) -> Path:
+    n = 1
+    while True:
+        copy = results.with_name(f"{results.stem}.{n}{results.suffix}")
+        try:
+            _write_private(copy, results.read_bytes(), exclusive=True)
+        except FileExistsError:  # an earlier copy: never written over
+            n += 1
+            continue
+        return copy
+
+
+def _write_private(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+    """`data` in an owner-only (0600) file, like every file pairdesk creates: it holds
+    customers' phones. `exclusive`: never over a file already there. A part write is
+    removed, so that it cannot pass for a record."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC), 0o600)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            os.fchmod(file.fileno(), 0o600)  # an existing file keeps its mode through O_CREAT
+            file.write(data)
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def _confirm(question: str) -> bool:
@@ -182,9 +338,13 @@ class Walk:
         qr_art: bool,
         invert: bool,
         by_code: bool = False,
+        earlier: Mapping[int, EarlierResult] | None = None,
     ):
         self.rows = list(rows)
         self.by_code = by_code
+        self.earlier = dict(earlier or {})  # an earlier run's result of each row, by row
+        self.kept: dict[int, dict[str, str]] = {}  # its lines for the rows not walked again
+        self.nothing_left = False  # every valid row was connected in the earlier run
         self.passkeys: list[str] = []  # accounts that must confirm in a window, in order
         self.logouts: set[asyncio.Task[None]] = set()  # wrong-phone logouts under way
         self._codes: dict[str, PairingCodeIssued] = {}
@@ -196,11 +356,31 @@ class Walk:
         self._qr_art = qr_art
         self._invert = invert
 
-    def begin(self, sessions: Sequence[SessionInfo]) -> OnboardingRun:
-        """The accounts exist now: walk them."""
-        self.run = OnboardingRun(self.rows, sessions, by_code=self.by_code)
+    def begin(
+        self, sessions: Mapping[int, SessionInfo], kept: Iterable[EarlierResult] = ()
+    ) -> OnboardingRun:
+        """The accounts exist now (`sessions`: each valid row's, by row): walk them, but
+        for the rows `kept` from the earlier run, whose lines go into the results as they are."""
+        self.kept = {e.line: e.cells for e in kept}
+        rows = [r for r in self.rows if r.line not in self.kept]
+        walked = [sessions[r.line] for r in rows if r.ok]
+        self.run = OnboardingRun(rows, walked, by_code=self.by_code)
         self._row_of = dict(zip(self.run.session_ids, self.run.rows, strict=True))
         return self.run
+
+    def results(self) -> list[dict[str, str]]:
+        """Every row of the sheet in file order: this run's results and the kept lines."""
+        lines = self._begun().results() + list(self.kept.values())
+        return sorted(lines, key=lambda line: int(line["row"]))
+
+    def summary(self) -> str:
+        text = self._begun().summary()
+        return f"{text}  ·  {len(self.kept)} connected earlier" if self.kept else text
+
+    @property
+    def done(self) -> bool:
+        """Every valid row is connected (in this run or the earlier one)."""
+        return self.nothing_left or (self.run is not None and self.run.done)
 
     def note(self, event: EngineEvent) -> bool:
         """Take in one engine event; True when the run changed (its moves may have too)."""
@@ -311,13 +491,23 @@ async def onboard(settings: Settings, walk: Walk, *, sandbox_scan: bool, timeout
         except EngineError as exc:
             raise UserError(str(exc)) from None
         events = engine.subscribe()
-        specs: list[AccountSpec] = [r.spec for r in walk.rows if r.spec]
+        stored = {s.session_id: s for s in await engine.list_sessions()} if walk.earlier else {}
+        kept, again, create = plan_rows(walk, stored)
+        if not again and not create:
+            walk.line("every valid row was connected in the earlier run; nothing to do")
+            walk.nothing_left = True
+            return
+        specs: list[AccountSpec] = [r.spec for r in create if r.spec]
         try:
-            created = await engine.add_accounts(specs, start=False)
+            created = await engine.add_accounts(specs, start=False) if specs else []
         except EngineError as exc:
             raise UserError(f"nothing was created: {exc}") from None
-        run = walk.begin(created)
-        walk.line(f"created {len(created)} account(s); scan each QR with the customer's phone")
+        sessions = {**again, **dict(zip((r.line for r in create), created, strict=True))}
+        run = walk.begin(sessions, kept)
+        did = [f"created {len(created)} account(s)"] if created or not again else []
+        if again:
+            did.append(f"{len(again)} account(s) of the earlier run to link again")
+        walk.line(f"{', '.join(did)}; scan each QR with the customer's phone")
         phone = None
         if sandbox_scan:
             if not engine.sandbox_url:
@@ -331,6 +521,46 @@ async def onboard(settings: Settings, walk: Walk, *, sandbox_scan: bool, timeout
     finally:
         walk.line("stopping every instance...")
         await engine.aclose()
+
+
+def plan_rows(
+    walk: Walk, stored: Mapping[str, SessionInfo]
+) -> tuple[list[EarlierResult], dict[int, SessionInfo], list[ImportRow]]:
+    """(kept, again, create): the valid rows connected in the earlier run whose account
+    is still stored (not walked); those not linked then whose account is (walked again
+    with it, by row); and those with no stored account (created: all of them on a first
+    run, or the account was removed since)."""
+    kept: list[EarlierResult] = []
+    again: dict[int, SessionInfo] = {}
+    create: list[ImportRow] = []
+    for row in walk.rows:
+        before = walk.earlier.get(row.line)
+        info = stored.get(before.session_id) if before is not None else None
+        if row.spec is None:
+            continue
+        if before is None or info is None:
+            if before is not None:
+                walk.line(
+                    f"  {_named(row)}: its account {before.session_id} is no longer stored; "
+                    "creating a new one"
+                )
+            create.append(row)
+        elif info.workspace_id != row.spec.workspace_id:  # a hand-edited results file
+            raise UserError(
+                f"row {row.line}: account {info.session_id} is in workspace "
+                f"{info.workspace_id}, the sheet says {row.workspace_raw}; nothing was "
+                "created. Pass --results NEW_PATH to start afresh"
+            )
+        elif before.result == CONNECTED:
+            kept.append(before)
+            walk.line(f"  ✓ {_named(row)} connected in the earlier run")
+        else:
+            again[row.line] = info
+    return kept, again, create
+
+
+def _named(row: ImportRow) -> str:
+    return f"{row.label or 'row ' + str(row.line)} (ws {row.workspace_raw})"
 
 
 async def _walk_until_stopped(

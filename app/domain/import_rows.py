@@ -10,20 +10,40 @@ row numbers are the spreadsheet's own (the header is row 1). A row that is
 valid but hard to find later (neither label nor phone) is accepted with a
 `warning`. Reading the file's bytes, with its size limits, is
 `app.domain.sheet_files`.
+
+The other way round, `read_results` reads the results file an earlier run
+wrote (`results_csv`), so a second run on the same sheet can continue it. It
+is used only when it holds exactly the sheet's rows (same row numbers,
+workspace ids and labels, rejected where the sheet's rows are rejected);
+anything else, a file that is not a results file or one of another sheet, is
+a `ResultsFileError` naming the first line that does not fit: a results file
+that is not this sheet's must never decide which accounts exist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.domain.csv_safe import write_csv
+from app.domain.csv_safe import FORMULA_STARTS, safe_cell, write_csv
 from app.domain.ids import InvalidIdentifier, normalize_phone
 from app.domain.input_checks import text_problem
 from app.domain.models import AccountSpec
 from app.domain.proxy import InvalidProxy, Proxy, parse_proxy
-from app.domain.sheet_files import MAX_FIELD, ImportFileError, csv_rows, sheet_rows
+from app.domain.sheet_files import MAX_FIELD, ImportFileError, csv_rows, decode, sheet_rows
 
-__all__ = ["ImportFileError", "ImportRow", "parse_bytes", "parse_text", "results_csv", "validate"]
+__all__ = [
+    "RESULT_FIELDS",
+    "EarlierResult",
+    "ImportFileError",
+    "ImportRow",
+    "ResultsFileError",
+    "parse_bytes",
+    "parse_text",
+    "read_results",
+    "results_csv",
+    "validate",
+]
 
 MAX_ROWS = 5000
 MAX_LABEL = 120
@@ -161,5 +181,90 @@ def results_csv(rows: list[dict[str, str]]) -> str:
     Cells come from the operator's sheet, so they are escaped against formula
     injection (`app.domain.csv_safe`).
     """
-    fields = ["row", "workspace_id", "label", "phone", "session_id", "result", "seconds"]
-    return write_csv(fields, rows)
+    return write_csv(RESULT_FIELDS, rows)
+
+
+RESULT_FIELDS = ("row", "workspace_id", "label", "phone", "session_id", "result", "seconds")
+_REJECTED = "rejected"  # how a rejected row's result starts ("rejected: <why>")
+
+
+class ResultsFileError(ValueError):
+    """An earlier run's results file that cannot be continued: unreadable, or another sheet's."""
+
+
+@dataclass(frozen=True)
+class EarlierResult:
+    """One row's line in an earlier run's results file."""
+
+    line: int  # the sheet's row number
+    session_id: str
+    result: str
+    cells: dict[str, str]  # the line as written (cells escaped by `csv_safe`), to copy on
+
+    @property
+    def rejected(self) -> bool:
+        return self.result.startswith(_REJECTED)
+
+
+def read_results(name: str, data: bytes, rows: Sequence[ImportRow]) -> dict[int, EarlierResult]:
+    """The earlier run's result of every row of the sheet `rows`, by row number.
+
+    Refused (`ResultsFileError`, one line naming the first problem) when `data` is not
+    a results file, or does not hold exactly these rows.
+    """
+    try:
+        table = csv_rows(decode(name, data), max_rows=MAX_ROWS)
+    except ImportFileError as exc:
+        raise ResultsFileError(f"not readable as a results file ({exc})") from None
+    header = [h.strip().lower() for h in table[0]] if table else []
+    missing = [f for f in RESULT_FIELDS if f not in header]
+    if missing:
+        raise ResultsFileError(f"not a results file (no {', '.join(missing)} column)")
+    earlier: dict[int, EarlierResult] = {}
+    sessions: set[str] = set()
+    for n, raw in enumerate(table[1:], start=2):
+        if not any(cell.strip() for cell in raw):
+            continue
+        cells = {f: _at(raw, header.index(f)) for f in RESULT_FIELDS}
+        result, sid = _text(cells["result"]), _text(cells["session_id"])
+        where = f"line {n}"
+        if not cells["row"].isascii() or not cells["row"].isdigit():
+            raise ResultsFileError(f"{where}: row {cells['row']!r} is not a row number")
+        line = int(cells["row"])
+        if line in earlier:
+            raise ResultsFileError(f"{where}: row {line} is listed twice")
+        if not result:
+            raise ResultsFileError(f"{where}: row {line} has no result")
+        if not result.startswith(_REJECTED) and (not sid or sid in sessions):
+            why = "no session id" if not sid else f"the session id of another row ({sid})"
+            raise ResultsFileError(f"{where}: row {line} has {why}")
+        sessions.add(sid)
+        earlier[line] = EarlierResult(line, sid, result, cells)
+    _check_same_rows(earlier, rows)
+    return earlier
+
+
+def _check_same_rows(earlier: dict[int, EarlierResult], rows: Sequence[ImportRow]) -> None:
+    """The results are this sheet's: the same rows, each with the same workspace and label."""
+    by_line = {r.line: r for r in rows}
+    extra = sorted(earlier.keys() - by_line.keys())
+    if extra:
+        raise ResultsFileError(f"it has a row {extra[0]} that the sheet does not have")
+    for row in rows:
+        before = earlier.get(row.line)
+        if before is None:
+            raise ResultsFileError(f"it has no line for row {row.line} of the sheet")
+        for field, now in (("workspace_id", row.workspace_raw), ("label", row.label)):
+            if before.cells[field] not in (now, safe_cell(now)):
+                raise ResultsFileError(
+                    f"row {row.line}: {field} was {_text(before.cells[field])!r}, "
+                    f"the sheet has {now!r}"
+                )
+        if before.rejected == row.ok:
+            then, now = ("rejected", "valid") if before.rejected else ("valid", "rejected")
+            raise ResultsFileError(f"row {row.line} was {then} in that run and is {now} now")
+
+
+def _text(cell: str) -> str:
+    """A cell as the run wrote it, without the quote `csv_safe` puts before a formula."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell

@@ -1,5 +1,6 @@
 """`pairdesk onboard FILE`: rows checked first, nothing created from a bad file, the walk
-(warm-up, scans, give-up, results) over a scripted engine, and a real run."""
+(warm-up, scans, give-up, results) over a scripted engine, a second run that continues
+the first from its results file, and real runs."""
 
 from __future__ import annotations
 
@@ -410,3 +411,191 @@ def test_a_utf16_sheet_with_a_byte_order_mark_is_read(tmp_path, capsys, no_engin
     assert main(["onboard", str(path)]) == 2  # one rejected row: asks for --yes
     out = capsys.readouterr().out
     assert "1 row(s) ready, 1 rejected" in out and not no_engine
+
+
+# ------------------------------------------------------------- a second run on the sheet
+
+FOUR_ROWS = "workspace_id,label,phone\n1,Desk 1,\n2,Desk 2,\n3,Desk 3,\nx,Bad,\n"
+
+
+def _results(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.open(encoding="utf-8")))
+
+
+def _created(engine: ScannedEngine) -> list[list[str]]:
+    """The labels of the accounts each `add_accounts` call so far created, one list a call."""
+    return [[s.label for s in specs] for name, specs in engine.calls if name == "add_accounts"]
+
+
+def test_a_second_run_continues_the_first_and_keeps_its_results(
+    tmp_path, capsys, engine, monkeypatch
+):
+    """Desk 2 is not linked the first time; the second run walks only Desk 2, with the
+    account it has, creates nothing, and keeps the first results file beside the new one."""
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)  # a prompt would refuse: none asked
+    _walk(monkeypatch, engine, refused=frozenset({"qr-s-2-1"}))
+    path = _sheet(tmp_path, FOUR_ROWS)
+    results = tmp_path / "accounts.csv.results.csv"
+    argv = ["onboard", str(path), "--phone-scan-sandbox", "--no-qr", "--timeout", "1"]
+    assert main([*argv, "--yes"]) == 1
+    capsys.readouterr()
+    first_text = results.read_text(encoding="utf-8")
+    first = _results(results)
+    assert [r["result"] for r in first] == ["connected", "timed out", "connected"] + [
+        "rejected: workspace_id 'x' is not a number"
+    ]
+    calls_before = len(engine.calls)
+
+    _walk(monkeypatch, engine)  # this time the customer's phone scans
+    code = main(argv)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert len(_created(engine)) == 1, "the second run created accounts again"
+    second_calls = engine.calls[calls_before:]
+    started = [sid for name, sid in second_calls if name == "start_session"]
+    assert started == ["s-2-1"], "only the row not linked the first time, with its account"
+    assert "2 row(s) connected then, 1 to link again" in out
+    assert "✓ Desk 1 (ws 1) connected in the earlier run" in out
+    assert "1 account(s) of the earlier run to link again" in out
+    assert "✓ Desk 2 (ws 2) connected" in out
+    second = _results(results)
+    assert [r["result"] for r in second] == ["connected"] * 3 + [first[3]["result"]]
+    assert [r["session_id"] for r in second] == [r["session_id"] for r in first]
+    assert second[0] == first[0] and second[2] == first[2], "the first run's lines, as they were"
+    kept = tmp_path / "accounts.csv.results.1.csv"
+    assert kept.read_text(encoding="utf-8") == first_text
+    assert f"the earlier results are kept in {kept}" in out
+    assert {results.stat().st_mode & 0o777, kept.stat().st_mode & 0o777} == {0o600}, "phones"
+
+
+def test_a_run_with_every_row_connected_does_nothing_and_a_removed_account_is_made_again(
+    tmp_path, capsys, engine, monkeypatch
+):
+    _walk(monkeypatch, engine)
+    path = _sheet(tmp_path, "workspace_id,label,phone\n1,Desk 1,\n2,Desk 2,\n")
+    results = tmp_path / "accounts.csv.results.csv"
+    argv = ["onboard", str(path), "--phone-scan-sandbox", "--no-qr"]
+    assert main(argv) == 0
+    first_text = results.read_text(encoding="utf-8")
+    capsys.readouterr()
+
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "every valid row was connected in the earlier run; nothing to do" in out
+    assert len(_created(engine)) == 1
+    assert results.read_text(encoding="utf-8") == first_text
+    assert not (tmp_path / "accounts.csv.results.1.csv").exists(), "nothing new to record"
+
+    del engine.sessions["s-2-1"]  # removed from the store since (e.g. in the console)
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Desk 2 (ws 2): its account s-2-1 is no longer stored; creating a new one" in out
+    assert _created(engine) == [["Desk 1", "Desk 2"], ["Desk 2"]]
+    rows = _results(results)
+    assert [(r["session_id"], r["result"]) for r in rows] == [
+        ("s-1-0", "connected"),
+        ("s-2-0", "connected"),
+    ]
+    assert (tmp_path / "accounts.csv.results.1.csv").read_text(encoding="utf-8") == first_text
+
+
+def _other_sheets_results() -> bytes:
+    """A run of a sheet whose row 3 is someone else's."""
+    from app.domain.import_rows import results_csv
+
+    line = {"result": "connected", "workspace_id": "1", "label": "Desk 1", "session_id": "s-1-0"}
+    other = {"workspace_id": "2", "label": "Someone else", "session_id": "s-2-1"}
+    return results_csv([{**line, "row": "2"}, {**line, **other, "row": "3"}]).encode()
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        (b"", "it is empty"),
+        (b"workspace_id,label\n1,Desk 1\n", "not a results file (no row, phone, session_id"),
+        (b'"row","workspace_id"\n\xff\xfe\x00oops', "not readable as a results file"),
+        (
+            b'"row","workspace_id","label","phone","session_id","result","seconds"\n'
+            b'"two","1","Desk 1","","s-1-0","connected",""\n',
+            "line 2: row 'two' is not a row number",
+        ),
+        ("another sheet", "row 3: label was 'Someone else', the sheet has 'Desk 2'"),
+    ],
+    ids=["empty", "a sheet", "not UTF-8", "damaged", "another sheet"],
+)
+def test_a_results_file_that_is_not_this_sheets_creates_nothing_and_is_left_alone(
+    tmp_path, capsys, no_engine, text, why
+):
+    path = _sheet(tmp_path, "workspace_id,label,phone\n1,Desk 1,\n2,Desk 2,\n")
+    results = tmp_path / "accounts.csv.results.csv"
+    data = _other_sheets_results() if text == "another sheet" else text
+    results.write_bytes(data)
+    assert main(["onboard", str(path), "--phone-scan-sandbox", "--no-qr"]) == 2
+    out, err = capsys.readouterr()
+    assert why in err, err
+    assert f"{results} does not match accounts.csv ({why}" in err
+    assert "nothing was created" in err and "--results NEW_PATH to start afresh" in err
+    assert "Traceback" not in out + err and len(err.strip().splitlines()) == 1
+    assert not no_engine
+    assert results.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accounts.csv", results.name]
+
+
+def test_results_path_is_where_a_run_is_continued_from_and_a_new_one_starts_afresh(
+    tmp_path, capsys, engine, monkeypatch
+):
+    _walk(monkeypatch, engine)
+    path = _sheet(tmp_path, "workspace_id,label,phone\n1,Desk 1,\n")
+    (tmp_path / "out").mkdir()
+    argv = ["onboard", str(path), "--phone-scan-sandbox", "--no-qr", "--results"]
+    assert main([*argv, str(tmp_path / "out" / "run.csv")]) == 0
+    assert main([*argv, str(tmp_path / "out" / "run.csv")]) == 0
+    assert len(_created(engine)) == 1, "continued from out/run.csv"
+    assert main([*argv, str(tmp_path / "out" / "fresh.csv")]) == 0
+    assert len(_created(engine)) == 2, "a path with no file starts afresh, as asked"
+    capsys.readouterr()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["fresh.csv", "run.csv"]
+    assert not (tmp_path / "accounts.csv.results.csv").exists()
+
+
+def test_a_results_path_that_cannot_be_written_creates_nothing(tmp_path, capsys, no_engine):
+    path = _sheet(tmp_path, "workspace_id,label,phone\n1,Desk 1,\n")
+    missing = tmp_path / "no such folder" / "results.csv"
+    assert main(["onboard", str(path), "--results", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write the results to {missing}: there is no folder" in err
+    assert "nothing was created" in err and not no_engine
+
+
+@pytest.mark.e2e
+def test_real_engine_second_run_links_the_account_the_first_created(tmp_path, capsys):
+    """Sandbox and Chromium: nobody scans the first time; the second run finds the account
+    in the store, links it with the test phone, and the store still holds one account."""
+    from app.store import accounts, create_engine_for, session_factory
+
+    path = _sheet(tmp_path, "workspace_id,label,phone\n34,Toko Lagi,\n")
+    data = tmp_path / "data"
+    database = f"sqlite:///{data / 'pairdesk.db'}"
+    argv = ["onboard", str(path), "--no-qr", "--time-scale", "0.3", "--instances", "1"]
+    argv += ["--data-dir", str(data), "--sessions-dir", str(tmp_path / "sessions")]
+    argv += ["--database-url", database]
+    assert main([*argv, "--timeout", "1"]) == 1  # no phone scans: given up
+    capsys.readouterr()
+    results = tmp_path / "accounts.csv.results.csv"
+    [first] = _results(results)
+    assert first["result"] == "timed out" and first["session_id"]
+
+    code = main([*argv, "--phone-scan-sandbox"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "1 account(s) of the earlier run to link again" in out
+    [second] = _results(results)
+    assert (second["session_id"], second["result"]) == (first["session_id"], "connected")
+    assert [r["result"] for r in _results(tmp_path / "accounts.csv.results.1.csv")] == ["timed out"]
+    engine = create_engine_for(database)
+    try:
+        with session_factory(engine)() as session:
+            stored = accounts.list_accounts(session)
+    finally:
+        engine.dispose()
+    assert [a.session_id for a in stored] == [first["session_id"]]
