@@ -351,6 +351,17 @@ def record_transition(
     return entry
 
 
+_ACCOUNTS = cast(Table, Account.__table__)
+# `record_qr`'s statements, built once: it runs for every QR on its way to the
+# webhook, and building a statement cost more CPU than running it (docs/SYNC.md).
+_STAMP_QR = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.session_id == bindparam("b_session"))
+    .values(qr_issued_at=bindparam("b_at"), qr_count=bindparam("b_count"))
+)
+_STAMP_QR_METHOD = _STAMP_QR.values(extraction_method=bindparam("b_method"))
+
+
 def record_qr(
     session: Session,
     session_id: str,
@@ -364,15 +375,15 @@ def record_qr(
 
     QR rotations are frequent and say nothing about how a session got where it
     is, so they update the account only; the `qr` state itself is recorded by
-    `record_transition`.
+    `record_transition`. One UPDATE, with no account object loaded.
     """
-    row = _row(session, session_id)
-    row.qr_issued_at = at
-    row.qr_count = qr_count
+    params: dict[str, Any] = {"b_session": session_id, "b_at": at, "b_count": qr_count}
     if extraction_method:
-        row.extraction_method = extraction_method[:16]
+        params["b_method"] = extraction_method[:16]
+    result = session.execute(_STAMP_QR_METHOD if extraction_method else _STAMP_QR, params)
+    if not getattr(result, "rowcount", 0):
+        raise AccountNotFound(session_id)
     _enqueue_all(session, session_id, outbox, at)
-    session.flush()
 
 
 def record_heartbeat(

@@ -30,9 +30,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.domain.outbox import SUPERSEDABLE_EVENTS, DeliveryMetrics, OutboxItem, OutboxState
@@ -64,6 +64,30 @@ OVERTAKEN = (
 )
 STALE_QR = "not retried: a newer event for this session replaced this QR code (or pairing code)"
 _HEADS_KEY = "pairdesk.outbox.enqueued_heads"
+_TABLE = cast(Table, OutboxRow.__table__)
+
+# `enqueue`'s three statements, built once: it runs for every QR on its way to the
+# webhook, and building a statement (and its cache key) cost more CPU than running
+# it (docs/SYNC.md). Core statements: no ORM object is loaded or flushed.
+_SUPERSEDE = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.session_id == bindparam("b_session"),
+        _TABLE.c.state == _PENDING,
+        _TABLE.c.name.in_(_SUPERSEDABLE),
+    )
+    .values(state=OutboxState.SUPERSEDED.value)
+)
+_INSERT = insert(_TABLE)
+_OLDER_PENDING = (
+    select(_TABLE.c.id)
+    .where(
+        _TABLE.c.state == _PENDING,
+        _TABLE.c.session_id == bindparam("b_session"),
+        _TABLE.c.id < bindparam("b_id"),
+    )
+    .limit(1)
+)
 
 
 def _to_item(row: OutboxRow) -> OutboxItem:
@@ -103,42 +127,34 @@ def enqueue(
     session is marked `superseded` first: whatever is enqueued now (a newer QR
     or code, or a state event) makes it obsolete.
     """
-    session.execute(
-        update(OutboxRow)
-        .where(
-            OutboxRow.session_id == session_id,
-            OutboxRow.state == _PENDING,
-            OutboxRow.name.in_(_SUPERSEDABLE),
-        )
-        .values(state=OutboxState.SUPERSEDED.value)
-        .execution_options(synchronize_session=False)
-    )
-    row = OutboxRow(
-        event_id=_as_uuid(event_id),
+    session.execute(_SUPERSEDE, {"b_session": session_id})
+    values: dict[str, Any] = {
+        "event_id": _as_uuid(event_id),
+        "session_id": session_id,
+        "name": str(name),
+        "payload": dict(payload),
+        "created_at": now,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "state": _PENDING,
+    }
+    inserted = cast("CursorResult[Any]", session.execute(_INSERT, values))
+    key = inserted.inserted_primary_key
+    assert key is not None  # a single-row INSERT always has one
+    item = OutboxItem(
+        id=int(key[0]),
+        event_id=values["event_id"],
         session_id=session_id,
-        name=str(name),
+        name=values["name"],
         payload=dict(payload),
         created_at=now,
-        attempts=0,
         next_attempt_at=now,
-        last_error="",
-        state=_PENDING,
     )
-    session.add(row)
-    session.flush()
-    item = _to_item(row)
     heads: list[OutboxItem] = session.info.setdefault(_HEADS_KEY, [])
     # Rows the update above superseded are no longer anyone's head.
     heads[:] = [h for h in heads if not (h.session_id == session_id and h.supersedable)]
-    older = session.scalar(
-        select(OutboxRow.id)
-        .where(
-            OutboxRow.state == _PENDING,
-            OutboxRow.session_id == session_id,
-            OutboxRow.id < row.id,
-        )
-        .limit(1)
-    )
+    older = session.scalar(_OLDER_PENDING, {"b_session": session_id, "b_id": item.id})
     if older is None:
         heads.append(item)
     return item
