@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
-from app.engine.api import DoctorCheck, EngineError, OutboxItem
+from app.engine.api import WARM_UP_SECONDS, DoctorCheck, EngineError, OutboxItem
 
 
 class StandInEngine:
@@ -58,6 +58,11 @@ class StandInEngine:
 
     async def open_window(self, session_id: str) -> None:
         raise self._refused("open a window")
+
+    async def warm_up(self, pages: int, *, seconds: float = WARM_UP_SECONDS) -> None:
+        """Nothing to warm up: a stand-in has no instances and no pool of login pages
+        (the replaced design opens a browser per account), and a warm-up is only an
+        optimisation, so it is accepted rather than refused."""
 
     async def set_proxy(self, session_id: str, proxy: str) -> SessionInfo:
         raise self._refused("set a proxy")

@@ -33,7 +33,7 @@ from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEn
 from app.domain.outbox import OutboxItem, OutboxState
 from app.domain.proxy import InvalidProxy, parse_proxy
 from app.domain.states import Reason, SessionState
-from app.engine.api import DoctorCheck, Engine, EngineError
+from app.engine.api import WARM_UP_SECONDS, DoctorCheck, Engine, EngineError
 
 S = SessionState
 FIRST_REF_S = 60.0
@@ -200,6 +200,9 @@ class DemoEngine:
         if info.state is not S.PASSKEY_REQUIRED:
             raise EngineError(f"{session_id} is not waiting for its passkey")
         self._scan_at[session_id] = utcnow() + timedelta(seconds=3)
+
+    async def warm_up(self, pages: int, *, seconds: float = WARM_UP_SECONDS) -> None:
+        """Nothing to do: every demo QR shows at once, there are no pages to boot."""
 
     async def set_proxy(self, session_id: str, proxy: str) -> SessionInfo:
         try:

@@ -31,6 +31,7 @@ from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEn
 from app.domain.outbox import OutboxItem
 from app.engine.doctor import CheckResult as DoctorCheck
 from app.engine.errors import EngineError
+from app.engine.wire import MAX_WARM_UP_PAGES, WARM_UP_SECONDS
 
 __all__ = [
     "AccountSpec",
@@ -38,9 +39,11 @@ __all__ = [
     "Engine",
     "EngineError",
     "InstanceInfo",
+    "MAX_WARM_UP_PAGES",
     "OutboxItem",
     "SessionInfo",
     "TimelineEntry",
+    "WARM_UP_SECONDS",
 ]
 
 
@@ -159,6 +162,13 @@ class Engine(Protocol):
     async def retry_outbox(self, event_ids: Sequence[str] = ()) -> int:
         """Requeue dead outbox rows (every dead row when `event_ids` is empty); returns how many."""
         ...
+
+    async def warm_up(self, pages: int, *, seconds: float = WARM_UP_SECONDS) -> None:
+        """Keep about `pages` login pages booted across the instances for the next `seconds`
+        (a batch of accounts is about to be onboarded: each one's QR then shows the moment
+        it is started). Each instance keeps at least its `warm_pool` setting and at most
+        `MAX_WARM_UP_PAGES`; `pages=0` ends a warm-up now. A warm-up ends by itself after
+        `seconds`, so a console that went away leaves no pages booted for nothing."""
 
     async def instance_log(self, instance_id: str, lines: int = 200) -> list[str]:
         """The last `lines` lines of one instance's log, secrets already redacted."""

@@ -10,6 +10,8 @@ carries; tests check exactly that.
   `GET /api/sessions/{id}/status` (the platform's `status` vocabulary plus
   pairdesk's finer `state`).
 - Health: `Health` <-> `GET /health`.
+- Warm-up: the limits of `POST /api/warm-pool` (`WARM_UP_SECONDS`,
+  `MAX_WARM_UP_PAGES`), which the console splits and the instance enforces.
 
 Decoding is lenient in what it accepts (a field of the wrong type counts as
 absent) and never raises on a well-formed JSON object: an instance of a newer
@@ -25,7 +27,23 @@ from typing import Any
 from app.domain.models import SessionInfo
 from app.domain.states import Reason, SessionState
 
-__all__ = ["Health", "decode_session", "encode_session"]
+__all__ = [
+    "MAX_WARM_UP_PAGES",
+    "MAX_WARM_UP_SECONDS",
+    "WARM_UP_SECONDS",
+    "Health",
+    "decode_session",
+    "encode_session",
+]
+
+# A warm-up (more pooled login pages while a batch of accounts is onboarded) lasts
+# this long unless renewed, so a console that went away leaves no pages booted.
+WARM_UP_SECONDS = 900.0
+# Pooled login pages one instance keeps at most during a warm-up (each is a renderer);
+# an instance whose `warm_pool` setting is higher keeps its setting.
+MAX_WARM_UP_PAGES = 8
+# The longest warm-up an instance accepts in one request.
+MAX_WARM_UP_SECONDS = 86_400.0
 
 
 # ------------------------------------------------------------------ sessions

@@ -27,6 +27,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 
 from app.domain.events import EngineEvent, QrIssued
 from app.engine.api import (
+    WARM_UP_SECONDS,
     AccountSpec,
     DoctorCheck,
     Engine,
@@ -194,6 +195,9 @@ class StampedEngine:
 
     async def open_window(self, session_id: str) -> None:
         await self._engine.open_window(session_id)
+
+    async def warm_up(self, pages: int, *, seconds: float = WARM_UP_SECONDS) -> None:
+        await self._engine.warm_up(pages, seconds=seconds)
 
     async def set_proxy(self, session_id: str, proxy: str) -> SessionInfo:
         return await self._engine.set_proxy(session_id, proxy)

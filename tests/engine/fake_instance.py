@@ -12,7 +12,9 @@ sessions the store assigns to `instance-{index}`. Knobs, as environment
 variables: FAKE_FAIL_START=1 exits before ready, FAKE_IGNORE_TERM=1 ignores
 SIGTERM, FAKE_ACTION_DELAY=SECONDS slows every session action (and
 `GET /fake/overlaps` reports calls for one session that overlapped),
-FAKE_REFUSE_CREATE=1 answers every new session with 503 (instance full).
+FAKE_REFUSE_CREATE=1 answers every new session with 503 (instance full),
+FAKE_REFUSE_WARM=1 answers `POST /api/warm-pool` with 503. A warm-up's pages
+show as `warm_target` in /health (2 before any), its seconds are not kept.
 `POST /fake/scan/{id}` links a session, `POST /fake/hang` hangs /health.
 """
 
@@ -60,6 +62,7 @@ class Fake:
         self.in_flight: dict[str, int] = {}
         self.max_in_flight = 0  # across sessions: shows the engine does run them in parallel
         self.overlaps: list[str] = []  # sessions that saw two calls at once
+        self.warm_target = 2  # what /health reports; a warm-up sets it
 
     # -- shared files
     def _read(self, name: str) -> dict[str, Any]:
@@ -178,7 +181,7 @@ def build_app(fake: Fake) -> Starlette:
                 "uptime": (datetime.now(UTC) - fake.started).total_seconds(),
                 "sessions": {"total": len(states), "connected": connected},
                 "warm_ready": 1,
-                "warm_target": 2,
+                "warm_target": fake.warm_target,
             }
         )
 
@@ -247,6 +250,16 @@ def build_app(fake: Fake) -> Starlette:
             fake.show_qr(sid, regeneration=True)
         return JSONResponse({"success": True, "qr_code": fake.sessions[sid].get("qr", "")})
 
+    async def warm_pool(request: Request) -> Response:
+        if os.environ.get("FAKE_REFUSE_WARM"):
+            message = f"instance-{fake.index} refuses warm-ups (FAKE_REFUSE_WARM)"
+            return JSONResponse(
+                {"success": False, "error": message, "code": "unavailable"}, status_code=503
+            )
+        body = await request.json()
+        fake.warm_target = int(body["pages"])
+        return JSONResponse({"success": True, "warm_ready": 1, "warm_target": fake.warm_target})
+
     async def delete(request: Request) -> Response:
         sid = request.path_params["sid"]
         if sid in fake.sessions:
@@ -290,6 +303,7 @@ def build_app(fake: Fake) -> Starlette:
             Route("/api/sessions/{sid}/{action}", guard(action), methods=["POST"]),
             Route("/api/sessions/{sid}", guard(delete), methods=["DELETE"]),
             Route("/api/events", guard(events)),
+            Route("/api/warm-pool", guard(warm_pool), methods=["POST"]),
             Route("/fake/scan/{sid}", guard(scan), methods=["POST"]),
             Route("/fake/hang", guard(hang), methods=["POST"]),
             Route("/fake/overlaps", guard(overlaps)),

@@ -42,6 +42,7 @@ class FakeSessionHost:
         self.calls: list[tuple[str, str]] = []
         self.proxies: dict[str, Proxy | None] = {}  # the proxy each start/restart was given
         self.warm: tuple[int, int] = (0, 0)  # what warm_status() reports
+        self.warm_ups: list[tuple[int, float]] = []  # (pages, seconds) of each warm_up
         self.boot_gate: asyncio.Event | None = None  # when set: pages "boot" until it opens
         self.started = False
         self.closed = False
@@ -220,6 +221,12 @@ class FakeSessionHost:
 
     def warm_status(self) -> tuple[int, int]:
         return self.warm
+
+    async def warm_up(self, pages: int, *, seconds: float = 900.0) -> int:
+        """Like the real host with `warm_pool` 0: the pool keeps what is asked, up to 8."""
+        self.warm_ups.append((pages, seconds))
+        self.warm = (self.warm[0], min(pages, 8))
+        return self.warm[1]
 
     async def aclose(self) -> None:
         for session_id in list(self._sessions):

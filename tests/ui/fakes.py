@@ -12,7 +12,7 @@ from app.domain.events import EngineEvent, QrIssued, SessionStateChanged, utcnow
 from app.domain.models import AccountSpec, InstanceInfo, SessionInfo, TimelineEntry
 from app.domain.outbox import OutboxItem
 from app.domain.states import SessionState
-from app.engine.api import DoctorCheck, Engine, EngineError
+from app.engine.api import WARM_UP_SECONDS, DoctorCheck, Engine, EngineError
 
 _END = object()
 
@@ -33,6 +33,10 @@ class FakeEngine:
         self.instances = list(instances) or [InstanceInfo(instance_id="i-1", index=1, capacity=50)]
         self.calls: list[tuple[str, object]] = []
         self.outbox: list[OutboxItem] = []
+        # `warm_up` calls, in order: the pages asked for, and the seconds (not in `calls`,
+        # so tests that assert `calls` exactly need not know about warm-ups).
+        self.warm_ups: list[int] = []
+        self.warm_up_seconds: list[float] = []
         self.closed = False
         self._queues: list[asyncio.Queue[object]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -106,6 +110,10 @@ class FakeEngine:
 
     async def open_window(self, session_id: str) -> None:
         await self._record("open_window", session_id)
+
+    async def warm_up(self, pages: int, *, seconds: float = WARM_UP_SECONDS) -> None:
+        self.warm_ups.append(pages)
+        self.warm_up_seconds.append(seconds)
 
     async def set_proxy(self, session_id: str, proxy: str) -> SessionInfo:
         await self._record("set_proxy", (session_id, proxy))

@@ -32,9 +32,11 @@ from app.engine.control.live_view import LiveView
 from app.engine.control.placement import choose
 from app.engine.control.store import EngineStore
 from app.engine.control.sync_monitor import sync_monitor
+from app.engine.control.warm_up import check_warm_up, warm_up_instances
 from app.engine.errors import EngineError
 from app.engine.supervisor.client import InstanceClient, InstanceClientError, InstanceRefused
 from app.engine.supervisor.supervisor import Launcher, Supervisor, SupervisorConfig
+from app.engine.wire import WARM_UP_SECONDS
 
 __all__ = ["Runtime", "SupervisedEngine"]
 
@@ -288,6 +290,16 @@ class SupervisedEngine:
 
     async def add_instance(self) -> InstanceInfo:
         return await self._running()[0].add_instance()
+
+    async def warm_up(self, pages: int, *, seconds: float = WARM_UP_SECONDS) -> None:
+        """Each running instance keeps its share of `pages` (see `control/warm_up.py`);
+        an instance that is down now is left out (it gets no warm-up when it is back)."""
+        check_warm_up(pages, seconds)
+        if self._supervisor is None:
+            return  # not started: there is nothing to warm up, and it is only an optimisation
+        sup = self._supervisor
+        clients = {iid: c for iid in sup.known_ids() if (c := sup.client(iid)) is not None}
+        await warm_up_instances(clients, pages, seconds)
 
     async def instance_log(self, instance_id: str, lines: int = 200) -> list[str]:
         sup = self._running()[0]

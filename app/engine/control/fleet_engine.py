@@ -33,10 +33,11 @@ from app.domain.proxy import InvalidProxy, parse_proxy
 from app.domain.states import Reason, SessionState
 from app.engine.control.fanout import Fanout
 from app.engine.control.store import EngineStore
+from app.engine.control.warm_up import check_warm_up, warm_up_instances
 from app.engine.doctor import CheckResult, run_checks
 from app.engine.errors import EngineError
 from app.engine.supervisor.client import InstanceClient, InstanceClientError
-from app.engine.wire import Health
+from app.engine.wire import WARM_UP_SECONDS, Health
 from app.fleet.lease_view import fleet_state
 from app.fleet.leases import LeaseStore, MemberInfo
 from app.fleet.status import FleetStatus, SessionRow, read_status
@@ -369,6 +370,15 @@ class FleetEngine:
                 )
             )
         return out
+
+    async def warm_up(self, pages: int, *, seconds: float = WARM_UP_SECONDS) -> None:
+        """Each live member keeps its share of `pages` (see `control/warm_up.py`). Members
+        are shared: another console's warm-up of the same member replaces this one."""
+        check_warm_up(pages, seconds)
+        live = {
+            n: c for n, c in self._clients.items() if n in self._members and self._members[n].alive
+        }
+        await warm_up_instances(live, pages, seconds)
 
     async def restart_instance(self, instance_id: str) -> None:
         raise EngineError(

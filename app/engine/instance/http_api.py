@@ -4,7 +4,8 @@ Paths and bodies follow the Node.js service the central API already calls;
 pairdesk's own verbs (`start`, `stop`, `restart`, `logout`) have a path each,
 and the platform's spellings stay as aliases (`reconnect` = restart, `DELETE`
 = logout). Every session route calls the instance's `sessions` operations
-with the same verb; the JSON of a session and of `/health` comes from
+with the same verb (`POST /api/warm-pool`, about no one session, calls
+`warm_up`); the JSON of a session and of `/health` comes from
 `app.engine.wire`, which the console's side reads with.
 Every route needs the instance token, as `Authorization: Bearer <token>` or as
 `api_key` in the query string or the JSON body; `http_guard.TokenGuard`
@@ -41,12 +42,19 @@ from app.engine.errors import BadRequest, InstanceError
 from app.engine.instance.http_guard import TokenGuard
 from app.engine.instance.hub import EventHub, Listener
 from app.engine.instance.sessions import SessionOperations
-from app.engine.wire import Health, encode_session
+from app.engine.wire import (
+    MAX_WARM_UP_PAGES,
+    MAX_WARM_UP_SECONDS,
+    WARM_UP_SECONDS,
+    Health,
+    encode_session,
+)
 from app.sync.payloads import qr_data_url
 
 log = logging.getLogger(__name__)
 
 SSE_KEEPALIVE_SECONDS = 15.0
+MAX_WARM_UP_PAGES_ASKED = 1000  # a sanity bound on `POST /api/warm-pool`; the host clamps
 
 
 class InstanceService(Protocol):
@@ -221,6 +229,15 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
             {"success": True, "session_id": session_id, "proxy": info.proxy or None}
         )
 
+    async def warm_pool(request: Request) -> Response:
+        body = await _json_body(request)
+        pages = _warm_up_pages(body.get("pages"))
+        seconds = _warm_up_seconds(body.get("seconds", WARM_UP_SECONDS))
+        ready, target = await service.sessions.warm_up(pages, seconds)
+        return JSONResponse(
+            {"success": True, "warm_ready": ready, "warm_target": target, "seconds": seconds}
+        )
+
     def acted(info: SessionInfo) -> Response:
         return JSONResponse(
             {
@@ -286,6 +303,7 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
         Route(f"{session}/reconnect", endpoint(restart), methods=["POST"]),  # the platform's word
         Route(f"{session}/logout", endpoint(logout), methods=["POST"]),
         Route(session, endpoint(logout), methods=["DELETE"]),  # the platform's spelling
+        Route("/api/warm-pool", endpoint(warm_pool), methods=["POST"]),
         Route("/api/events", endpoint(events), methods=["GET"]),
         Route("/health", endpoint(health), methods=["GET"]),
         Route("/metrics", endpoint(metrics), methods=["GET"]),
@@ -305,6 +323,35 @@ def build_app(service: InstanceService, *, keepalive: float = SSE_KEEPALIVE_SECO
     # Outermost: no route, 404 or 405 is reached, and no body read, before the token.
     app.add_middleware(TokenGuard, token=lambda: service.token)
     return app
+
+
+def _warm_up_pages(value: object) -> int:
+    # Up to MAX_WARM_UP_PAGES_ASKED, not MAX_WARM_UP_PAGES: the host clamps, so a console
+    # with a higher limit than this instance still gets as many pages as it may have.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadRequest(
+            f'"pages" must be a whole number of login pages, 0 or more (0 ends the warm-up), '
+            f"got {value!r}"
+        )
+    if value > MAX_WARM_UP_PAGES_ASKED:
+        raise BadRequest(
+            f'"pages" is {value}, more than any instance keeps (at most {MAX_WARM_UP_PAGES}); '
+            "ask for fewer"
+        )
+    return value
+
+
+def _warm_up_seconds(value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_WARM_UP_SECONDS  # NaN fails this too
+    ):
+        raise BadRequest(
+            f'"seconds" must be a number of seconds above 0 and at most '
+            f"{MAX_WARM_UP_SECONDS:.0f}, got {value!r}"
+        )
+    return float(value)
 
 
 async def _sse(listener: Listener, keepalive: float) -> AsyncIterator[bytes]:

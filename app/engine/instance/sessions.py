@@ -3,8 +3,9 @@
 One method per verb, the same word at every layer: `start_session`,
 `stop_session`, `restart_session`, `logout_session`, `regenerate_qr`,
 `request_pairing_code`, `open_window`, `set_proxy` (plus `add_session`, the
-platform's create-and-start). A session always opens with the account's proxy
-as the store has it now (read at each start and restart). Each checks the store's
+platform's create-and-start, and `warm_up`, which is about no one session). A
+session always opens with the account's proxy as the store has it now (read at
+each start and restart). Each checks the store's
 assignment (a session runs on the instance it is assigned to, nowhere else),
 the capacity (`max_sessions`, counting sessions being started), and drives
 the SessionHost with a timeout; host failures become `InstanceError`s with a
@@ -79,6 +80,8 @@ class SessionHostLike(Protocol):
     def sessions(self) -> list[SessionInfo]: ...
 
     def warm_status(self) -> tuple[int, int]: ...
+
+    async def warm_up(self, pages: int, *, seconds: float = ...) -> int: ...
 
     async def aclose(self) -> None: ...
 
@@ -404,6 +407,23 @@ class SessionOperations:
         finally:
             listener.detach()
         raise Unavailable(f"{self.instance_id} is shutting down")
+
+    async def warm_up(self, pages: int, seconds: float) -> tuple[int, int]:
+        """Keep about `pages` login pages booted for `seconds` (`SessionHost.warm_up`);
+        returns the warm status after it: (pages ready now, pages the pool keeps)."""
+        self._check_open()
+        try:
+            async with asyncio.timeout(OPERATION_TIMEOUT):
+                await self._host.warm_up(pages, seconds=seconds)
+        except TimeoutError:
+            raise OperationTimeout(
+                f"warming up {pages} login page(s) took longer than {OPERATION_TIMEOUT:.0f} s; "
+                "the instance may be overloaded. Check GET /health and try again"
+            ) from None
+        except Exception as exc:
+            log.warning("warming up %d login page(s) failed", pages, exc_info=True)
+            raise OperationFailed(f"could not warm up {pages} login page(s): {exc}") from None
+        return self._host.warm_status()
 
     def _host_qr(self, session_id: str, body: dict[str, Any]) -> QrIssued | None:
         event = event_from_dict(body)

@@ -32,6 +32,7 @@ from app.engine.session.folder import SessionFolder
 from app.engine.session.health import HealthPolicy
 from app.engine.session.snapshot_budget import SnapshotBudget
 from app.engine.session.warm_pool import PageSlot, WarmPool
+from app.engine.wire import MAX_WARM_UP_PAGES, WARM_UP_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,9 @@ class SessionHost:
     a login page to boot), `rng` (backoff jitter).
 
     Lifecycle: `await start()` (launches Chromium in context mode and fills
-    the warm pool), then the session methods, then `await aclose()`, which
-    snapshots and closes every session, the pool, the browser and the driver.
+    the warm pool), then the session methods (and `warm_up`, which grows the
+    pool for a while), then `await aclose()`, which snapshots and closes every
+    session, the pool, the browser and the driver.
 
     Events of one session, in order (states with their reason):
       new account:  starting -> [QrIssued] qr -> (QrIssued per new ref) -> pairing
@@ -118,6 +120,7 @@ class SessionHost:
         self._browser_lost = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
         self._pool: WarmPool | None = None
+        self._warm_timer: asyncio.Task[None] | None = None  # ends the current warm-up
         self._closing = False
         self.browser_launches = 0
 
@@ -223,12 +226,14 @@ class SessionHost:
         await self._launch_browser()
         self._watcher = asyncio.create_task(self._watch_browser(), name="browser-watch")
         if self.settings.warm_pool > 0:
-            self._pool = WarmPool(
-                size=self.settings.warm_pool,
-                make_slot=self._pool_slot,
-                qr_timeout=self._boot_timeout,
-            )
-            await self._pool.start()
+            await self._open_pool(self.settings.warm_pool)
+
+    async def _open_pool(self, size: int) -> WarmPool:
+        pool = self._pool = WarmPool(
+            size=size, make_slot=self._pool_slot, qr_timeout=self._boot_timeout
+        )
+        await pool.start()
+        return pool
 
     async def _pool_slot(self, sink: Sink) -> PageSlot:
         return await self.open_slot(
@@ -407,10 +412,55 @@ class SessionHost:
         return self._pool
 
     def warm_status(self) -> tuple[int, int]:
-        """(pages ready with a QR, pages the pool keeps): 0/0 with the pool off."""
+        """(pages ready with a QR, pages the pool keeps now, a warm-up included):
+        0/0 with the pool off."""
         if self._pool is None:
             return 0, 0
-        return self._pool.ready_count, self.settings.warm_pool
+        return self._pool.ready_count, self._pool.size
+
+    async def warm_up(self, pages: int, *, seconds: float = WARM_UP_SECONDS) -> int:
+        """Keep `pages` login pages booted in the pool for the next `seconds` (a batch
+        of accounts is about to be onboarded), then go back to the `warm_pool` setting.
+        The pool keeps at least that setting and at most `MAX_WARM_UP_PAGES` (a higher
+        setting wins); `pages=0` ends a warm-up now. A newer call replaces the one
+        before, timer included. Returns the pages the pool keeps now.
+
+        In profile isolation mode there is no pool (a profile-mode session needs its
+        own user data dir from the first byte), so this does nothing and returns 0.
+        With `warm_pool = 0` in context mode, a warm-up creates the pool."""
+        if self._profile or self._closing:
+            return 0
+        if pages < 0 or seconds <= 0:
+            raise ValueError(f"a warm-up needs pages >= 0 and seconds > 0, not {pages}, {seconds}")
+        setting = self.settings.warm_pool
+        target = max(setting, min(pages, MAX_WARM_UP_PAGES))
+        if self._warm_timer is not None:
+            self._warm_timer.cancel()
+            self._warm_timer = None
+        if self._pool is None and target == 0:
+            return 0
+        # The timer is in place before the first await, so a call that overtakes this
+        # one while its surplus pages close still cancels it.
+        if target != setting:
+            self._warm_timer = asyncio.create_task(self._end_warm_up(seconds), name="warm-up timer")
+        log.info(
+            "instance %s: warm pool keeps %d page(s)%s",
+            self.instance_id,
+            target,
+            f" for {seconds:.0f} s" if target != setting else "",
+        )
+        if self._pool is None:
+            await self._open_pool(target)
+        else:
+            await self._pool.resize(target)
+        return target
+
+    async def _end_warm_up(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._warm_timer = None  # before resizing: this task is done being replaceable
+        if self._pool is not None and not self._closing:
+            log.info("instance %s: warm-up over after %.0f s", self.instance_id, seconds)
+            await self._pool.resize(self.settings.warm_pool)
 
     # ------------------------------------------------------------ shutdown
 
@@ -423,6 +473,11 @@ class SessionHost:
             if isinstance(result, BaseException):
                 log.error("stopping session %s failed: %s", session.session_id, result)
         self._sessions.clear()
+        if self._warm_timer is not None:
+            self._warm_timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warm_timer
+            self._warm_timer = None
         if self._pool is not None:
             await self._pool.aclose()
         if self._watcher is not None:

@@ -5,7 +5,9 @@ A `PageSlot` is one browser context with its provider page. The pool keeps
 swaps the page's sink and replays the QR it already shows) and wakes the
 filler, an owned task that replaces it in the background. Pages whose batch
 ran out, that crashed or navigated away are closed and replaced rather than
-reloaded: a fresh page is a fresh batch and costs about the same.
+reloaded: a fresh page is a fresh batch and costs about the same. `resize()`
+changes `size` at run time (a warm-up before a batch of accounts is onboarded):
+growing wakes the filler, shrinking closes the surplus ready pages.
 
 Pool pages exist only in `context` isolation mode: a profile-mode session
 needs its own user data dir from the first byte.
@@ -112,8 +114,42 @@ class WarmPool:
         self.created = 0
 
     async def start(self) -> None:
+        self._start_filler()
+
+    def _start_filler(self) -> None:
         if self._size > 0 and self._task is None:
             self._task = asyncio.create_task(self._fill(), name="warm-pool")
+
+    @property
+    def size(self) -> int:
+        """How many ready pages the pool keeps."""
+        return self._size
+
+    async def resize(self, size: int) -> None:
+        """Keep `size` ready pages from now on. Growing wakes the filler (which boots
+        one page at a time); shrinking closes the surplus ready pages at once, the
+        oldest first (their QR batch runs out soonest). A page a session already took
+        is the session's and is never touched; a page still booting is closed by the
+        filler once it is up, if it is surplus by then."""
+        if size < 0:
+            raise ValueError(f"a warm pool keeps 0 or more pages, not {size}")
+        self._size = size
+        surplus = self._surplus()
+        self._wake.set()
+        self._start_filler()
+        for pooled in surplus:
+            if pooled.slot:
+                await pooled.slot.close()
+
+    def _surplus(self) -> list[_Pooled]:
+        """Take the ready pages beyond `size` out of the pool (stale ones first), to close."""
+        excess = len(self._ready) - self._size
+        if excess <= 0:
+            return []
+        ordered = [p for p in self._ready if p.stale] + [p for p in self._ready if not p.stale]
+        surplus = ordered[:excess]
+        self._ready = [p for p in self._ready if p not in surplus]
+        return surplus
 
     def take(self) -> PageSlot | None:
         """A booted page showing a live QR, or None when the pool is empty."""
@@ -146,8 +182,9 @@ class WarmPool:
     async def _fill(self) -> None:
         failures = 0
         while True:
-            for pooled in [p for p in self._ready if p.stale]:
-                self._ready.remove(pooled)
+            stale = [p for p in self._ready if p.stale]
+            self._ready = [p for p in self._ready if not p.stale]
+            for pooled in stale + self._surplus():  # surplus: a page booted as it shrank
                 if pooled.slot:
                     await pooled.slot.close()
             while len(self._ready) < self._size:
@@ -168,7 +205,7 @@ class WarmPool:
                 self._booting = None
                 self._ready.append(pooled)
             self._wake.clear()
-            if any(p.stale for p in self._ready) or len(self._ready) < self._size:
+            if any(p.stale for p in self._ready) or len(self._ready) != self._size:
                 continue
             await self._wake.wait()
 

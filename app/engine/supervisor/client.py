@@ -118,6 +118,16 @@ class InstanceClient:
         path = f"api/sessions/{session_id}/open-window"
         await self._object("POST", path, f"open a window for {session_id}", timeout=SLOW_CALL)
 
+    async def warm_up(self, pages: int, seconds: float) -> int:
+        """Have the instance keep about `pages` login pages booted for `seconds`
+        (`POST /api/warm-pool`); returns the pages its pool keeps now. Growing the pool
+        returns at once (pages boot in the background); shrinking closes pages first."""
+        what = f"warm up {pages} login page(s)"
+        body = {"pages": pages, "seconds": seconds}
+        data = await self._object("POST", "api/warm-pool", what, json_body=body)
+        target = data.get("warm_target")
+        return target if isinstance(target, int) and not isinstance(target, bool) else 0
+
     async def _act(self, verb: str, session_id: str, what: str) -> None:
         await self._object("POST", f"api/sessions/{session_id}/{verb}", what)
 

@@ -31,6 +31,7 @@ ENDPOINTS = [
     ("POST", f"/api/sessions/{SID}/start"),
     ("POST", f"/api/sessions/{SID}/stop"),
     ("DELETE", f"/api/sessions/{SID}"),
+    ("POST", "/api/warm-pool"),
     ("GET", "/api/events"),
     ("GET", "/health"),
     ("GET", "/metrics"),

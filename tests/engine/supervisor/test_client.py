@@ -108,3 +108,26 @@ async def test_sse_events_are_decoded_resumed_and_junk_is_skipped() -> None:
     assert opened == [True] and client.last_event_id == "8"
     _ = [e async for e in client.events()]
     assert asked_after == [None, "8"]
+
+
+async def test_client_asks_for_a_warm_up_and_reads_the_pages_kept() -> None:
+    seen: list[tuple[str, str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path, json.loads(request.content)))
+        return httpx.Response(200, json={"success": True, "warm_ready": 1, "warm_target": 6})
+
+    client = _client(handler)
+    assert await client.warm_up(6, 300.0) == 6
+    await client.aclose()
+    assert seen == [("POST", "/api/warm-pool", {"pages": 6, "seconds": 300.0})]
+
+
+async def test_client_reports_a_refused_warm_up_with_the_instances_reason() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"success": False, "error": '"pages" must be ...'})
+
+    client = _client(handler)
+    with pytest.raises(InstanceRefused, match=r"instance-0 refused to warm up 3 login page"):
+        await client.warm_up(3, 60.0)
+    await client.aclose()
