@@ -1,9 +1,12 @@
 """onboarding: accounts through the console's focus mode, scanned as they appear.
 
 The whole console (`MainWindow`, offscreen) over the real engine (two
-instances, warm pool on) through `EngineHost`, as staff run it: the accounts
-of an import are created at once (`sig_create_requested`, what "Start
-scanning" emits), focus mode shows one QR at a time. The test phone plays a
+instances, warm pool of 2 each, the default) through `EngineHost`, as staff
+run it: the sheet is loaded into the Onboard view (which asks the engine to
+keep login pages booted for the batch, `Engine.warm_up`), staff take a few
+seconds to check it (the bench waits until those pages are booted), then
+"Start scanning" creates the accounts at once and focus mode shows one QR at
+a time. The test phone plays a
 camera: the moment a new QR is painted in focus mode it takes a picture of
 the widget (its own rendered pixels, grabbed on the GUI thread: the one thing
 a camera needs from the screen), then decodes it (zxing-cpp) and posts the
@@ -21,6 +24,7 @@ answer time are reported too: they bound the accounts per minute.
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -39,7 +43,6 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
     n = 3 if ctx.options.quick else 50
     app = qt_app()
     from app.bootstrap import open_engine
-    from app.domain.models import AccountSpec
     from app.ui.engine_host import EngineHost
     from app.ui.main_window import MainWindow
     from app.ui.test_phone import ScanError, decode_image
@@ -87,11 +90,14 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
             host.start()
             while not loaded:
                 _spin(app, deadline, "the engine did not start")
-            # Staff take a few seconds to pick the file: the warm pools are full by then.
-            pool_ready = _wait_pool(app, phone, 2 * 2, min(30.0, deadline - time.monotonic()))
-            specs = [AccountSpec(workspace_id=900, label=f"Onboard {i}") for i in range(n)]
+            sheet = "workspace_id,label\n" + "".join(f"900,Onboard {i}\n" for i in range(n))
+            window.onboarding.load_text(sheet)
+            # Staff take a few seconds to check the sheet: the pages the console asked
+            # the engine for are booted by then.
+            pages = _pages_warm(n, instances=settings.instances, warm_pool=settings.warm_pool)
+            pool_ready = _wait_pool(app, phone, pages, min(30.0, deadline - time.monotonic()))
             created = time.perf_counter()
-            window.onboarding.sig_create_requested.emit(specs)
+            window.onboarding.start.click()  # creates the accounts: sig_create_requested
             window.enter_focus()
             while len(scanned) < n or not _all_connected(window, n):
                 _spin(app, deadline, f"only {len(scanned)} of {n} accounts scanned in time", window)
@@ -136,7 +142,8 @@ def run_qt(ctx: BenchContext, result: ScenarioResult, limit: float) -> None:
         accounts=n,
         accounts_per_minute=round(per_minute, 1),
         total_s=round(finished - created, 1),
-        warm_pools_full_at_create=pool_ready,
+        warm_pages_at_create=pages,
+        warm_pages_booted_at_create=pool_ready,
         create_to_first_qr_painted_ms=summary(first_ms),
         operator_wait_ms=wait_stats,
         waits_zero=sum(1 for w in waits if w == 0.0),
@@ -282,6 +289,16 @@ def _causes(trace: list[dict[str, Any]]) -> dict[str, int]:
     for t in trace:
         out[t["cause"]] = out.get(t["cause"], 0) + 1
     return out
+
+
+def _pages_warm(accounts: int, *, instances: int, warm_pool: int) -> int:
+    """Login pages the engine keeps booted once the console asked for a batch of
+    `accounts` (`warm_up_pages`, split over the instances, `MAX_WARM_UP_PAGES` each)."""
+    from app.engine.api import MAX_WARM_UP_PAGES
+    from app.operator.onboarding import warm_up_pages
+
+    each = math.ceil(warm_up_pages(accounts) / instances)
+    return instances * max(warm_pool, min(MAX_WARM_UP_PAGES, each))
 
 
 def _wait_pool(app: Any, sandbox: TestPhone, size: int, timeout: float) -> bool:

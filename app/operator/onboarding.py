@@ -68,6 +68,13 @@ NOT_CONNECTED = "not connected"
 _ENDS = (SessionState.FAILED, SessionState.LOGGED_OUT)
 
 
+def warm_up_pages(rows: int) -> int:
+    """Login pages to have booted before a batch of `rows` accounts starts: as many as
+    the widest window opens, so the first scans of a fast batch find their QRs there
+    (the engine's `warm_up`; the console asks while staff check the sheet)."""
+    return max(0, min(rows, MAX_WARM))
+
+
 def warm_for(pace: float) -> int:
     """How many accounts to keep started when scans come `pace` seconds apart: the
     current one and those staff reach within `LEAD` s, from `WARM` to `MAX_WARM`."""

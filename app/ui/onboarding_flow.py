@@ -3,14 +3,21 @@
 The valid rows become accounts created *stopped* (`add_accounts(start=False)`),
 so no QR opens before staff get to it. The flow then starts sessions so
 that exactly the run's warm window is open (`OnboardingRun.next_moves`: the
-current account and the next two, the next five while scans come faster than
-a login page boots), and moves the window on as soon as an
+current account and the next two at a person's pace, up to twelve when scans
+come faster, `warm_for`), and moves the window on as soon as an
 account is scanned, while focus mode (which follows the run's order) has
 already moved to the next QR on screen. Pause stops the warm QRs that nobody
 scanned; resume opens them again. Skip sends an account to the back of the
 queue. What counts as scanned, connected or given up is the run's business
 (`app.operator.onboarding`, shared with `pairdesk onboard`); this module only
 turns its moves into engine operations.
+
+While staff check a loaded sheet, the flow asks the engine to keep as many
+login pages booted as the widest window opens (`Engine.warm_up`,
+`warm_up_pages`), so the first scans of a fast batch find their QRs already
+there instead of waiting for pages to boot; the pages go back when the batch
+is finished, or when a sheet with no valid row replaces it (and by
+themselves after `WARM_UP_SECONDS` if the console goes away).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from PySide6.QtCore import QObject, Signal
 from app.domain.events import EngineEvent
 from app.domain.models import AccountSpec, SessionInfo
 from app.engine.api import Engine
-from app.operator.onboarding import OnboardingRun
+from app.operator.onboarding import OnboardingRun, warm_up_pages
 from app.ui.engine_host import EngineHost
 from app.ui.focus_view import FocusView
 from app.ui.onboarding_view import OnboardingView
@@ -72,12 +79,32 @@ class OnboardingFlow(QObject):
         self._view = view
         self._focus = focus
         view.sig_create_requested.connect(self.begin)
+        view.sig_rows_checked.connect(self.warm_up)
+        self._warm_pages = 0  # what the engine was last asked to keep booted
         focus.sig_pause_toggled.connect(self.toggle_pause)
         focus.sig_skipped.connect(self.skip)
 
     @property
     def run(self) -> OnboardingRun | None:
         return self._view.run
+
+    def warm_up(self, rows: int) -> None:
+        """A sheet of `rows` valid accounts is on screen: have their first pages booted."""
+        self._ask_warm(warm_up_pages(rows))
+
+    def _ask_warm(self, pages: int) -> None:
+        if pages == self._warm_pages:
+            return
+        self._warm_pages = pages
+        op = self._host.op(lambda e: e.warm_up(pages), f"warm up {pages} login pages")
+        op.failure(self._on_warm_up_failed).run()
+
+    def _on_warm_up_failed(self, error: BaseException) -> None:
+        self._warm_pages = 0  # unknown now: ask again with the next sheet
+        self.sig_message.emit(
+            f"Could not open login pages ahead ({error}); "
+            "the first QRs of the batch may take a second longer to show."
+        )
 
     def begin(self, specs: Sequence[AccountSpec]) -> None:
         specs = list(specs)
@@ -108,6 +135,8 @@ class OnboardingFlow(QObject):
         if changed:
             self._warm()
             self.update_progress()
+            if run.finished:
+                self._ask_warm(0)  # the batch is done: give the pages back
 
     def toggle_pause(self) -> None:
         run = self.run

@@ -95,6 +95,7 @@ class OnboardingView(QWidget):
     """
 
     sig_create_requested = Signal(list)
+    sig_rows_checked = Signal(int)  # valid rows of the sheet just loaded (0: none)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -178,6 +179,7 @@ class OnboardingView(QWidget):
         self.message.setText(text)
         self.message.setStyleSheet(f"color: {theme.RED};")
         self.start.setEnabled(False)
+        self.sig_rows_checked.emit(0)
 
     def _show(self, rows: list[ImportRow], source: str) -> None:
         self.model.set_rows(rows)
@@ -191,10 +193,15 @@ class OnboardingView(QWidget):
         )
         if warned:
             text += f" {warned} without label or phone (hard to find later)."
-        self.message.setText(text + " Nothing is created until you start.")
+        text += " Nothing is created until you start"
+        # The flow opens login pages ahead meanwhile (`OnboardingFlow.warm_up`): say why
+        # the desk gets busier before anything was created.
+        text += "; login pages for the first ones are opening now." if good else "."
+        self.message.setText(text)
         self.message.setStyleSheet(f"color: {theme.AMBER if bad or warned else theme.GREEN};")
         self.start.setText(f"Start scanning {good} accounts")
         self.start.setEnabled(good > 0)
+        self.sig_rows_checked.emit(good)
 
     # --------------------------------------------------------------- slots
 

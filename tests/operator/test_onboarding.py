@@ -18,6 +18,7 @@ from app.operator.onboarding import (
     WARM,
     OnboardingRun,
     warm_for,
+    warm_up_pages,
 )
 
 S = SessionState
@@ -79,6 +80,12 @@ def test_the_window_covers_the_lead_at_the_pace_from_warm_to_its_ceiling():
     assert warm_for(LEAD / 4) == 5
     assert warm_for(LEAD / 6) == 7
     assert warm_for(0.05) == warm_for(0.0) == MAX_WARM  # a camera's pace: never more
+
+
+def test_pages_booted_ahead_of_a_batch_cover_its_widest_window_and_no_more():
+    assert warm_up_pages(0) == 0  # no valid row: give the pages back
+    assert warm_up_pages(5) == 5  # a small batch: one page per account
+    assert warm_up_pages(500) == MAX_WARM  # the window never opens more at once
 
 
 def test_a_first_scan_soon_after_start_widens_the_window_at_once():

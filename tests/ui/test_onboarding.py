@@ -58,3 +58,42 @@ def test_labels_arrive_for_rows_first_seen_in_events(qtbot, host, fake_engine, s
     qtbot.waitUntil(lambda: window.wall_model.entry_for("early") is not None)
     qtbot.waitUntil(lambda: window.wall_model.entry_for("early").label == "Kopi")
     assert window.sessions.row_for("early").label == "Kopi"
+
+
+def test_a_checked_sheet_has_login_pages_booted_until_its_batch_is_done(
+    qtbot, host, fake_engine, settings
+):
+    window = MainWindow(host, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.onboarding.load_text(SHEET)  # 5 valid rows: a page for each, before Start
+    qtbot.waitUntil(lambda: fake_engine.warm_ups == [5])
+    assert "login pages for the first ones are opening now" in window.onboarding.message.text()
+    window.onboarding.load_text("workspace_id,label\nx,Bad\n")  # nothing valid: give them back
+    qtbot.waitUntil(lambda: fake_engine.warm_ups == [5, 0])
+    window.onboarding.load_text(SHEET)
+    qtbot.waitUntil(lambda: fake_engine.warm_ups == [5, 0, 5])
+    window.onboarding.start.click()
+    qtbot.waitUntil(lambda: window.onboarding.run is not None)
+    ids = window.onboarding.run.session_ids
+    for k, sid in enumerate(ids[:-1]):
+        fake_engine.push(SessionReady(session_id=sid, workspace_id=1, phone_number=f"62811{k:07d}"))
+    qtbot.waitUntil(lambda: len(window.onboarding.run.connected) == len(ids) - 1)
+    assert fake_engine.warm_ups == [5, 0, 5]  # one account still to link: keep them
+    fake_engine.push(SessionReady(session_id=ids[-1], workspace_id=1, phone_number="6281199"))
+    qtbot.waitUntil(lambda: fake_engine.warm_ups == [5, 0, 5, 0])  # batch done: back
+
+
+def test_a_refused_warm_up_is_said_in_the_status_bar(qtbot, host, fake_engine, settings):
+    async def refuse(pages: int, *, seconds: float = 0.0) -> None:
+        raise RuntimeError("instance-0 is restarting")
+
+    fake_engine.warm_up = refuse
+    window = MainWindow(host, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.onboarding.load_text(SHEET)
+    qtbot.waitUntil(
+        lambda: "Could not open login pages ahead" in window.statusBar().currentMessage()
+    )
+    assert "may take a second longer" in window.statusBar().currentMessage()
