@@ -135,8 +135,9 @@ class InstanceProcess:
         return self.url
 
     async def wait(self) -> int:
+        """The child's exit status, as soon as it has exited."""
         assert self._proc is not None, "start() first"
-        return await self._proc.wait()
+        return await _exit_status(self._proc)
 
     def sample(self) -> TreeSample:
         """Sample the live tree (blocking, a few ms: call it from a worker thread)."""
@@ -181,7 +182,7 @@ class InstanceProcess:
                 proc.send_signal(signal.SIGTERM)
             try:
                 async with asyncio.timeout(grace):
-                    await proc.wait()
+                    await _exit_status(proc)
             except TimeoutError:
                 pass
         if proc is not None:
@@ -189,7 +190,7 @@ class InstanceProcess:
                 os.killpg(proc.pid, signal.SIGKILL)
         await asyncio.to_thread(self._kill_remembered)
         if proc is not None:
-            await proc.wait()
+            await _exit_status(proc)
         if self._ready is not None and not self._ready.done():
             self._ready.cancel()
         if self._reader is not None:
@@ -249,7 +250,7 @@ class InstanceProcess:
                     print(f"[{self.name}] {line}", file=sys.stderr)
         finally:
             if self._ready is not None and not self._ready.done():
-                code = await self._proc.wait()
+                code = await _exit_status(self._proc)
                 self._ready.set_exception(
                     InstanceStartError(f"{self.name} exited with status {code}" + self._tail())
                 )
@@ -257,6 +258,20 @@ class InstanceProcess:
     def _tail(self, lines: int = 8) -> str:
         tail = list(self._recent)[-lines:]
         return (":\n  " + "\n  ".join(tail)) if tail else " (it printed nothing)"
+
+
+async def _exit_status(proc: asyncio.subprocess.Process) -> int:
+    """Wait for the child itself to exit, not for its output pipe to close.
+
+    On Python 3.11 `Process.wait()` returns only once every pipe to the child is
+    closed too. A process the child started that inherited its stdout (and that
+    no sample saw, so `stop()` could not kill it) keeps that pipe open, and the
+    supervisor would wait for ever for an instance that is long dead. The
+    return code is set as soon as the child is reaped, so poll it instead.
+    """
+    while (code := proc.returncode) is None:
+        await asyncio.sleep(0.05)
+    return code
 
 
 def _tree_pss(pids: list[int]) -> int:

@@ -118,13 +118,18 @@ async def test_a_killed_instance_is_restarted_and_its_orphans_are_killed(
     before = supervisor.info("instance-0")
     assert before is not None
     await eventually(lambda: len(grandchildren(fake_launcher.folder)) == 2, what="grandchildren")
-    # Let one sample see the grandchild, then kill the instance the hard way.
-    await eventually(
-        lambda: any(
+    # Let a sample see the grandchild, then kill the instance the hard way. A
+    # sample already running when the grandchild appeared may have missed it,
+    # so wait for the second one after.
+    seen = len(recorder.events)
+
+    def samples_since() -> int:
+        return sum(
             isinstance(e, InstanceLoad) and e.alive and e.instance_id == "instance-0"
-            for e in recorder.events
+            for e in recorder.events[seen:]
         )
-    )
+
+    await eventually(lambda: samples_since() >= 2, what="two samples of instance-0")
     old_children = grandchildren(fake_launcher.folder)
     os.kill(before.pid, signal.SIGKILL)
 
