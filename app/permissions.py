@@ -12,14 +12,19 @@ holds every customer's WhatsApp login. On a shared machine the default umask
 - `secure_folders(...)` narrows an existing data or sessions folder that an
   earlier version (or a sandbox run) left 0755;
 - `wider_than_private(...)` lists what is still readable by others, for
-  `pairdesk doctor` to warn about.
+  `pairdesk doctor` to warn about;
+- `write_private(...)` is the one writer of a whole owner-only file (a key, a
+  secret, a results file): atomic, 0600 from the first byte whatever the
+  umask, and, when asked, never over a file already there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -27,6 +32,8 @@ PRIVATE_UMASK = 0o077
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 SCAN_LIMIT = 20_000  # entries looked at per folder: doctor stays fast on huge profiles
+# what `link` says on a filesystem without hard links (FAT, exFAT, some network shares)
+NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 
 
 def private_umask() -> int:
@@ -79,3 +86,55 @@ def wider_than_private(folder: Path, *, limit: int = SCAN_LIMIT) -> list[tuple[P
             with contextlib.suppress(OSError):
                 stack.extend(sorted(path.iterdir(), reverse=True))
     return found
+
+
+def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+    """`data` as the whole of `path`, a file only its owner can read or write (0600).
+
+    The bytes go to a temporary file beside `path`, created 0600 (whatever the
+    umask) before the first byte, synced to disk, then renamed onto `path`: a
+    crash or a failed write leaves the old file (or none), never part of one,
+    and an older file's wider mode goes with it. The temporary file is removed
+    on any failure, which is raised as it came (callers word their own errors).
+
+    `exclusive`: never over a file already at `path` (a symlink, even a dangling
+    one, counts): `FileExistsError`, and that file is left as it was. The new
+    file is hard-linked to `path`, which fails atomically when the name is taken,
+    so a file that appears meanwhile is never written over. Where the filesystem
+    has no hard links, the name is claimed with an empty file (`O_EXCL`) and the
+    temporary file renamed onto it: a crash may then leave that empty file.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), FILE_MODE)  # 0600 & ~umask from mkstemp: exactly 0600
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if exclusive:
+            _link_new(tmp, path)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _link_new(tmp: str, path: Path) -> None:
+    """The complete file `tmp` at `path`, which must not exist yet; `tmp` goes away."""
+    try:
+        os.link(tmp, path)
+    except OSError as exc:
+        if exc.errno not in NO_HARD_LINKS:
+            raise  # FileExistsError among them
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        try:
+            os.replace(tmp, path)  # onto the empty file claimed just above
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+        return
+    with contextlib.suppress(OSError):  # `path` is whole; a temp left behind is only clutter
+        os.unlink(tmp)

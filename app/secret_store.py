@@ -15,12 +15,11 @@ an in-memory one and never touch the machine's keyring.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from app.permissions import write_private
 
 KEYRING_SERVICE = "pairdesk"
 KEYRING_NAME = "webhook_secret"
@@ -109,24 +108,11 @@ def read_keyring_secret(backend: Any = None) -> str:
 
 
 def write_private_file(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, readable and writable only by its owner.
-
-    `mkstemp` creates the file 0600 before a byte is written (it is never
-    chmod-ed after), in a 0700 folder, and it replaces `path` only once it is
-    complete on disk, so a crash leaves the old file or none, never half a secret.
-    """
+    """Write `text` to `path` atomically, readable and writable only by its owner, in a
+    0700 folder; `app.permissions.write_private` says how (a crash leaves the old file
+    or none, never half a secret). Any failure is a `SecretStoreError`."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        write_private(path, text.encode("utf-8"))
     except OSError as exc:
-        raise SecretStoreError(f"cannot write {path} ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise SecretStoreError(f"cannot write {path} ({exc.strerror})") from None

@@ -1,8 +1,10 @@
 """Personal data on disk is owner-only: folders 0700, files 0600, SQLite's -wal/-shm too,
-the diagnostics zip, and `doctor` warns about anything wider it finds."""
+the diagnostics zip, and `doctor` warns about anything wider it finds; `write_private`
+writes a whole 0600 file atomically, and with `exclusive` never over one already there."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import subprocess
@@ -15,7 +17,7 @@ from sqlalchemy import text
 from app.config import Settings
 from app.engine.doctor import check_permissions
 from app.operator.bundle import write_bundle
-from app.permissions import secure_folders, wider_than_private
+from app.permissions import secure_folders, wider_than_private, write_private
 from app.store import create_engine_for, upgrade
 
 
@@ -27,6 +29,14 @@ def mode(path: Path) -> int:
 def loose_umask():
     """The common default (022) the process would have without pairdesk's entry point."""
     old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+@pytest.fixture
+def open_umask():
+    """No umask at all: every mode asked for is the mode given."""
+    old = os.umask(0)
     yield
     os.umask(old)
 
@@ -118,3 +128,105 @@ async def test_doctor_warns_about_files_others_can_read(tmp_path) -> None:
     assert warned.advice == f"run: chmod -R go-rwx {data}"
     assert not fine.warning and "owner only" in fine.detail
     assert wider_than_private(sessions) == []
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+def test_a_private_file_is_0600_even_with_no_umask(tmp_path, open_umask, exclusive) -> None:
+    path = tmp_path / "secret"
+    write_private(path, b"phones\n", exclusive=exclusive)
+    assert path.read_bytes() == b"phones\n"
+    assert mode(path) == 0o600
+    assert _names(tmp_path) == ["secret"], "no temp file left"
+
+
+def test_a_replaced_file_keeps_no_wider_mode(tmp_path, open_umask) -> None:
+    path = tmp_path / "results.csv"
+    path.write_bytes(b"old, much longer than the new bytes\n")
+    os.chmod(path, 0o666)
+    write_private(path, b"new\n")
+    assert path.read_bytes() == b"new\n"
+    assert mode(path) == 0o600
+    assert _names(tmp_path) == ["results.csv"]
+
+
+def test_exclusive_refuses_an_existing_file_and_leaves_it_byte_for_byte(tmp_path) -> None:
+    path = tmp_path / "results.1.csv"
+    path.write_bytes(b"an earlier copy\r\n\x00")
+    os.chmod(path, 0o640)
+    with pytest.raises(FileExistsError):
+        write_private(path, b"new", exclusive=True)
+    assert path.read_bytes() == b"an earlier copy\r\n\x00"
+    assert mode(path) == 0o640
+    assert _names(tmp_path) == ["results.1.csv"]
+
+
+def test_exclusive_refuses_a_dangling_symlink_and_writes_nothing_through_it(tmp_path) -> None:
+    link, target = tmp_path / "copy.csv", tmp_path / "elsewhere"
+    link.symlink_to(target)
+    with pytest.raises(FileExistsError):
+        write_private(link, b"new", exclusive=True)
+    assert link.is_symlink() and not target.exists()
+    assert _names(tmp_path) == ["copy.csv"]
+
+
+def test_exclusive_never_writes_over_a_file_that_appears_while_writing(
+    tmp_path, monkeypatch
+) -> None:
+    """Checked when the file is put in place, not before: another writer that gets
+    there while this one is writing keeps its file."""
+    path = tmp_path / "results.1.csv"
+    fsync = os.fsync
+
+    def racing_fsync(fd: int) -> None:
+        path.write_bytes(b"the other writer's")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", racing_fsync)
+    with pytest.raises(FileExistsError):
+        write_private(path, b"new", exclusive=True)
+    assert path.read_bytes() == b"the other writer's"
+    assert _names(tmp_path) == ["results.1.csv"]
+
+
+@pytest.mark.parametrize(
+    ("exclusive", "failing"),
+    [(False, "fsync"), (False, "replace"), (True, "fsync"), (True, "link")],
+)
+def test_a_failed_write_leaves_the_old_file_and_no_temp_file(
+    tmp_path, monkeypatch, exclusive, failing
+) -> None:
+    path = tmp_path / "webhook.secret"
+    if not exclusive:  # an exclusive write only ever makes a new file
+        path.write_bytes(b"old\n")
+
+    def full_disk(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, failing, full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_private(path, b"new\n", exclusive=exclusive)
+    if exclusive:
+        assert _names(tmp_path) == [], "neither the file nor a temp file"
+    else:
+        assert path.read_bytes() == b"old\n"
+        assert _names(tmp_path) == ["webhook.secret"], "no temp file left"
+
+
+def test_exclusive_works_where_the_filesystem_has_no_hard_links(tmp_path, monkeypatch) -> None:
+    """FAT and exFAT (a sheet on a USB stick) refuse `link` with EPERM."""
+
+    def no_hard_links(*args: object) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    path = tmp_path / "results.1.csv"
+    write_private(path, b"copy\n", exclusive=True)
+    assert path.read_bytes() == b"copy\n" and mode(path) == 0o600
+    with pytest.raises(FileExistsError):
+        write_private(path, b"other\n", exclusive=True)
+    assert path.read_bytes() == b"copy\n"
+    assert _names(tmp_path) == ["results.1.csv"]

@@ -1,7 +1,8 @@
 """The files of `pairdesk onboard`: the sheet, read and checked row by row
 (`read_rows`), and its results file, checked before anything is created, read back
-to continue an earlier run of the same sheet, and written whole (a temporary file
-renamed over it) with the earlier one kept beside it under the next free number.
+to continue an earlier run of the same sheet, and written whole (`write_private`: a
+temporary file renamed over it) with the earlier one kept beside it under the next
+free number.
 
 Split from `app.cli._onboard` (the walk), which only calls the four public ones.
 """
@@ -23,6 +24,7 @@ from app.domain.import_rows import (
     results_csv,
 )
 from app.domain.sheet_files import MAX_FILE_BYTES
+from app.permissions import write_private
 
 __all__ = ["check_results_path", "read_earlier", "read_rows", "write_results"]
 
@@ -99,17 +101,17 @@ def write_results(results: Path, lines: list[dict[str, str]]) -> Path | None:
     """Write the results; a results file already there is first copied beside it under
     the next free number (`X.results.1.csv`, `.2`...), and that copy is returned.
 
-    Written to a temporary file and renamed over: at every moment `results` holds a
+    Written whole and renamed over (`write_private`): at every moment `results` holds a
     whole results file (the earlier one or the new one), which the next run continues."""
-    temporary = results.with_name(results.name + ".tmp")
+    data = results_csv(lines).encode("utf-8")
     kept: Path | None = None
     try:
-        _write_private(temporary, results_csv(lines).encode("utf-8"))
         if results.exists():
             kept = _keep_copy(results)
-        os.replace(temporary, results)
+        write_private(results, data)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
+        if kept is not None:  # `results` was not replaced: the copy would only repeat it
+            kept.unlink(missing_ok=True)
         after = (
             "the file there still holds the earlier results, so the next run of this sheet "
             "walks this run's rows again"
@@ -129,22 +131,8 @@ def _keep_copy(results: Path) -> Path:
     while True:
         copy = results.with_name(f"{results.stem}.{n}{results.suffix}")
         try:
-            _write_private(copy, results.read_bytes(), exclusive=True)
+            write_private(copy, results.read_bytes(), exclusive=True)
         except FileExistsError:  # an earlier copy: never written over
             n += 1
             continue
         return copy
-
-
-def _write_private(path: Path, data: bytes, *, exclusive: bool = False) -> None:
-    """`data` in an owner-only (0600) file, like every file pairdesk creates: it holds
-    customers' phones. `exclusive`: never over a file already there. A part write is
-    removed, so that it cannot pass for a record."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC), 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            os.fchmod(file.fileno(), 0o600)  # an existing file keeps its mode through O_CREAT
-            file.write(data)
-    except OSError:
-        path.unlink(missing_ok=True)
-        raise

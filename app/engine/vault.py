@@ -26,7 +26,6 @@ import fcntl
 import json
 import os
 import secrets
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,8 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from app.permissions import write_private
 
 MAGIC = b"PDVAULT1\n"
 KEYRING_SERVICE = "pairdesk"
@@ -100,20 +101,6 @@ def _default_backend() -> Any:
         return keyring.get_keyring()
     except Exception:  # no keyring package or no backend: the file fallback
         return None
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class Vault:
@@ -230,10 +217,10 @@ class Vault:
                     place = KeyPlace("keyring", key_id, description)
         if place is None:
             path = self.folder / KEY_FILE
-            _write_private(path, text.encode() + b"\n")
+            write_private(path, text.encode() + b"\n")
             place = KeyPlace("file", key_id, f"{path} (mode 0600)")
         meta = {"version": 1, "where": place.where, "key_id": key_id}
-        _write_private(self.folder / META_FILE, json.dumps(meta).encode() + b"\n")
+        write_private(self.folder / META_FILE, json.dumps(meta).encode() + b"\n")
         return key, place
 
     # ----------------------------------------------------------- seal / open
