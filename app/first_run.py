@@ -156,15 +156,17 @@ def write_first_config(text: str, *, environ: Mapping[str, str]) -> Path:
 
     Refuses to replace a file that appeared meanwhile (another console, a
     hand-written one): that file is the configuration, not ours to overwrite.
+    The refusal is the write itself (`exclusive`), not a look beforehand, so a
+    file that appears while this one is being written is kept too.
     """
     path = default_config_path(environ)
-    if path.exists():
+    try:
+        write_private_file(path, text, exclusive=True)
+    except FileExistsError:
         raise FirstRunError(
             f"{path} already exists (written after this console started); "
             "nothing was changed. Restart pairdesk to use it."
-        )
-    try:
-        write_private_file(path, text)
+        ) from None
     except SecretStoreError as exc:
         raise FirstRunError(f"the settings could not be saved: {exc}") from None
     try:  # never leave a file the next start would refuse

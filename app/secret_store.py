@@ -107,12 +107,19 @@ def read_keyring_secret(backend: Any = None) -> str:
     return str(secret)
 
 
-def write_private_file(path: Path, text: str) -> None:
+def write_private_file(path: Path, text: str, *, exclusive: bool = False) -> None:
     """Write `text` to `path` atomically, readable and writable only by its owner, in a
     0700 folder; `app.permissions.write_private` says how (a crash leaves the old file
-    or none, never half a secret). Any failure is a `SecretStoreError`."""
+    or none, never half a secret). Any failure is a `SecretStoreError`, except one:
+    with `exclusive`, a file already at `path` is left as it was and raises
+    `FileExistsError`, for the caller to say what that file means."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_private(path, text.encode("utf-8"))
+    except OSError as exc:  # a FileExistsError here is the folder, never `path`
+        raise SecretStoreError(f"cannot write {path} ({exc.strerror})") from None
+    try:
+        write_private(path, text.encode("utf-8"), exclusive=exclusive)
     except OSError as exc:
+        if exclusive and isinstance(exc, FileExistsError):
+            raise
         raise SecretStoreError(f"cannot write {path} ({exc.strerror})") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import tomllib
 from pathlib import Path
@@ -103,6 +104,32 @@ def test_a_file_that_appeared_meanwhile_is_never_overwritten(tmp_path: Path) -> 
     with pytest.raises(FirstRunError, match="already exists"):
         write_first_config(sandbox_config(), environ=env)
     assert path.read_text() == "instances = 4\n"
+
+
+def test_a_file_that_appears_while_ours_is_written_is_kept_and_the_user_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second console's first run saves its pairdesk.toml after this one looked and
+    before it put its own in place: that file stays, byte for byte, and this console
+    says so, as when the file was there from the start."""
+    env = environ(tmp_path)
+    path = tmp_path / "cfg" / "pairdesk" / "pairdesk.toml"
+    theirs = b"# the other console's\ninstances = 4\r\n"
+    fsync = os.fsync
+
+    def other_console_first(fd: int) -> None:  # while ours is on its way to disk
+        path.write_bytes(theirs)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", other_console_first)
+    with pytest.raises(FirstRunError) as info:
+        write_first_config(sandbox_config(), environ=env)
+    assert str(info.value) == (
+        f"{path} already exists (written after this console started); "
+        "nothing was changed. Restart pairdesk to use it."
+    )
+    assert path.read_bytes() == theirs
+    assert [p.name for p in path.parent.iterdir()] == ["pairdesk.toml"]  # no temp file
 
 
 def test_a_file_the_next_start_would_refuse_is_not_left_behind(tmp_path: Path) -> None:

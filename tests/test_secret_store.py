@@ -69,3 +69,17 @@ def test_an_unwritable_folder_is_one_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(SecretStoreError, match="cannot write"):
         write_private_file(blocker / "sub" / "webhook.secret", "x")
+
+
+def test_exclusive_leaves_a_file_already_there_for_the_caller_to_explain(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "pairdesk.toml"
+    path.write_text("instances = 4\n")
+    with pytest.raises(FileExistsError):
+        write_private_file(path, "new\n", exclusive=True)
+    assert path.read_text() == "instances = 4\n"
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SecretStoreError, match="cannot write"):  # the folder: still this
+        write_private_file(blocker / "pairdesk.toml", "x", exclusive=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.engine.vault import open_with, seal_with
+from app.permissions import write_private
 
 KEYGEN = "pairdesk fleet keygen FILE"
 
@@ -80,11 +81,14 @@ def read_fleet_key(setting: str) -> FleetCipher:
 
 
 def write_fleet_key(path: Path) -> None:
-    """A fresh key into `path`, created 0600; an existing file is never overwritten
-    (it may be the key the fleet's snapshots are sealed with)."""
+    """A fresh key into `path`, 0600; an existing file is never overwritten (it may be
+    the key the fleet's snapshots are sealed with). Written whole (`write_private`):
+    a keygen that fails leaves no file and one killed midway at most a temp file
+    beside it, never part of a key that the next keygen refuses to replace as if it
+    were the fleet's (without hard links, a crash may leave an empty file there)."""
     key = AESGCM.generate_key(bit_length=256)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_private(path, base64.b64encode(key) + b"\n", exclusive=True)
     except FileExistsError:
         raise FleetKeyError(
             f"{path} exists: not overwritten (it may be the key the fleet's snapshots are "
@@ -92,8 +96,3 @@ def write_fleet_key(path: Path) -> None:
         ) from None
     except OSError as exc:
         raise FleetKeyError(f"cannot create {path} ({exc.strerror})") from None
-    with os.fdopen(fd, "wb") as fh:
-        os.fchmod(fh.fileno(), 0o600)  # whatever the umask
-        fh.write(base64.b64encode(key) + b"\n")
-        fh.flush()
-        os.fsync(fh.fileno())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import subprocess
@@ -35,6 +36,26 @@ def test_keygen_writes_a_fresh_0600_key_and_never_overwrites(
     other = read_fleet_key(str(tmp_path / "other.key"))
     with pytest.raises(SealedUnreadable):
         other.open(cipher.seal(b"x", session_id="s"), session_id="s")
+
+
+def test_a_keygen_that_fails_midway_leaves_no_partial_key_and_can_be_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while the key goes to disk: one clear error and no file at all, not
+    a stump the next keygen would refuse to replace as if it were the fleet's key."""
+    path = tmp_path / "fleet.key"
+    fsync = os.fsync
+
+    def full_disk(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(FleetKeyError, match="cannot create .*No space left"):
+        write_fleet_key(path)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(os, "fsync", fsync)
+    write_fleet_key(path)
+    read_fleet_key(str(path))
 
 
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o660])

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from app.engine.instance.http_api import build_app
 from app.engine.instance.instance import Instance
 from app.engine.instance.sessions import SessionHostLike
 from app.engine.instance.store import SqlInstanceStore
+from app.permissions import write_private
 from app.serving import serve_async
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,10 @@ class InstanceOptions:
 
 
 def write_token_file(path: Path, token: str) -> None:
-    """Write the token for the owner only (0600), atomically."""
+    """Write the token (a bearer secret) for the owner only (0600), atomically:
+    `write_private`, so no file lying beside it can lend the token a wider mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(token + "\n")
-    os.replace(tmp, path)
+    write_private(path, (token + "\n").encode("utf-8"))
 
 
 def _host_factory(

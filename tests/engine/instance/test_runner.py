@@ -4,6 +4,8 @@ delivery, clean stop) with the SessionHost replaced by the scripted fake."""
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ import pytest
 from app.cli._instance import sandbox_stand_ins
 from app.domain.events import EngineEvent
 from app.engine.instance import runner as instance_runner
-from app.engine.instance.runner import InstanceOptions, run_instance
+from app.engine.instance.runner import InstanceOptions, run_instance, write_token_file
 from app.sandbox.central import CentralServer
 from tests.engine.fake_session_host import FakeSessionHost
 from tests.engine.instance_harness import TOKEN, make_settings
@@ -118,3 +120,32 @@ async def test_webhooks_are_delivered_including_the_shutdown(tmp_path: Path, bui
     )
     assert "session_authenticated" in names and "session_ready" in names
     assert central.state.rejections() == []
+
+
+def test_a_leftover_temp_file_never_lends_the_token_its_wider_mode(tmp_path: Path) -> None:
+    """An earlier writer's `token.tmp`, left 0644 by a crash, is not reused: the token
+    (a bearer secret) is 0600 whatever lies beside it."""
+    token_file = tmp_path / "token"
+    leftover = tmp_path / "token.tmp"
+    leftover.write_text("stale\n")
+    leftover.chmod(0o644)
+    write_token_file(token_file, TOKEN)
+    assert token_file.read_text() == TOKEN + "\n"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+
+def test_a_failed_token_write_leaves_the_old_token_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token is synced before it replaces the old one; a full disk leaves the old one."""
+    token_file = tmp_path / "token"
+    write_token_file(token_file, "old-token")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_token_file(token_file, TOKEN)
+    assert token_file.read_text() == "old-token\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["token"]
