@@ -5,15 +5,37 @@ text filter drive `SessionsProxy`; selecting rows shows the bulk bar; a
 context menu offers the same actions; double-click opens the timeline drawer.
 At 3,000 rows the table stays smooth because rows have one fixed height,
 columns have fixed widths (no resize-to-contents), the model sends
-`dataChanged` only for the cells that changed, and the once-a-second age
-refresh repaints only the age cells on screen (sorted by an age column, the
-rows are re-sorted every `RESORT_TICKS` seconds instead of continuously).
+`dataChanged` only for the cells that changed, the view paints from a copy
+of the cells in Qt's own storage (`CellCache`: no call into Python per cell
+and role), and the once-a-second age refresh repaints only the age cells on
+screen (their text is read from the model as they are painted).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QColor, QFontMetrics, QPainter
+import math
+
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPoint,
+    QRectF,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QHelpEvent,
+    QPaintDevice,
+    QPainter,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -26,6 +48,7 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -33,7 +56,8 @@ from PySide6.QtWidgets import (
 from app.domain.states import SessionState
 from app.operator import text as fmt
 from app.ui import theme
-from app.ui.session_row import AGE_COLS, ID_ROLE, STATE_ROLE, Col
+from app.ui.cell_cache import CellCache, LiveTextDelegate
+from app.ui.session_row import AGE_COLS, ID_ROLE, SORT_ROLE, STATE_ROLE, Col
 from app.ui.sessions_model import SessionsModel, SessionsProxy
 
 ACTIONS = (
@@ -63,19 +87,26 @@ WIDTHS = {
     Col.SESSION: 260,
 }
 HIDDEN = (Col.SESSION,)  # shown from the header's menu
-RESORT_TICKS = 5
+# What the view reads from each cell (ages' text is read from the model when painted).
+CACHED_ROLES = (Qt.ItemDataRole.DisplayRole, SORT_ROLE)
+FIXED_ROLES = (Qt.ItemDataRole.TextAlignmentRole,)
+ROW_ROLES = (STATE_ROLE, ID_ROLE)  # on column 0: the pill's state, the row's session id
 
 
 class StatePillDelegate(QStyledItemDelegate):
     """Paints the state cell as a rounded coloured pill with the state's words.
 
-    The cell background comes from the style (selection, alternating rows); the
-    pill's size per text is measured once per font, not on every paint.
+    The cell background comes from the style (selection, alternating rows).
+    Each pill (words, state, font, pixel ratio) is drawn once into a pixmap
+    and then copied: antialiased shapes and text cost more than the copy, and
+    a grid repaints its visible pills many times a second.
     """
+
+    MAX_PILLS = 256  # words come with reasons; a bound, should they ever vary a lot
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._sizes: dict[tuple[str, str], tuple[int, int]] = {}
+        self._pills: dict[tuple[str, str, str, float], QPixmap] = {}
 
     def paint(
         self,
@@ -88,23 +119,35 @@ class StatePillDelegate(QStyledItemDelegate):
         opt.text = ""
         style = opt.widget.style()
         style.drawControl(style.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        text = index.data() or ""
-        color = theme.state_color(SessionState(index.data(STATE_ROLE)))
-        key = (option.font.key(), text)
-        size = self._sizes.get(key)
-        if size is None:
-            fm = QFontMetrics(option.font)
-            size = self._sizes[key] = (fm.horizontalAdvance(text) + 20, fm.height() + 6)
-        w, h = size
-        rect = QRectF(option.rect.x() + 8, option.rect.center().y() - h / 2 + 0.5, w, h)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(color)
-        painter.drawRoundedRect(rect, h / 2, h / 2)
-        painter.setPen(QColor("white"))
-        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), text)
-        painter.restore()
+        pill = self._pill(index.data() or "", index.data(STATE_ROLE), option.font, painter.device())
+        height = round(pill.height() / pill.devicePixelRatio())
+        painter.drawPixmap(option.rect.x() + 8, option.rect.center().y() - height // 2, pill)
+
+    def _pill(self, text: str, state: str, font: QFont, device: QPaintDevice) -> QPixmap:
+        ratio = device.devicePixelRatioF() if device is not None else 1.0
+        key = (font.key(), text, state, ratio)
+        pill = self._pills.get(key)
+        if pill is not None:
+            return pill
+        fm = QFontMetrics(font)
+        w, h = fm.horizontalAdvance(text) + 20, fm.height() + 6
+        pill = QPixmap(math.ceil(w * ratio), math.ceil(h * ratio))
+        pill.setDevicePixelRatio(ratio)
+        pill.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pill)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(theme.state_color(SessionState(state)))
+        rect = QRectF(0, 0, w, h)
+        p.drawRoundedRect(rect, h / 2, h / 2)
+        p.setFont(font)
+        p.setPen(QColor("white"))
+        p.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), text)
+        p.end()
+        if len(self._pills) >= self.MAX_PILLS:
+            self._pills.clear()
+        self._pills[key] = pill
+        return pill
 
 
 class HealthGrid(QWidget):
@@ -126,7 +169,8 @@ class HealthGrid(QWidget):
         super().__init__(parent)
         self.model = model
         self.proxy = SessionsProxy(self)
-        self.proxy.setSourceModel(model)
+        self.cells = self._cache_cells()
+        model.modelReset.connect(self._on_model_reset)
         self.chips: dict[str, QPushButton] = {}
         chips = QHBoxLayout()
         chips.setSpacing(8)
@@ -185,6 +229,11 @@ class HealthGrid(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setItemDelegateForColumn(Col.STATE, StatePillDelegate(self.table))
+        ages = LiveTextDelegate(self._model_text, self.table)
+        for col in AGE_COLS:
+            self.table.setItemDelegateForColumn(col, ages)
+        # Tooltips come from the model (the cache keeps none: few are ever shown).
+        self.table.viewport().installEventFilter(self)
         vh = self.table.verticalHeader()
         vh.hide()
         vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -219,7 +268,6 @@ class HealthGrid(QWidget):
         self._update_empty()
         model.sig_counts_changed.connect(self._on_model_counts_changed)
         model.sig_ages_due.connect(self._on_model_ages_due)
-        self._ticks = 0
         self._on_model_counts_changed(model.counts())
 
     # -------------------------------------------------------------- public
@@ -297,12 +345,49 @@ class HealthGrid(QWidget):
         for name, states in fmt.STATE_GROUPS.items():
             self.chips[name].setText(f"{name}  {sum(counts.get(s, 0) for s in states)}")
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and watched is self.table.viewport():
+            assert isinstance(event, QHelpEvent)
+            index = self.table.indexAt(event.pos())
+            tip = self._model_text(index, Qt.ItemDataRole.ToolTipRole) if index.isValid() else ""
+            if tip:
+                QToolTip.showText(event.globalPos(), tip, self.table.viewport())
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().eventFilter(watched, event)
+
+    # ------------------------------------------------------------- internals
+
+    def _cache_cells(self) -> CellCache:
+        """A fresh copy of the model's cells as the proxy's source (the old one goes)."""
+        old = self.proxy.sourceModel()
+        cells = CellCache(
+            self.model,
+            roles=CACHED_ROLES,
+            fixed_roles=FIXED_ROLES,
+            first_column_roles=ROW_ROLES,
+            live_columns=AGE_COLS,
+        )
+        cells.setParent(self)
+        self.proxy.setSourceModel(cells)
+        if isinstance(old, CellCache):
+            old.detach()  # at once: deleteLater() waits for the event loop
+            old.deleteLater()
+        return cells
+
+    def _model_text(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> str:
+        """A role of the model's own cell behind a cell of the table."""
+        row = self.proxy.mapToSource(index).row()
+        return str(self.model.cell(row, index.column(), int(role)) or "")
+
+    @Slot()
+    def _on_model_reset(self) -> None:
+        self.cells = self._cache_cells()
+
     @Slot()
     def _on_model_ages_due(self) -> None:
-        self._ticks += 1
-        if self.proxy.sorted_by_age() and self._ticks % RESORT_TICKS == 0:
-            self.proxy.resort()
-            return
         if not self.table.isVisible():
             return
         # Ages are computed when painted: repainting the visible age cells is the refresh.
@@ -323,7 +408,7 @@ class HealthGrid(QWidget):
 
     @Slot(QModelIndex)
     def _on_table_double_clicked(self, index: QModelIndex) -> None:
-        self.sig_timeline_requested.emit(str(index.data(ID_ROLE)))
+        self.sig_timeline_requested.emit(str(index.siblingAtColumn(0).data(ID_ROLE)))
 
     @Slot(QPoint)
     def _on_table_context_menu(self, pos: QPoint) -> None:

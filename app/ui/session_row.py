@@ -130,12 +130,12 @@ class Row:
         return " — ".join(" ".join(p.split()) for p in parts if p)
 
     def age(self, col: int, at: datetime | None = None) -> float | None:
+        return fmt.age_seconds(self.since(col), at)
+
+    def since(self, col: int) -> datetime | None:
+        """When an age column's clock started (None: the cell is empty)."""
         if col == Col.CONNECTED_FOR:
-            if self.state is not SessionState.CONNECTED:
-                return None
-            return fmt.age_seconds(self.connected_at, at)
+            return self.connected_at if self.state is SessionState.CONNECTED else None
         if col == Col.HEARTBEAT:
-            return fmt.age_seconds(self.heartbeat_at, at)
-        if self.state.waiting_for_scan:
-            return fmt.age_seconds(self.qr_issued_at, at)
-        return None
+            return self.heartbeat_at
+        return self.qr_issued_at if self.state.waiting_for_scan else None

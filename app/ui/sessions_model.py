@@ -60,6 +60,7 @@ _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _SORT, _STATE, _ID = int(SORT_ROLE), int(STATE_ROLE), int(ID_ROLE)
 # The delegate asks for about ten roles per cell and paint; answer the unused ones at once.
 _ROLES = frozenset({_DISPLAY, _ALIGN, _TOOLTIP, _SORT, _STATE, _ID})
+_NO_AGE = float("-inf")
 _CHANGED_ROLES = [Qt.ItemDataRole.DisplayRole, SORT_ROLE, STATE_ROLE, Qt.ItemDataRole.ToolTipRole]
 
 
@@ -105,8 +106,13 @@ class SessionsModel(RowTableModel[Row]):
         role = int(role)
         if role not in _ROLES or not index.isValid():
             return None
-        row = self._rows[index.row()]
-        col = index.column()
+        return self.cell(index.row(), index.column(), role)
+
+    def cell(self, row_number: int, col: int, role: int) -> Any:
+        """`data()` of a cell by row and column, with no model index to build (`CellCache`)."""
+        if role not in _ROLES:
+            return None
+        row = self._rows[row_number]
         if role == _DISPLAY:
             if col in AGE_COLS:
                 return fmt.duration(row.age(col))
@@ -132,8 +138,10 @@ class SessionsModel(RowTableModel[Row]):
         if col == Col.WORKSPACE:
             return row.workspace_id
         if col in AGE_COLS:
-            age = row.age(col)
-            return -1.0 if age is None else age
+            # The start of the clock, not the age: the same order (youngest first,
+            # empty cells before all), and a key that stays right as time passes.
+            since = row.since(col)
+            return _NO_AGE if since is None else -since.timestamp()
         if col == Col.RESTARTS:
             return row.restarts
         if col == Col.MEMORY:

@@ -2,9 +2,8 @@
 
 `dynamicSortFilter` stays on: the source reports only the cells that really
 changed, so a heartbeat re-sorts only when sorting by heartbeat, and a state
-change moves just that row. Ages change every second without any
-`dataChanged` (they are computed when painted), so when the grid is sorted
-by an age column it calls `resort()` on a timer instead.
+change moves just that row. Age columns sort by when their clock started,
+a key that does not move as the seconds pass, so no timer re-sorts them.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QSortFilterProxyModel
 
 from app.domain.states import SessionState
-from app.ui.session_row import AGE_COLS, SORT_ROLE, Index
+from app.ui.session_row import SORT_ROLE, Index
 
 
 class SessionsProxy(QSortFilterProxyModel):
@@ -34,14 +33,6 @@ class SessionsProxy(QSortFilterProxyModel):
         self.beginFilterChange()
         self._text = text.strip().casefold()
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def sorted_by_age(self) -> bool:
-        return self.sortColumn() in AGE_COLS
-
-    def resort(self) -> None:
-        """Sort again by the current column (ages moved on without `dataChanged`)."""
-        if self.sortColumn() >= 0:
-            self.invalidate()  # `sort()` with the same column and order is a no-op
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()
