@@ -31,6 +31,7 @@ from app.fleet.member import FleetMember, MemberFenced
 from app.fleet.snapshots import DatabaseSnapshots, SnapshotCipher, SnapshotStore
 from app.fleet.store import FencedInstanceStore
 from app.fleet.watchdog_client import Watchdog
+from app.heap import freeze_startup_heap
 from app.serving import serve_async
 from app.store import create_engine_for, upgrade
 
@@ -168,6 +169,7 @@ async def run_member(
         if options.token_file is not None:
             write_token_file(options.token_file, options.token)
         on_ready(url)
+        freeze_startup_heap()  # as a desk instance does (app/heap.py)
         loop = asyncio.create_task(member.run(stop), name="fleet member")
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({loop, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -25,6 +25,7 @@ from app.engine.instance.http_api import build_app
 from app.engine.instance.instance import Instance
 from app.engine.instance.sessions import SessionHostLike
 from app.engine.instance.store import SqlInstanceStore
+from app.heap import freeze_startup_heap
 from app.permissions import write_private
 from app.serving import serve_async
 
@@ -163,6 +164,9 @@ async def run_instance(
         if options.token_file is not None:
             write_token_file(options.token_file, options.token)
         on_ready(url)
+        # Once up, what start-up built stays out of every later full collection.
+        frozen = freeze_startup_heap()
+        log.debug("%s: %d start-up objects frozen", instance_id, frozen)
         await stop.wait()
         log.info("%s stopping: snapshotting and closing every session", instance_id)
         # While delivery still runs, so the last state changes can go out before exit.
