@@ -168,7 +168,10 @@ class Engine(Protocol):
         (a batch of accounts is about to be onboarded: each one's QR then shows the moment
         it is started). Each instance keeps at least its `warm_pool` setting and at most
         `MAX_WARM_UP_PAGES`; `pages=0` ends a warm-up now. A warm-up ends by itself after
-        `seconds`, so a console that went away leaves no pages booted for nothing."""
+        `seconds`, so a console that went away leaves no pages booted for nothing. While
+        it lasts the shares follow the instances: one that restarts, comes back or is
+        added, and the survivors of one that stays down, are asked again for their share
+        for the seconds that remain."""
 
     async def instance_log(self, instance_id: str, lines: int = 200) -> list[str]:
         """The last `lines` lines of one instance's log, secrets already redacted."""

@@ -14,7 +14,8 @@ SIGTERM, FAKE_ACTION_DELAY=SECONDS slows every session action (and
 `GET /fake/overlaps` reports calls for one session that overlapped),
 FAKE_REFUSE_CREATE=1 answers every new session with 503 (instance full),
 FAKE_REFUSE_WARM=1 answers `POST /api/warm-pool` with 503. A warm-up's pages
-show as `warm_target` in /health (2 before any), its seconds are not kept.
+show as `warm_target` in /health (2 before any); `GET /fake/warm-ups` lists the
+bodies of the warm-ups this process was asked for (pages and seconds), in order.
 `POST /fake/scan/{id}` links a session, `POST /fake/hang` hangs /health.
 """
 
@@ -63,6 +64,7 @@ class Fake:
         self.max_in_flight = 0  # across sessions: shows the engine does run them in parallel
         self.overlaps: list[str] = []  # sessions that saw two calls at once
         self.warm_target = 2  # what /health reports; a warm-up sets it
+        self.warm_ups: list[dict[str, Any]] = []  # each warm-up's body, as asked
 
     # -- shared files
     def _read(self, name: str) -> dict[str, Any]:
@@ -257,6 +259,7 @@ def build_app(fake: Fake) -> Starlette:
                 {"success": False, "error": message, "code": "unavailable"}, status_code=503
             )
         body = await request.json()
+        fake.warm_ups.append(body)
         fake.warm_target = int(body["pages"])
         return JSONResponse({"success": True, "warm_ready": 1, "warm_target": fake.warm_target})
 
@@ -275,6 +278,9 @@ def build_app(fake: Fake) -> Starlette:
 
     async def overlaps(request: Request) -> Response:
         return JSONResponse({"overlaps": fake.overlaps, "max_in_flight": fake.max_in_flight})
+
+    async def warm_ups(request: Request) -> Response:
+        return JSONResponse({"warm_ups": fake.warm_ups})
 
     async def hang(request: Request) -> Response:
         fake.hang.set()
@@ -307,6 +313,7 @@ def build_app(fake: Fake) -> Starlette:
             Route("/fake/scan/{sid}", guard(scan), methods=["POST"]),
             Route("/fake/hang", guard(hang), methods=["POST"]),
             Route("/fake/overlaps", guard(overlaps)),
+            Route("/fake/warm-ups", guard(warm_ups)),
         ]
     )
 

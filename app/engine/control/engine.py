@@ -32,7 +32,7 @@ from app.engine.control.live_view import LiveView
 from app.engine.control.placement import choose
 from app.engine.control.store import EngineStore
 from app.engine.control.sync_monitor import sync_monitor
-from app.engine.control.warm_up import check_warm_up, warm_up_instances
+from app.engine.control.warm_up import WarmUp, check_warm_up
 from app.engine.errors import EngineError
 from app.engine.supervisor.client import InstanceClient, InstanceClientError, InstanceRefused
 from app.engine.supervisor.supervisor import Launcher, Supervisor, SupervisorConfig
@@ -79,6 +79,7 @@ class SupervisedEngine:
         self._stack = contextlib.AsyncExitStack()
         self._store: EngineStore | None = None
         self._supervisor: Supervisor | None = None
+        self._warm_up = WarmUp(self._running_clients)
         self.runtime: Runtime | None = None
 
     # ------------------------------------------------------------- lifecycle
@@ -293,13 +294,12 @@ class SupervisedEngine:
 
     async def warm_up(self, pages: int, *, seconds: float = WARM_UP_SECONDS) -> None:
         """Each running instance keeps its share of `pages` (see `control/warm_up.py`);
-        an instance that is down now is left out (it gets no warm-up when it is back)."""
+        an instance that is down now gets its share when it is back, with the seconds
+        left, and the shares follow restarts, instances added and instances lost."""
         check_warm_up(pages, seconds)
         if self._supervisor is None:
             return  # not started: there is nothing to warm up, and it is only an optimisation
-        sup = self._supervisor
-        clients = {iid: c for iid in sup.known_ids() if (c := sup.client(iid)) is not None}
-        await warm_up_instances(clients, pages, seconds)
+        await self._warm_up.ask(pages, seconds)
 
     async def instance_log(self, instance_id: str, lines: int = 200) -> list[str]:
         sup = self._running()[0]
@@ -347,9 +347,12 @@ class SupervisedEngine:
                     detail="as reported by the instance after it (re)connected",
                 )
             )
+        await self._warm_up.follow()  # a new or restarted instance has no warm-up yet
 
     async def _on_instance_down(self, instance_id: str) -> None:
-        """The instance keeps failing: move its sessions to live instances."""
+        """The instance keeps failing: the live instances share the warm-up without it,
+        and its sessions move to them."""
+        await self._warm_up.follow()
         moved = self._view.on_instance(instance_id)
         log.warning("%s stays down; moving its %d session(s)", instance_id, len(moved))
         for info in moved:
@@ -362,6 +365,12 @@ class SupervisedEngine:
                     await self._start_on(current, target, strict=False)
 
     # ------------------------------------------------------------- internals
+
+    def _running_clients(self) -> dict[str, InstanceClient]:
+        sup = self._supervisor
+        if sup is None:
+            return {}
+        return {iid: c for iid in sup.known_ids() if (c := sup.client(iid)) is not None}
 
     def _running(self) -> tuple[Supervisor, EngineStore]:
         if self._supervisor is None or self._store is None:

@@ -33,7 +33,7 @@ from app.domain.proxy import InvalidProxy, parse_proxy
 from app.domain.states import Reason, SessionState
 from app.engine.control.fanout import Fanout
 from app.engine.control.store import EngineStore
-from app.engine.control.warm_up import check_warm_up, warm_up_instances
+from app.engine.control.warm_up import WarmUp
 from app.engine.doctor import CheckResult, run_checks
 from app.engine.errors import EngineError
 from app.engine.supervisor.client import InstanceClient, InstanceClientError
@@ -63,6 +63,7 @@ class FleetEngine:
         self._clients: dict[str, InstanceClient] = {}
         self._streams: dict[str, asyncio.Task[None]] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self._warm_up = WarmUp(self._live_clients)
         self._dispose: list[SqlEngine] = []
         # Sessions whose lapsed lease this console announced: session id -> what it
         # said (state, reason, lease health, lease owner), so each change is said once.
@@ -140,6 +141,12 @@ class FleetEngine:
                     base_url=m.advertise_url, token=self._settings.instance_token, name=m.name
                 )
                 self._streams[m.name] = asyncio.create_task(self._relay(m.name))
+        await self._warm_up.follow()  # members came or went: their shares change
+
+    def _live_clients(self) -> dict[str, InstanceClient]:
+        return {
+            n: c for n, c in self._clients.items() if n in self._members and self._members[n].alive
+        }
 
     async def _watch_members(self) -> None:
         while True:
@@ -372,13 +379,11 @@ class FleetEngine:
         return out
 
     async def warm_up(self, pages: int, *, seconds: float = WARM_UP_SECONDS) -> None:
-        """Each live member keeps its share of `pages` (see `control/warm_up.py`). Members
-        are shared: another console's warm-up of the same member replaces this one."""
-        check_warm_up(pages, seconds)
-        live = {
-            n: c for n, c in self._clients.items() if n in self._members and self._members[n].alive
-        }
-        await warm_up_instances(live, pages, seconds)
+        """Each live member keeps its share of `pages` (see `control/warm_up.py`); the
+        shares follow members coming and going, as this console reads them (every
+        `MEMBERS_INTERVAL`). Members are shared: another console's warm-up of the same
+        member replaces this one."""
+        await self._warm_up.ask(pages, seconds)
 
     async def restart_instance(self, instance_id: str) -> None:
         raise EngineError(
