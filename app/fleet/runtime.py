@@ -168,8 +168,10 @@ async def run_member(
         )
         if options.token_file is not None:
             write_token_file(options.token_file, options.token)
+        # As a desk instance does (app/heap.py); before the ready line, so the pause of
+        # its one collection does not come between "ready" and the member's registration.
+        freeze_startup_heap()
         on_ready(url)
-        freeze_startup_heap()  # as a desk instance does (app/heap.py)
         loop = asyncio.create_task(member.run(stop), name="fleet member")
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({loop, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -54,7 +54,11 @@ async def test_two_consoles_attach_link_a_session_and_detach_without_effect(
             for console, queue in zip(consoles, queues, strict=True):
                 await console.start()
                 pumps.append(asyncio.create_task(_pump(console, queue)))
-            (instance,) = await consoles[1].list_instances()
+            # The member prints its ready line, then registers: the console lists it then.
+            async with asyncio.timeout(60):
+                while not (listed := await consoles[1].list_instances()):
+                    await asyncio.sleep(0.1)
+            (instance,) = listed
             assert (instance.instance_id, instance.alive, instance.url) == ("m1", True, member.url)
             assert instance.memory_bytes > 0 and instance.last_error == ""  # from its /health
             await asyncio.sleep(0.5)  # the consoles' event streams open

@@ -163,10 +163,11 @@ async def run_instance(
         await stack.enter_async_context(_delivery(settings, central_url, instance, store))
         if options.token_file is not None:
             write_token_file(options.token_file, options.token)
-        on_ready(url)
-        # Once up, what start-up built stays out of every later full collection.
+        # Once up, what start-up built stays out of every later full collection; done
+        # before the ready line, so its one collection's pause is not taken after it.
         frozen = freeze_startup_heap()
         log.debug("%s: %d start-up objects frozen", instance_id, frozen)
+        on_ready(url)
         await stop.wait()
         log.info("%s stopping: snapshotting and closing every session", instance_id)
         # While delivery still runs, so the last state changes can go out before exit.
