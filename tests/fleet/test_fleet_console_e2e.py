@@ -46,44 +46,51 @@ async def test_two_consoles_attach_link_a_session_and_detach_without_effect(
     )
     with SandboxServer(SandboxOptions(time_scale=0.2, boot_delay=0.1)) as sandbox:
         member = await start_member(tmp_path, "m1", fleet_url=fleet_url, sandbox_url=sandbox.url)
-        consoles = [open_engine(settings), open_engine(settings)]
-        assert all(isinstance(c, FleetEngine) for c in consoles)
-        queues: list[asyncio.Queue[EngineEvent]] = [asyncio.Queue(), asyncio.Queue()]
-        pumps: list[asyncio.Task[None]] = []
+        # Whatever fails below, the member (and its Chromium) is stopped at the end.
         try:
-            for console, queue in zip(consoles, queues, strict=True):
-                await console.start()
-                pumps.append(asyncio.create_task(_pump(console, queue)))
-            # The member prints its ready line, then registers: the console lists it then.
-            async with asyncio.timeout(60):
-                while not (listed := await consoles[1].list_instances()):
-                    await asyncio.sleep(0.1)
-            (instance,) = listed
-            assert (instance.instance_id, instance.alive, instance.url) == ("m1", True, member.url)
-            assert instance.memory_bytes > 0 and instance.last_error == ""  # from its /health
-            await asyncio.sleep(0.5)  # the consoles' event streams open
-            (info,) = await consoles[0].add_accounts([AccountSpec(workspace_id=3, label="Desk")])
-            sid = info.session_id
-            qrs = [await next_event(q, QrIssued, session_id=sid) for q in queues]
-            assert qrs[0].qr == qrs[1].qr  # type: ignore[attr-defined]
-            async with AsyncTestPhone(sandbox.url) as phone:
-                await phone.scan(qrs[0].qr, "6281500000001")  # type: ignore[attr-defined]
-                for q in queues:
-                    await next_event(
-                        q, SessionStateChanged, session_id=sid, state=SessionState.CONNECTED
-                    )
-                assert (await phone.stats())["conflicts_total"] == 0
-            rows = {i.session_id: i for i in await consoles[1].list_sessions()}
-            assert rows[sid].state is SessionState.CONNECTED
-            assert rows[sid].instance_id == "m1"
-            timeline = await consoles[1].session_timeline(sid)
-            assert [e.state for e in timeline][-1] is SessionState.CONNECTED
-        finally:
-            for pump in pumps:
-                pump.cancel()
-            for console in consoles:
-                await console.aclose()
-        try:
+            consoles = [open_engine(settings), open_engine(settings)]
+            assert all(isinstance(c, FleetEngine) for c in consoles)
+            queues: list[asyncio.Queue[EngineEvent]] = [asyncio.Queue(), asyncio.Queue()]
+            pumps: list[asyncio.Task[None]] = []
+            try:
+                for console, queue in zip(consoles, queues, strict=True):
+                    await console.start()
+                    pumps.append(asyncio.create_task(_pump(console, queue)))
+                # The member prints its ready line, then registers: the console lists it then.
+                async with asyncio.timeout(60):
+                    while not (listed := await consoles[1].list_instances()):
+                        await asyncio.sleep(0.1)
+                (instance,) = listed
+                assert (instance.instance_id, instance.alive, instance.url) == (
+                    "m1",
+                    True,
+                    member.url,
+                )
+                assert instance.memory_bytes > 0 and instance.last_error == ""  # from its /health
+                await asyncio.sleep(0.5)  # the consoles' event streams open
+                (info,) = await consoles[0].add_accounts(
+                    [AccountSpec(workspace_id=3, label="Desk")]
+                )
+                sid = info.session_id
+                qrs = [await next_event(q, QrIssued, session_id=sid) for q in queues]
+                assert qrs[0].qr == qrs[1].qr  # type: ignore[attr-defined]
+                async with AsyncTestPhone(sandbox.url) as phone:
+                    await phone.scan(qrs[0].qr, "6281500000001")  # type: ignore[attr-defined]
+                    for q in queues:
+                        await next_event(
+                            q, SessionStateChanged, session_id=sid, state=SessionState.CONNECTED
+                        )
+                    assert (await phone.stats())["conflicts_total"] == 0
+                rows = {i.session_id: i for i in await consoles[1].list_sessions()}
+                assert rows[sid].state is SessionState.CONNECTED
+                assert rows[sid].instance_id == "m1"
+                timeline = await consoles[1].session_timeline(sid)
+                assert [e.state for e in timeline][-1] is SessionState.CONNECTED
+            finally:
+                for pump in pumps:
+                    pump.cancel()
+                for console in consoles:
+                    await console.aclose()
             async with client(member.url) as c:
                 status = (await c.get(f"api/sessions/{sid}/status")).json()
             assert status["status"] == "connected"  # the consoles are gone; the session is not
