@@ -24,18 +24,23 @@ time.sleep(600)
 """
 
 
-async def test_a_child_killed_before_any_sample_is_seen_to_exit_and_stops(
-    tmp_path: Path,
-) -> None:
-    # The grandchild still holds the pipe: no sample remembered it, so stop()
-    # cannot kill it. Before, wait() and stop() waited for that pipe for ever.
+async def _start_leaving_a_grandchild(tmp_path: Path) -> tuple[InstanceProcess, int]:
+    """The started child, and the pid of the grandchild it left."""
     pid_file = tmp_path / "grandchild.pid"
     process = InstanceProcess(
         name="instance-0",
         spec=LaunchSpec(argv=[sys.executable, "-c", _LEAVES_A_GRANDCHILD, str(pid_file)]),
     )
     await process.start(timeout=60)
-    grandchild = int(pid_file.read_text())
+    return process, int(pid_file.read_text())
+
+
+async def test_a_child_killed_before_any_sample_is_seen_to_exit_and_stops(
+    tmp_path: Path,
+) -> None:
+    # The grandchild still holds the pipe: no sample remembered it, so stop()
+    # cannot kill it. Before, wait() and stop() waited for that pipe for ever.
+    process, grandchild = await _start_leaving_a_grandchild(tmp_path)
     try:
         os.kill(process.pid, signal.SIGKILL)
         assert await asyncio.wait_for(process.wait(), timeout=60) == -signal.SIGKILL
@@ -47,13 +52,7 @@ async def test_a_child_killed_before_any_sample_is_seen_to_exit_and_stops(
 
 
 async def test_stop_ends_the_child_and_every_process_a_sample_saw(tmp_path: Path) -> None:
-    pid_file = tmp_path / "grandchild.pid"
-    process = InstanceProcess(
-        name="instance-0",
-        spec=LaunchSpec(argv=[sys.executable, "-c", _LEAVES_A_GRANDCHILD, str(pid_file)]),
-    )
-    await process.start(timeout=60)
-    grandchild = int(pid_file.read_text())
+    process, grandchild = await _start_leaving_a_grandchild(tmp_path)
     try:
         sample = await asyncio.to_thread(process.sample)
         assert sample.processes == 2
