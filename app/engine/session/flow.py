@@ -42,6 +42,7 @@ from app.engine.browser.signals import (
     SocketState,
     WindowClosed,
 )
+from app.engine.browser.storage_restore import outcome as restore_outcome
 from app.engine.browser.whatsapp_web import Sink
 from app.engine.errors import Conflict as ConflictError
 from app.engine.errors import StateCorrupt
@@ -179,11 +180,14 @@ class Session(GateFlow):
         if self._restore_retries >= RESTORE_RETRIES:
             return False
         self._restore_retries += 1
+        written = await restore_outcome(self.slot.page.page) if self.slot is not None else None
         log.warning(
-            "session %s: the page opened from the saved login shows a QR; reopening it (%d/%d)",
+            "session %s: the page opened from the saved login shows a QR; reopening it "
+            "(%d/%d; the page's own restore of the login: %s)",
             self.session_id,
             self._restore_retries,
             RESTORE_RETRIES,
+            written or "not used",
         )
         await self._recover(
             Reason.ERROR, "the saved login did not reach the page; reopening it from the snapshot"

@@ -25,6 +25,7 @@ from app.domain.proxy import Proxy
 from app.domain.states import Reason
 from app.engine.browser.launch import BrowserLauncher, ChromiumLauncher
 from app.engine.browser.proxy import playwright_proxy
+from app.engine.browser.storage_restore import plan_restore
 from app.engine.browser.whatsapp_web import Sink, WhatsAppWebPage
 from app.engine.errors import BrowserUnavailable, SessionLocked, UnknownSession
 from app.engine.session.flow import Session
@@ -162,11 +163,19 @@ class SessionHost:
                 page = context.pages[0] if context.pages else await context.new_page()
             else:
                 browser = await self._available_browser()
+                plan = plan_restore(state, self.provider_url)
                 context = await browser.new_context(
-                    storage_state=state,  # type: ignore[arg-type]
+                    storage_state=plan.context_state,  # type: ignore[arg-type]
                     proxy=settings,
                 )
-                page = await context.new_page()
+                try:
+                    page = await context.new_page()
+                    if plan.page_script is not None:
+                        await page.add_init_script(plan.page_script)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await context.close()
+                    raise
             provider = self._provider(page, sink)
             slot = PageSlot(context, provider)
             slot.watch_close()
