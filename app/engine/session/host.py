@@ -14,7 +14,7 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from playwright.async_api import Browser, Page
 
@@ -36,6 +36,12 @@ from app.engine.session.warm_pool import PageSlot, WarmPool
 from app.engine.wire import MAX_WARM_UP_PAGES, WARM_UP_SECONDS
 
 log = logging.getLogger(__name__)
+
+
+class _Removable(Protocol):
+    """What `page.add_init_script` returns: `close()` removes the script."""
+
+    async def close(self) -> None: ...
 
 
 class SessionHost:
@@ -155,6 +161,7 @@ class SessionHost:
         outside it, so a slow site does not hold up other starts.
         """
         settings = playwright_proxy(proxy) if proxy is not None else None
+        restore_script: _Removable | None = None
         async with self._admission:
             if self._profile:
                 context = await self._launcher.launch_persistent(
@@ -171,7 +178,7 @@ class SessionHost:
                 try:
                     page = await context.new_page()
                     if plan.page_script is not None:
-                        await page.add_init_script(plan.page_script)
+                        restore_script = await page.add_init_script(plan.page_script)
                 except BaseException:
                     with contextlib.suppress(Exception):
                         await context.close()
@@ -181,6 +188,10 @@ class SessionHost:
             slot.watch_close()
             try:
                 await provider.open(timeout=self._boot_timeout)
+                if restore_script is not None:
+                    # The first document has run it; the page (and the browser for it)
+                    # need not keep a snapshot-sized script for later navigations.
+                    await restore_script.close()
             except BaseException:
                 await slot.close()
                 raise

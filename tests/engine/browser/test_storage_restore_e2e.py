@@ -46,7 +46,8 @@ BUILD = """async () => {
     objs.createIndex('byTags', 'tags', { multiEntry: true });
     const shared = { n: 1 };
     objs.add({ id: 'noise', name: 'a', tags: ['x', 'y'], key: new Uint8Array([1, 2, 255]) });
-    objs.add({ id: 'when', name: 'b', tags: [], at: new Date(86400000), big: 12345678901234567890n });
+    const at = new Date(86400000);
+    objs.add({ id: 'when', name: 'b', tags: [], at, big: 12345678901234567890n });
     objs.add({ id: 'refs', name: 'c', tags: ['x'], left: shared, right: shared, nan: NaN });
     const raw = db.createObjectStore('raw');
     raw.add(new Map([['k', new Set([1, 2])]]), 'map');

@@ -12,6 +12,7 @@ import pytest
 
 from app.domain.events import QrIssued, SessionError, SessionReady, SessionStateChanged
 from app.domain.states import Reason, SessionState
+from app.engine.browser.storage_restore import outcome as restore_outcome
 from app.engine.errors import SessionLocked
 from app.engine.vault import is_sealed, use_vault, vault_for
 from tests.engine.session_support import world
@@ -43,6 +44,9 @@ async def test_snapshot_then_reopen_connects_without_qr(tmp_path: Path) -> None:
         assert ready.restored and ready.phone_number == PHONE
         assert not [e for e in w.recorder.events[mark:] if isinstance(e, QrIssued)]
         assert w.recorder.states("s1")[-2:] == [S.STARTING, S.CONNECTED]
+        slot = host._sessions["s1"].slot
+        assert slot is not None
+        assert await restore_outcome(slot.page.page) == "ok", "the page wrote the login itself"
         stats = await w.phone.stats()
         assert stats["conflicts_total"] == 0 and stats["restores"] >= 1
 
