@@ -20,7 +20,12 @@ import uvicorn
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+    # sockets whose `proto` says TCP, and accepted connections inherit the listener's.
+    # With Nagle on, a response written in two parts (headers, then body) waited for
+    # the client's delayed ACK of the first: 40 ms on every answer and streamed event
+    # of a kept-alive connection (docs/BENCHMARKS.md, "Nagle's algorithm").
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
