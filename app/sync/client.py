@@ -12,6 +12,7 @@ appears in a result, an exception or a log line.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ ACTIVE_PATH = "/api/whatsapp/accounts/active"
 BODY_KEPT = 300  # characters of a refusing answer kept for the operator
 MAX_RETRY_AFTER = 3600.0
 KEEPALIVE = 60.0  # seconds an idle connection to the central API is kept for reuse
+CONNECT_TIMEOUT = 5.0  # seconds `connect()` waits; a start never waits for it
+
+log = logging.getLogger(__name__)
 
 
 class CentralApiError(Exception):
@@ -149,6 +153,20 @@ class CentralClient:
         await self._http.aclose()
 
     # --------------------------------------------------------------- push
+
+    async def connect(self) -> bool:
+        """Open the connection the first webhook will use, so that a QR's webhook right
+        after a start does not also pay for the TCP and TLS handshakes with the API.
+
+        A HEAD request to the webhook URL, whose answer is ignored: HEAD changes
+        nothing on any server (the API answers it with 405 or 401, and keeps the
+        connection). Returns whether an answer came; never raises for I/O trouble."""
+        try:
+            await self._http.head(self.webhook_url, timeout=CONNECT_TIMEOUT)
+        except httpx.HTTPError as exc:
+            log.debug("could not open a connection to %s ahead of time: %s", self._shown, exc)
+            return False
+        return True
 
     async def post(self, webhook: Webhook) -> PostResult:
         """Send one signed webhook and classify the answer; never raises for I/O trouble."""

@@ -78,6 +78,8 @@ class Sender(Protocol):
 
     async def post(self, webhook: Webhook) -> PostResult: ...
 
+    async def connect(self) -> bool: ...
+
 
 def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2**(attempt-1))] for attempt 1, 2, ..."""
@@ -216,17 +218,22 @@ class OutboxDeliverer:
     # ----------------------------------------------------------------- run
 
     async def run(self) -> None:
-        """Deliver until cancelled, waking on notify(), on each outcome and when rows fall due."""
-        await self._loop(until_idle=False)
+        """Deliver until cancelled, waking on notify(), on each outcome and when rows fall due.
+
+        The client's connection is opened at once, beside the first read
+        (`CentralClient.connect`), so the first QR's webhook finds it open."""
+        await self._loop(until_idle=False, connect=True)
 
     async def drain(self) -> None:
         """Deliver until nothing pending is left (dead rows stay dead); backoff via `sleep`."""
         await self._loop(until_idle=True)
 
-    async def _loop(self, *, until_idle: bool) -> None:
+    async def _loop(self, *, until_idle: bool, connect: bool = False) -> None:
         published = -1
         async with asyncio.TaskGroup() as group:
             self._group = group
+            if connect:
+                group.create_task(self._connect(), name="central-connect")
             try:
                 while True:
                     self._wake.clear()
@@ -239,6 +246,12 @@ class OutboxDeliverer:
                     await self._pause(wait)
             finally:
                 self._group = None
+
+    async def _connect(self) -> None:
+        try:
+            await self._client.connect()
+        except Exception:  # ahead of time only: the first send connects anyway
+            log.debug("opening the connection ahead of time failed", exc_info=True)
 
     async def _publish(self) -> None:
         assert self._on_status is not None

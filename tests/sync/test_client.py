@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.sandbox.central import CentralServer
 from app.sync import CentralApiError, CentralClient, Outcome, Webhook
+from app.sync.client import WEBHOOK_PATH
 from tests.sync.conftest import SECRET, FakeClock
 
 URL = "https://platform.example.com"
@@ -146,6 +148,40 @@ async def test_network_trouble_is_retried_not_raised(clock: FakeClock, error: Ex
     assert result.outcome is Outcome.RETRY
     assert result.status is None
     assert "platform.example.com" in result.detail
+
+
+async def test_connect_opens_the_way_with_a_head_request_that_carries_nothing(
+    clock: FakeClock,
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(405)
+
+    async with make_client(handler, clock) as client:
+        assert await client.connect() is True
+    [request] = seen
+    assert request.method == "HEAD" and str(request.url) == URL + WEBHOOK_PATH
+    assert request.content == b""
+    assert not {"x-hmac-signature", "x-timestamp", "x-event-id"} & set(request.headers)
+
+
+async def test_connect_to_an_unreachable_api_is_not_an_error(clock: FakeClock) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    async with make_client(handler, clock) as client:
+        assert await client.connect() is False
+        assert (await client.post(HOOK)).outcome is Outcome.RETRY
+
+
+async def test_connect_changes_nothing_at_the_reference_api(clock: FakeClock) -> None:
+    with CentralServer(SECRET) as central:
+        async with CentralClient(central_url=central.url, secret=SECRET) as client:
+            assert await client.connect() is True
+        assert not central.state.rejections()
+        assert not central.state.events()
 
 
 # ------------------------------------------------------------------ pull

@@ -29,6 +29,14 @@ class ScriptedSender:
         self.script = script
         self.attempts: list[tuple[float, Webhook]] = []
         self.accepted: list[Webhook] = []
+        self.connects = 0
+        self.connect_fails = False
+
+    async def connect(self) -> bool:
+        self.connects += 1
+        if self.connect_fails:
+            raise RuntimeError("the sender broke while connecting")
+        return True
 
     async def post(self, webhook: Webhook) -> PostResult:
         self.attempts.append((self.clock(), webhook))
@@ -624,3 +632,32 @@ async def test_news_while_a_send_hangs_is_read_after_defer_read(clock: FakeClock
             await asyncio.sleep(0)
     finally:
         await deliverer.aclose()
+
+
+@pytest.mark.parametrize("fails", [False, True])
+async def test_a_running_deliverer_opens_its_connection_before_anything_is_due(
+    clock: FakeClock, fails: bool
+) -> None:
+    store = MemoryOutbox()
+    sender = ScriptedSender(clock)
+    sender.connect_fails = fails
+    deliverer = make(store, sender, clock)
+    await deliverer.start()
+    try:
+        for _ in range(100):
+            if sender.connects:
+                break
+            await asyncio.sleep(0)
+        assert sender.connects == 1, "connected once, with nothing to send yet"
+        assert not sender.attempts
+        # A connection that could not be opened ahead of time changes nothing else.
+        enqueue_all(store, clock, "webjs_7_1_aaaaaaaa")
+        deliverer.notify()
+        for _ in range(200):
+            if len(sender.accepted) == 4:
+                break
+            await asyncio.sleep(0)
+        assert len(sender.accepted) == 4
+    finally:
+        await deliverer.aclose()
+    assert sender.connects == 1

@@ -117,6 +117,9 @@ class Refusing:
         self.fixed = False
         self.accepted: list[str] = []
 
+    async def connect(self) -> bool:
+        return True
+
     async def post(self, webhook: Webhook) -> PostResult:
         if webhook.name == "session_authenticated" and not self.fixed:
             return PostResult(Outcome.DEAD, 422, "HTTP 422: data.status is wrong")
