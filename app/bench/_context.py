@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from app.sandbox.central_state import CentralState
 
 
+REAL_RESTORE = 130
+"""Real-weight sessions restore brings back: the capacity target's 120 and a margin."""
+
+
 @dataclass(frozen=True)
 class BenchOptions:
     """What the command line asked for."""
@@ -39,8 +43,14 @@ class BenchOptions:
     base_settings: Settings | None = None
 
     def restore_count(self) -> int:
-        """Sessions restore brings back: the target's 300, fewer when --sessions says so."""
-        return 2 if self.quick else min(300, self.sessions or 300)
+        """Sessions restore brings back: the target's 300 at light weight, fewer when
+        --sessions says so. At real weight at most REAL_RESTORE: capacity holds real pages
+        until the memory floor (200 on 24 GiB once its heartbeats kept up), and bringing
+        that many back at once left no room for the restore's own reopenings."""
+        if self.quick:
+            return 2
+        wanted = min(300, self.sessions or 300)
+        return min(wanted, REAL_RESTORE) if self.page_weight == "real" else wanted
 
     def count(self, full: int, quick: int) -> int:
         """How many sessions a scenario uses: --sessions wins, then quick/full defaults."""

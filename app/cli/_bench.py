@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=(
             "the many-sessions scenarios' size: capacity ramps to N (default 300), restore "
-            "brings back min(N, 300), memory's top step is min(N, 50); the latency, "
-            "onboarding and grid scenarios keep their fixed counts"
+            "brings back min(N, 300) (at real weight min(N, 130)), memory's top step is "
+            "min(N, 50); the latency, onboarding and grid scenarios keep their fixed counts"
         ),
     )
     parser.add_argument("--json", dest="json_path", metavar="PATH", help="write the report here")

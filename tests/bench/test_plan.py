@@ -91,3 +91,12 @@ def test_busy_loops_run_in_sessions_of_their_own() -> None:
 
     with busy_loops(2) as pids:
         assert all(os.getsid(pid) == pid != os.getsid(0) for pid in pids)
+
+
+def test_restore_brings_back_300_light_and_at_most_130_real_sessions() -> None:
+    assert BenchOptions().restore_count() == 300
+    assert BenchOptions(sessions=50).restore_count() == 50
+    assert BenchOptions(sessions=500).restore_count() == 300
+    assert BenchOptions(page_weight="real").restore_count() == 130
+    assert BenchOptions(page_weight="real", sessions=40).restore_count() == 40
+    assert BenchOptions(quick=True, page_weight="real").restore_count() == 2

@@ -9,13 +9,22 @@ CPU-bound: the same light snapshot restored 20 times in one browser cost 480 ms
 of CPU per restore that way against 335 ms with the script below
 (docs/BENCHMARKS.md, "A restore without Playwright's storage page").
 
-So when a snapshot's web storage belongs to the login page's own origin, the
-context gets only the cookies and the session's page gets an init script
-(`js/restore_storage.js`) that writes the storage at the start of its first
-document, before the site's scripts can read it. Anything else (storage of
-other origins, a file system snapshot) is left to Playwright, which handles
-every case. A restore that did not take shows a QR and is reopened by the
-session's existing rule (`flow.RESTORE_RETRIES`); `outcome()` says why.
+So when a snapshot's web storage belongs to the login page's own origin and
+is small (`IN_PAGE_LIMIT`), the context gets only the cookies and the
+session's page gets an init script (`js/restore_storage.js`) that writes the
+storage at the start of its first document, before the site's scripts can
+read it. Anything else (storage of
+other origins, a file system snapshot, a big snapshot) is left to Playwright,
+which handles every case.
+
+Why big snapshots are left to Playwright: the page that runs the script keeps
+the memory of parsing it. A real-weight snapshot (8.5 MiB) restored in the
+page left its renderer at 133 MiB PSS against 105 MiB through Playwright's page
+(whose renderer goes away with that page), and at that size both ways cost the
+same CPU: what the script saves is the fixed cost of one more page.
+
+A restore that did not take shows a QR and is reopened by the session's
+existing rule (`flow.RESTORE_RETRIES`); `outcome()` says why.
 """
 
 from __future__ import annotations
@@ -33,6 +42,9 @@ RESTORE_JS = (
 )
 MARK = "__pairdesk_restore"
 """The tab's sessionStorage key the script leaves: "ok", "pending" or "error: ..."."""
+
+IN_PAGE_LIMIT = 1 << 20
+"""Bytes of an origin's storage (as JSON) up to which the page restores it itself."""
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HANDLED = frozenset({"origin", "localStorage", "indexedDB"})
@@ -73,9 +85,11 @@ def plan_restore(state: dict[str, Any] | None, page_url: str) -> RestorePlan:
     if len(kept) > 1 or kept[0].get("origin") != origin_of(page_url):
         return RestorePlan(state)
     origin = kept[0]
-    arguments = ", ".join(json.dumps(a) for a in (origin["origin"], origin, MARK))
-    script = f"({RESTORE_JS})({arguments})"
-    return RestorePlan(cookies_only, script)
+    storage = json.dumps(origin)
+    if len(storage) > IN_PAGE_LIMIT:
+        return RestorePlan(state)
+    arguments = ", ".join((json.dumps(origin["origin"]), storage, json.dumps(MARK)))
+    return RestorePlan(cookies_only, f"({RESTORE_JS})({arguments})")
 
 
 async def outcome(page: Page) -> str | None:

@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from app.engine.browser.storage_restore import MARK, RESTORE_JS, origin_of, plan_restore
+from app.engine.browser.storage_restore import (
+    IN_PAGE_LIMIT,
+    MARK,
+    RESTORE_JS,
+    origin_of,
+    plan_restore,
+)
 
 URL = "https://web.whatsapp.com/"
 COOKIES = [{"name": "wa_lang", "value": "en", "domain": "web.whatsapp.com", "path": "/"}]
@@ -57,8 +63,9 @@ def test_empty_origins_need_no_script() -> None:
         [_origin("https://static.whatsapp.net", localStorage=[{"name": "k", "value": "v"}])],
         [_origin(indexedDB=[DB]), _origin("https://other.example", indexedDB=[DB])],
         [_origin(indexedDB=[DB], opfs=[{"path": "f", "type": "file", "base64": ""}])],
+        [_origin(localStorage=[{"name": "big", "value": "x" * IN_PAGE_LIMIT}])],
     ],
-    ids=["another origin", "two origins", "a file system snapshot"],
+    ids=["another origin", "two origins", "a file system snapshot", "a big snapshot"],
 )
 def test_anything_else_is_left_to_playwright(origins: list[dict[str, object]]) -> None:
     state = {"cookies": COOKIES, "origins": origins}
