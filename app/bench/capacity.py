@@ -54,6 +54,7 @@ HEARTBEAT_LIMIT_MS = 1000.0
 # spends. The idle sample waits (up to this long) for that to pass.
 SETTLE_MAX_S = 120.0
 SETTLE_PROBE_S = 4.0
+STOPS_AT_ONCE = 4  # sessions the hand-over to restore stops at a time
 
 
 async def run(ctx: BenchContext, result: ScenarioResult) -> None:
@@ -182,10 +183,18 @@ async def _hand_over(ctx: BenchContext, run: EngineRun, settings: Any, held: lis
     connected sessions, the rest stopped (they stay stopped across the restart)."""
     restore_next = "restore" in ctx.options.scenarios
     keep = set(held[: ctx.options.restore_count()] if restore_next else held)
+    # A few at a time: each stop snapshots the page (1-2 s of CPU at real weight), and
+    # 70 asked at once of instances at the memory floor outran the engine's call timeout.
+    stopping = asyncio.Semaphore(STOPS_AT_ONCE)
+
+    async def stop(sid: str) -> None:
+        async with stopping:
+            await run.engine.stop_session(sid)
+
     async with asyncio.TaskGroup() as group:
         for sid in list(run.tracks):
             if sid and sid not in keep:
-                group.create_task(run.engine.stop_session(sid))
+                group.create_task(stop(sid))
     if restore_next:
         ctx.handoff[ctx.handoff_key("restore")] = {
             "settings": settings,
