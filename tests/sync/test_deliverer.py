@@ -644,20 +644,20 @@ async def test_a_running_deliverer_opens_its_connection_before_anything_is_due(
     deliverer = make(store, sender, clock)
     await deliverer.start()
     try:
-        for _ in range(100):
-            if sender.connects:
-                break
-            await asyncio.sleep(0)
+        await _until(lambda: sender.connects > 0)
         assert sender.connects == 1, "connected once, with nothing to send yet"
         assert not sender.attempts
         # A connection that could not be opened ahead of time changes nothing else.
         enqueue_all(store, clock, "webjs_7_1_aaaaaaaa")
         deliverer.notify()
-        for _ in range(200):
-            if len(sender.accepted) == 4:
-                break
-            await asyncio.sleep(0)
-        assert len(sender.accepted) == 4
+        await _until(lambda: len(sender.accepted) == 4)
     finally:
         await deliverer.aclose()
     assert sender.connects == 1
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait for `condition` (a bound for a broken deliverer, not a timing check)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
