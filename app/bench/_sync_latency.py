@@ -101,9 +101,16 @@ async def central_process(secret: str) -> AsyncIterator[str]:
             await asyncio.to_thread(process.wait)
 
 
-def central_document(http: httpx.Client, url: str, event: str = QR_EVENT) -> dict[str, Any]:
-    """`GET /central/events`: the deliveries the API accepted (`data`) and `rejected`."""
-    answer: dict[str, Any] = http.get(url.rstrip("/") + f"/central/events?event={event}").json()
+def central_document(
+    http: httpx.Client, url: str, event: str = QR_EVENT, *, since: int = 0
+) -> dict[str, Any]:
+    """`GET /central/events`: the deliveries the API accepted (`data`) and `rejected`;
+    with `since`, only the entries after that `seq` (a poll during a measurement must
+    not make the API serialise its whole log, every QR image in it, on the loop that
+    receives the webhooks being measured)."""
+    answer: dict[str, Any] = http.get(
+        url.rstrip("/") + "/central/events", params={"event": event, "since": since}
+    ).json()
     return answer
 
 

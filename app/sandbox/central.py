@@ -175,8 +175,15 @@ def create_central_app(
 
     async def events(request: Request) -> JSONResponse:
         q = request.query_params
+        try:
+            since = int(q.get("since", "0"))
+        except ValueError:
+            return JSONResponse({"error": "since must be a whole number"}, status_code=422)
         items = central.events(
-            event=q.get("event"), session_id=q.get("session_id"), event_id=q.get("event_id")
+            event=q.get("event"),
+            session_id=q.get("session_id"),
+            event_id=q.get("event_id"),
+            since=since,
         )
         rejected = [r.to_json() for r in central.rejections()]
         return JSONResponse(

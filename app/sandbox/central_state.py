@@ -214,9 +214,12 @@ class CentralState:
         event: str | None = None,
         session_id: str | None = None,
         event_id: str | None = None,
+        since: int = 0,
     ) -> list[RecordedEvent]:
+        """The log, filtered; `since` keeps only entries after that `seq` (a poll that
+        asks for what is new does not make the API serialise its whole log)."""
         with self._lock:
-            items = list(self._events)
+            items = self._events[max(0, since) :]
         return [
             e
             for e in items

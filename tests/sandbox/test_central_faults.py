@@ -123,6 +123,12 @@ async def test_events_endpoint_filters(central, clock: Clock) -> None:
     assert [e["event"] for e in one["data"]] == ["session_authenticated", "session_ready"]
     ready = (await client.get("/central/events", params={"event": "session_ready"})).json()
     assert ready["count"] == 1
+    # A poll for what is new since the last entry it saw (the bench's, under load).
+    newer = (await client.get("/central/events", params={"since": 1})).json()
+    assert [e["seq"] for e in newer["data"]] == [2, 3]
+    assert (await client.get("/central/events", params={"since": 3})).json()["count"] == 0
+    bad = await client.get("/central/events", params={"since": "two"})
+    assert bad.status_code == 422
     await client.post("/central/reset")
     assert (await client.get("/central/events")).json()["count"] == 0
 
