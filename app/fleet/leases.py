@@ -80,6 +80,7 @@ class MemberInfo:
     heartbeat_at: datetime
     expired: int = 0  # leases it still owns that expired (it stopped renewing them)
     renewed_ago: float | None = None  # seconds since its oldest held lease was renewed
+    started_at: datetime | None = None  # when it last registered: a restart changes it
 
 
 class LeaseStore:
@@ -182,6 +183,7 @@ class LeaseStore:
                     alive=bool(alive),
                     sessions=int(n or 0),
                     heartbeat_at=m.heartbeat_at,
+                    started_at=m.started_at,
                     expired=int(expired or 0),
                     # Every lease is renewed to now() + TTL: the earliest expiry minus
                     # the TTL is when the least recently renewed one was last renewed.

@@ -73,5 +73,11 @@ async def test_a_fleet_warm_up_follows_members_coming_and_going(
         leases.unregister("m3")
         shares = {"m1": [six, four, six], "m2": [six, four, six], "m3": [four]}
         await eventually(lambda: asked == shares, what="m1 and m2 asked for m3's part")
+
+        # m1 restarts under the same URL, faster than the console's poll could see it
+        # gone: its new registration alone tells, and the new process gets its share.
+        leases.register("m1", advertise_url="http://m1.test/", capacity=10, pid=2)
+        shares = {"m1": [six, four, six, six], "m2": [six, four, six, six], "m3": [four]}
+        await eventually(lambda: asked == shares, what="a restarted m1 asked again")
     finally:
         await console.aclose()

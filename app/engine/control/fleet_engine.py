@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 
 from sqlalchemy import Engine as SqlEngine
 
@@ -62,6 +63,8 @@ class FleetEngine:
         self._members: dict[str, MemberInfo] = {}
         self._clients: dict[str, InstanceClient] = {}
         self._streams: dict[str, asyncio.Task[None]] = {}
+        # name -> (URL, registration time) its client was made for
+        self._incarnations: dict[str, tuple[str, datetime | None]] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._warm_up = WarmUp(self._live_clients)
         self._dispose: list[SqlEngine] = []
@@ -133,13 +136,17 @@ class FleetEngine:
         self._members = {m.name: m for m in members}
         for m in members:
             client = self._clients.get(m.name)
-            if client is not None and client.base_url != m.advertise_url.rstrip("/") + "/":
+            incarnation = (m.advertise_url.rstrip("/") + "/", m.started_at)
+            if client is not None and self._incarnations.get(m.name) != incarnation:
+                # Moved, or restarted (under the same URL too, within one poll): a new
+                # client, so what follows the members (the warm-up) sees a new member.
                 self._streams.pop(m.name).cancel()
                 await self._clients.pop(m.name).aclose()
             if m.alive and m.name not in self._clients and m.advertise_url:
                 self._clients[m.name] = InstanceClient(
                     base_url=m.advertise_url, token=self._settings.instance_token, name=m.name
                 )
+                self._incarnations[m.name] = incarnation
                 self._streams[m.name] = asyncio.create_task(self._relay(m.name))
         await self._warm_up.follow()  # members came or went: their shares change
 
