@@ -85,6 +85,7 @@ async def run(ctx: BenchContext, result: ScenarioResult) -> None:
         superseded_not_delivered=max(0, len(issued) - len(samples)),
         rejected_by_central=rejected,
         latency_ms=stats,
+        latency_samples_ms=[round(x, 2) for x in samples],  # to pool runs
         issued_to_supervisor_ms=to_supervisor,
         sync_only=sync_only,
         seed_system_ms=SEED_WEBHOOK_MS,

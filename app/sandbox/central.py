@@ -4,8 +4,10 @@
 webhooks (`POST /api/whatsapp/webhooks/webjs`), keeps an event log and an
 account table, lists the accounts it expects connected
 (`GET /api/whatsapp/accounts/active`), and offers test endpoints under
-`/central/`: the event log, account seeding and fault knobs (500s, slow
-answers, 429 with Retry-After, refused connections). Its state is
+`/central/`: the event log (`GET /central/events`, filtered by `event`,
+`session_id`, `event_id`, and `since` a `seq` for only what is newer),
+account seeding and fault knobs (500s, slow answers, 429 with Retry-After,
+refused connections). Its state is
 `app.state.central` (a `CentralState`) for in-process tests.
 
 `CentralServer` serves it from a background thread (`with CentralServer(secret)
