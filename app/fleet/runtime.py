@@ -73,23 +73,27 @@ async def _delivery(
     if not central_url:
         yield
         return
-    from app.sync.delivery_thread import webhook_delivery
+    from app.sync.client import CentralClient
+    from app.sync.deliverer import OutboxDeliverer
+    from app.sync.outbox import SqlOutbox
 
-    delivery = webhook_delivery(
+    client = CentralClient(
         central_url=central_url,
         secret=settings.resolved_webhook_secret(),
         instance_url=advertise_url,
         timeout=settings.webhook_timeout,
-        sessions=store.sessions,
-        session_ids=held,
     )
-    # Off the main loop, which also drives every page (app/sync/delivery_thread.py).
-    async with delivery:
-        instance.set_delivery_hook(delivery.notify)
-        try:
-            yield
-        finally:
-            instance.set_delivery_hook(None)
+    deliverer = OutboxDeliverer(
+        store=SqlOutbox(sessions=store.sessions), client=client, session_ids=held
+    )
+    instance.set_delivery_hook(deliverer.notify)
+    await deliverer.start()
+    try:
+        yield
+    finally:
+        instance.set_delivery_hook(None)
+        await deliverer.aclose()
+        await client.aclose()
 
 
 async def run_member(

@@ -184,9 +184,7 @@ class Instance:
     def set_delivery_hook(self, hook: Callable[[Sequence[OutboxItem]], None] | None) -> None:
         """Called after new events (and so outbox rows) were committed: the deliverer's notify.
 
-        It is given the committed rows that were their session's oldest pending row.
-        It is called from the recorder's worker thread, so it must be thread-safe
-        (`DeliveryThread.notify` is)."""
+        It is given the committed rows that were their session's oldest pending row."""
         self._delivery_hook = hook
 
     def _on_recorded(self, items: Sequence[OutboxItem] = ()) -> None:

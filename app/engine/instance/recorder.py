@@ -1,21 +1,12 @@
 """The instance's event recorder: the host's events, written to the store in order.
 
-The host's `emit` only queues (it runs on the loop and must never block); a
-thread of the recorder's own takes up to `BATCH` queued events at a time and
-hands them to `InstanceStore.record`, which writes each state change, its
-timeline row and its webhook in one transaction. The deliverer is woken
+The host's `emit` only queues (it runs on the loop and must never block); one
+owned task takes up to `BATCH` queued events at a time and hands them to
+`InstanceStore.record` in a worker thread, which writes each state change,
+its timeline row and its webhook in one transaction. The deliverer is woken
 after each commit that queued a webhook, so a QR's webhook never waits for
 the rest of a burst, and is handed the committed rows that head their
 session's queue, so it sends them without reading them back.
-
-Nothing on a webhook's way waits for a turn of the event loop, which also
-drives every page and can be busy for tens of milliseconds when pages start:
-the queue is a thread-safe one the recorder's thread waits on (an event
-reaches it without the loop scheduling a task or a worker thread for it),
-and the hand-over (`on_recorded`) is called from that thread, so it must be
-safe to call from any thread: the deliverer runs on a thread of its own
-(`app.sync.delivery_thread`). Only `flush` waiters hear back through the
-loop.
 """
 
 from __future__ import annotations
@@ -24,8 +15,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import queue
-import threading
 from collections.abc import Callable, Sequence
 
 from app.domain.events import EngineEvent, SessionStateChanged
@@ -37,11 +26,10 @@ from app.engine.instance.store import InstanceStore
 log = logging.getLogger(__name__)
 
 BATCH = 200
-THREAD_NAME = "event-recorder"
 
 
 class EventRecorder:
-    """Queues events from the loop and writes them in order from one thread.
+    """Queues events from the loop and writes them in order from one worker task.
 
     During shutdown a `stopped` state is recorded with reason
     `instance_restart` (whatever the host said), so the next start of the
@@ -56,25 +44,16 @@ class EventRecorder:
         counters: Counters,
         on_recorded: Callable[[Sequence[OutboxItem]], None] | None = None,
     ) -> None:
-        """`on_recorded` is called from the recording thread (see the module doc)."""
         self._store = store
         self._instance_id = instance_id
         self._counters = counters
         self._on_recorded = on_recorded
-        self._queue: queue.SimpleQueue[EngineEvent | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        # Loop side only: events submitted, events the thread finished with, and the
-        # flushes waiting for a count of finished events.
-        self._submitted = 0
-        self._finished = 0
-        self._flushes: list[tuple[int, asyncio.Future[None]]] = []
+        self._queue: asyncio.Queue[EngineEvent | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        if self._thread is None:
-            self._loop = asyncio.get_running_loop()
-            self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
-            self._thread.start()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="event-recorder")
 
     def submit(self, event: EngineEvent, *, shutting_down: bool = False) -> None:
         if (
@@ -83,58 +62,45 @@ class EventRecorder:
             and event.state is SessionState.STOPPED
         ):
             event = dataclasses.replace(event, reason=Reason.INSTANCE_RESTART)
-        self._submitted += 1
-        self._queue.put(event)
+        self._queue.put_nowait(event)
 
     async def flush(self) -> None:
         """Wait until everything submitted so far is written."""
-        target = self._submitted
-        if self._finished >= target:
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._flushes.append((target, waiter))
-        await waiter
+        await self._queue.join()
 
     async def aclose(self) -> None:
-        """Write what is queued, then stop the thread."""
-        thread, self._thread = self._thread, None
-        if thread is None:
+        """Write what is queued, then stop the worker."""
+        if self._task is None:
             return
-        self._queue.put(None)
-        await asyncio.to_thread(thread.join)
-        await asyncio.sleep(0)  # the thread's last `_finish` callbacks run before this returns
-        for _, waiter in self._flushes:  # nothing more will be written by this recorder
-            if not waiter.done():
-                waiter.set_result(None)
-        self._flushes.clear()
+        self._queue.put_nowait(None)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
 
-    def _finish(self, count: int) -> None:
-        """On the loop: `count` more events are written (or failed); wake their flushes."""
-        self._finished += count
-        waiting = []
-        for target, waiter in self._flushes:
-            if target <= self._finished:
-                if not waiter.done():
-                    waiter.set_result(None)
-            else:
-                waiting.append((target, waiter))
-        self._flushes = waiting
+    def _wake_from_thread(self) -> Callable[[Sequence[OutboxItem]], None] | None:
+        """`on_recorded`, made safe to call from the recording thread."""
+        if self._on_recorded is None:
+            return None
+        loop = asyncio.get_running_loop()
+        wake = self._on_recorded
 
-    def _run(self) -> None:
+        def from_thread(items: Sequence[OutboxItem] = ()) -> None:
+            loop.call_soon_threadsafe(wake, tuple(items))
+
+        return from_thread
+
+    async def _run(self) -> None:
         stop = False
         while not stop:
             batch: list[EngineEvent] = []
-            item = self._queue.get()
+            item = await self._queue.get()
             taken = 1
             if item is None:
                 stop = True
             else:
                 batch.append(item)
-            while not stop and len(batch) < BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            while not stop and len(batch) < BATCH and not self._queue.empty():
+                item = self._queue.get_nowait()
                 taken += 1
                 if item is None:
                     stop = True
@@ -142,17 +108,16 @@ class EventRecorder:
                     batch.append(item)
             try:
                 if batch:
-                    recorded, failed = self._store.record(batch, self._on_recorded)
+                    recorded, failed = await asyncio.to_thread(
+                        self._store.record, batch, self._wake_from_thread()
+                    )
                     self._counters.recorded += recorded
                     self._counters.record_failures += failed
+                    if self._on_recorded is not None and recorded:
+                        self._on_recorded(())
             except Exception:
                 self._counters.record_failures += len(batch)
                 log.exception("could not record %d event(s)", len(batch))
             finally:
-                self._tell_loop(taken)
-
-    def _tell_loop(self, count: int) -> None:
-        loop = self._loop
-        if loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
-                loop.call_soon_threadsafe(self._finish, count)
+                for _ in range(taken):
+                    self._queue.task_done()

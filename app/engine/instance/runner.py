@@ -80,24 +80,30 @@ async def _delivery(
     if not central_url:
         yield
         return
-    from app.sync.delivery_thread import webhook_delivery
+    from app.sync.client import CentralClient
+    from app.sync.deliverer import OutboxDeliverer
+    from app.sync.outbox import SqlOutbox
 
-    delivery = webhook_delivery(
+    client = CentralClient(
         central_url=central_url,
         secret=settings.resolved_webhook_secret(),
         instance_url=instance.url,
         timeout=settings.webhook_timeout,
-        sessions=store.sessions,
+    )
+    deliverer = OutboxDeliverer(
+        store=SqlOutbox(sessions=store.sessions),
+        client=client,
         session_ids=instance.owned_sessions,
     )
-    # Off the main loop, which also drives every page (app/sync/delivery_thread.py).
-    async with delivery:
-        instance.set_delivery_hook(delivery.notify)
-        try:
-            yield
-            await _let_delivery_finish(instance, delivery.notify)
-        finally:
-            instance.set_delivery_hook(None)
+    instance.set_delivery_hook(deliverer.notify)
+    await deliverer.start()
+    try:
+        yield
+        await _let_delivery_finish(instance, deliverer.notify)
+    finally:
+        instance.set_delivery_hook(None)
+        await deliverer.aclose()
+        await client.aclose()
 
 
 async def _let_delivery_finish(
