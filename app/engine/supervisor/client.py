@@ -129,7 +129,10 @@ class InstanceClient:
         return target if isinstance(target, int) and not isinstance(target, bool) else 0
 
     async def _act(self, verb: str, session_id: str, what: str) -> None:
-        await self._object("POST", f"api/sessions/{session_id}/{verb}", what)
+        # Stop, restart and log out may save the page's login first: seconds at the real
+        # client's weight, and more on an instance near its memory floor (a stop there
+        # outran 10 s while it went on and finished), so they get the slow calls' time.
+        await self._object("POST", f"api/sessions/{session_id}/{verb}", what, timeout=SLOW_CALL)
 
     async def events(self, on_open: Callable[[], None] | None = None) -> AsyncIterator[EngineEvent]:
         """Events from `/api/events` until the stream ends; undecodable ones are skipped.
