@@ -34,6 +34,7 @@ from app.fleet.watchdog_client import Watchdog
 from app.heap import freeze_startup_heap
 from app.serving import serve_async
 from app.store import create_engine_for, upgrade
+from app.sync.payloads import warm_webhook_build
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ async def run_member(
             write_token_file(options.token_file, options.token)
         # As a desk instance does (app/heap.py); before the ready line, so the pause of
         # its one collection does not come between "ready" and the member's registration.
+        await asyncio.to_thread(warm_webhook_build)  # the first QR's webhook: no first runs
         freeze_startup_heap()
         on_ready(url)
         loop = asyncio.create_task(member.run(stop), name="fleet member")

@@ -30,6 +30,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from PIL import Image
@@ -41,11 +42,13 @@ from app.domain.events import (
     SessionError,
     SessionReady,
     SessionStateChanged,
+    utcnow,
 )
 from app.domain.outbox import OutboxDraft, OutboxItem, WebhookEvent
 from app.domain.qr import QUIET_ZONE, qr_luminance
 from app.domain.states import CentralStatus, Reason, SessionState
 from app.operator.text import reason_message
+from app.sync.signing import as_secret, signed_headers
 
 QR_EVENT = WebhookEvent.QR_CODE_GENERATED.value
 EVENT_NAMES = tuple(e.value for e in WebhookEvent)
@@ -232,3 +235,29 @@ def _with_ids(
     data: dict[str, Any] = {"workspace_id": workspace_id, "session_id": session_id}
     data.update(fields)
     return name.value, session_id, data
+
+
+WARM_UP_QR = "2@pairdesk-warm-up,bm9pc2U=,aWRlbnRpdHk=,YWR2"
+
+
+def warm_webhook_build() -> None:
+    """Build and sign one QR webhook and throw it away, so an instance's first real
+    QR does not pay for first runs: Pillow loads its image plugins at the first PNG
+    it writes, and the QR encoder, JSON and HMAC each run their code for the first
+    time. In loaded bench runs the first QRs of an instance were the slowest
+    webhooks (docs/BENCHMARKS.md). Nothing is stored or sent; the drawn code stays
+    in `qr_data_url`'s cache (one entry of 256)."""
+    now = utcnow()
+    webhook = webhook_for(
+        QrIssued(
+            session_id="warm-up",
+            workspace_id=0,
+            qr=WARM_UP_QR,
+            at=now,
+            expires_at=now + timedelta(seconds=20),
+            qr_count=1,
+        )
+    )
+    assert webhook is not None
+    body = webhook.body()
+    signed_headers(as_secret("warm-up"), body, timestamp=int(now.timestamp()))

@@ -223,3 +223,12 @@ async def test_slow_fault_delays_then_answers_normally() -> None:
                     timeout=0.05,
                 )
         assert state.events()[0].event == "session_authenticated"
+
+
+def test_the_warm_up_at_creation_leaves_no_trace() -> None:
+    """The app checks one self-signed webhook when built: nothing logged, accepted or refused."""
+    app = create_central_app(SECRET)
+    central = app.state.central
+    assert central.events() == []
+    assert central.rejections() == []
+    assert central.accounts() == []

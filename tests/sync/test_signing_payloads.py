@@ -9,6 +9,9 @@ import io
 import json
 import pickle
 import random
+import subprocess
+import sys
+import textwrap
 import uuid
 from datetime import UTC, datetime
 
@@ -223,3 +226,29 @@ def test_gates_on_the_wire() -> None:
     banned = webhook_for(block)
     assert banned is not None and banned.data["error"] == "TOS_BLOCK"
     assert "terms of service" in banned.data["message"]
+
+
+def test_after_the_warm_up_a_qr_webhook_loads_nothing_new() -> None:
+    """An instance's first real QR runs no first-time imports (Pillow's plugins above all)."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from datetime import UTC, datetime, timedelta
+        from app.domain.events import QrIssued
+        from app.sync.payloads import warm_webhook_build, webhook_for
+        from app.sync.signing import as_secret, signed_headers
+
+        warm_webhook_build()
+        before = set(sys.modules)
+        now = datetime.now(UTC)
+        hook = webhook_for(QrIssued(session_id="webjs_7_1800000000_abcd1234", workspace_id=7,
+            qr="2@real-ref,bm9pc2U=,aWRlbnRpdHk=,YWR2", at=now,
+            expires_at=now + timedelta(seconds=60), qr_count=1))
+        signed_headers(as_secret("a-secret"), hook.body(), timestamp=int(now.timestamp()))
+        print(sorted(set(sys.modules) - before))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -28,6 +28,7 @@ from app.engine.instance.store import SqlInstanceStore
 from app.heap import freeze_startup_heap
 from app.permissions import write_private
 from app.serving import serve_async
+from app.sync.payloads import warm_webhook_build
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ async def run_instance(
             write_token_file(options.token_file, options.token)
         # Once up, what start-up built stays out of every later full collection; done
         # before the ready line, so its one collection's pause is not taken after it.
+        await asyncio.to_thread(warm_webhook_build)  # the first QR's webhook: no first runs
         frozen = freeze_startup_heap()
         log.debug("%s: %d start-up objects frozen", instance_id, frozen)
         on_ready(url)
