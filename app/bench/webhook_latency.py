@@ -22,7 +22,6 @@ The same figure for the sync layer alone (no browser, no instance:
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from typing import Any
 
@@ -127,9 +126,7 @@ async def _flow(
     async with asyncio.timeout(300):
         while True:
             await asyncio.sleep(1.0)
-            document = await asyncio.to_thread(
-                functools.partial(central_document, http, central_url, since=seen)
-            )
+            document = await asyncio.to_thread(central_document, http, central_url, since=seen)
             if document["data"]:
                 seen = max(int(e["seq"]) for e in document["data"])
             received += sum(1 for e in document["data"] if not e["duplicate"])

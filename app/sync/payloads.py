@@ -237,7 +237,7 @@ def _with_ids(
     return name.value, session_id, data
 
 
-WARM_UP_QR = "2@pairdesk-warm-up,bm9pc2U=,aWRlbnRpdHk=,YWR2"
+_WARM_UP_QR = "2@pairdesk-warm-up,bm9pc2U=,aWRlbnRpdHk=,YWR2"
 
 
 def warm_webhook_build() -> None:
@@ -252,7 +252,7 @@ def warm_webhook_build() -> None:
         QrIssued(
             session_id="warm-up",
             workspace_id=0,
-            qr=WARM_UP_QR,
+            qr=_WARM_UP_QR,
             at=now,
             expires_at=now + timedelta(seconds=20),
             qr_count=1,

@@ -226,7 +226,7 @@ async def test_slow_fault_delays_then_answers_normally() -> None:
 
 
 def test_the_warm_up_at_creation_leaves_no_trace() -> None:
-    """The app checks one self-signed webhook when built: nothing logged, accepted or refused."""
+    """The app checks one QR event when built: nothing logged, accepted or refused."""
     app = create_central_app(SECRET)
     central = app.state.central
     assert central.events() == []
