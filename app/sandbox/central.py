@@ -212,7 +212,11 @@ def create_central_app(
         try:
             since = int(q.get("since", "0"))
         except ValueError:
-            return JSONResponse({"error": "since must be a whole number"}, status_code=422)
+            shown = q.get("since", "")[:40]
+            return JSONResponse(
+                {"error": f"since must be a logged seq (a whole number), not {shown!r}"},
+                status_code=422,
+            )
         items = central.events(
             event=q.get("event"),
             session_id=q.get("session_id"),

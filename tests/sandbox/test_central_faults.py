@@ -129,6 +129,7 @@ async def test_events_endpoint_filters(central, clock: Clock) -> None:
     assert (await client.get("/central/events", params={"since": 3})).json()["count"] == 0
     bad = await client.get("/central/events", params={"since": "two"})
     assert bad.status_code == 422
+    assert "'two'" in bad.json()["error"]
     await client.post("/central/reset")
     assert (await client.get("/central/events")).json()["count"] == 0
 
