@@ -14,20 +14,24 @@ Rows stay in the source's order: cache row N is source row N (the proxy's
 insert rows and change cells; a reset of the source is met by building a
 new cache (`HealthGrid` does), which keeps this class free of reset states.
 
-Columns in `live_columns` keep no text here: their text moves with the
-clock (ages), so a delegate asks the source when it paints them
-(`LiveTextDelegate`). Their sort role is copied like any other, so the
-source must give those columns a sort key that does not move with the clock.
+Columns in `live_columns` hold text that moves with the clock (ages). It is
+copied like any other cell, and `refresh_live()` copies it again for the rows
+a view is about to paint, at most once per row and clock tick, without
+signals: the proxy and the view read the cells as they paint, and nothing
+else in them depends on that text. (Before, a Python delegate asked the
+source at every paint of every age cell: 2 ms of a 7.7 ms repaint of the
+health grid, docs/BENCHMARKS.md "Age cells painted from the copy".) Their
+sort role is copied like any other, so the source must give those columns a
+sort key that does not move with the clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
-from PySide6.QtCore import QModelIndex, QObject, Qt, SignalInstance
+from PySide6.QtCore import QObject, Qt, SignalInstance
 from PySide6.QtGui import QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from app.ui.session_row import Index
 
@@ -53,10 +57,11 @@ class CellCache(QStandardItemModel):
     """The cells of `source`, copied role by role and kept up to date.
 
     Args:
-        roles: copied for every cell (DisplayRole is skipped in `live_columns`).
+        roles: copied for every cell.
         fixed_roles: copied once, when a row arrives (alignment): they never change.
         first_column_roles: copied for column 0 only (a row's id or state, read
             through `selectedRows()`).
+        live_columns: their DisplayRole moves with the clock (`refresh_live()`).
     """
 
     def __init__(
@@ -74,7 +79,8 @@ class CellCache(QStandardItemModel):
         self._roles = tuple(int(r) for r in roles)
         self._fixed_roles = tuple(int(r) for r in fixed_roles)
         self._first_roles = tuple(int(r) for r in first_column_roles)
-        self._live = frozenset(int(c) for c in live_columns)
+        self._live = tuple(sorted(int(c) for c in live_columns))
+        self._live_tick: dict[int, object] = {}  # row -> the clock tick its ages were read at
         self._columns = source.columnCount()
         self.setColumnCount(self._columns)
         for col in range(self._columns):
@@ -92,6 +98,29 @@ class CellCache(QStandardItemModel):
         """Stop following the source (a new cache replaces this one)."""
         self.source.rowsInserted.disconnect(self._on_source_rows_inserted)
         self.source.dataChanged.disconnect(self._on_source_data_changed)
+
+    def refresh_live(self, rows: Iterable[int], tick: object) -> None:
+        """Read the live columns' text of `rows` from the source again, unless
+        already read at this `tick` (any value that changes at each tick of the
+        source's clock). No signal: only a view about to paint these rows needs it."""
+        if not self._live:
+            return
+        cell, live, seen = self.source.cell, self._live, self._live_tick
+        blocked = self.blockSignals(True)
+        try:
+            for row in rows:
+                if seen.get(row) == tick:
+                    continue
+                seen[row] = tick
+                for col in live:
+                    item = self.item(row, col)
+                    if item is None:
+                        continue
+                    text = cell(row, col, _DISPLAY)
+                    if item.data(_DISPLAY) != text:
+                        item.setData(text, _DISPLAY)
+        finally:
+            self.blockSignals(blocked)
 
     def row_at(self, row: int) -> Any:
         """The source's record of a row (for the proxy's filter), when it has one."""
@@ -122,7 +151,7 @@ class CellCache(QStandardItemModel):
         self.dataChanged.emit(self.index(first, lo), self.index(last, hi))
 
     def _fill(self, first: int, last: int, lo: int, hi: int, *, fresh: bool) -> None:
-        cell, live = self.source.cell, self._live
+        cell = self.source.cell
         for row in range(first, last + 1):
             for col in range(lo, hi + 1):
                 if fresh:
@@ -134,20 +163,7 @@ class CellCache(QStandardItemModel):
                 else:
                     item = self.item(row, col)
                 for role in self._roles:
-                    if role != _DISPLAY or col not in live:
-                        item.setData(cell(row, col, role), role)
+                    item.setData(cell(row, col, role), role)
                 if col == 0:
                     for role in self._first_roles:
                         item.setData(cell(row, col, role), role)
-
-
-class LiveTextDelegate(QStyledItemDelegate):
-    """Paints a cell whose text `text_of(index)` gives at paint time (an age)."""
-
-    def __init__(self, text_of: Callable[[QModelIndex], str], parent: QObject | None = None):
-        super().__init__(parent)
-        self._text_of = text_of
-
-    def initStyleOption(self, option: QStyleOptionViewItem, index: Index) -> None:
-        super().initStyleOption(option, index)
-        option.text = self._text_of(index)  # type: ignore[arg-type]

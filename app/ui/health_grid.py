@@ -8,7 +8,8 @@ columns have fixed widths (no resize-to-contents), the model sends
 `dataChanged` only for the cells that changed, the view paints from a copy
 of the cells in Qt's own storage (`CellCache`: no call into Python per cell
 and role), and the once-a-second age refresh repaints only the age cells on
-screen (their text is read from the model as they are painted).
+screen (just before a paint, the ages of the rows on screen are read from
+the model into the copy, once per tick of its clock).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from PySide6.QtWidgets import (
 from app.domain.states import SessionState
 from app.operator import text as fmt
 from app.ui import theme
-from app.ui.cell_cache import CellCache, LiveTextDelegate
+from app.ui.cell_cache import CellCache
 from app.ui.session_row import AGE_COLS, ID_ROLE, SORT_ROLE, STATE_ROLE, Col
 from app.ui.sessions_model import SessionsModel, SessionsProxy
 
@@ -87,7 +88,7 @@ WIDTHS = {
     Col.SESSION: 260,
 }
 HIDDEN = (Col.SESSION,)  # shown from the header's menu
-# What the view reads from each cell (ages' text is read from the model when painted).
+# What the view reads from each cell (ages' text is read again before a paint).
 CACHED_ROLES = (Qt.ItemDataRole.DisplayRole, SORT_ROLE)
 FIXED_ROLES = (Qt.ItemDataRole.TextAlignmentRole,)
 ROW_ROLES = (STATE_ROLE, ID_ROLE)  # on column 0: the pill's state, the row's session id
@@ -169,6 +170,7 @@ class HealthGrid(QWidget):
         super().__init__(parent)
         self.model = model
         self.proxy = SessionsProxy(self)
+        self._ages_tick = 0  # the model's clock ticks seen: ages on screen are read once per tick
         self.cells = self._cache_cells()
         model.modelReset.connect(self._on_model_reset)
         self.chips: dict[str, QPushButton] = {}
@@ -229,10 +231,8 @@ class HealthGrid(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setItemDelegateForColumn(Col.STATE, StatePillDelegate(self.table))
-        ages = LiveTextDelegate(self._model_text, self.table)
-        for col in AGE_COLS:
-            self.table.setItemDelegateForColumn(col, ages)
-        # Tooltips come from the model (the cache keeps none: few are ever shown).
+        # Tooltips come from the model (the cache keeps none: few are ever shown), and
+        # the ages of the rows on screen are read again before the viewport paints.
         self.table.viewport().installEventFilter(self)
         vh = self.table.verticalHeader()
         vh.hide()
@@ -346,6 +346,9 @@ class HealthGrid(QWidget):
             self.chips[name].setText(f"{name}  {sum(counts.get(s, 0) for s in states)}")
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and watched is self.table.viewport():
+            self._refresh_ages_on_screen()
+            return False
         if event.type() == QEvent.Type.ToolTip and watched is self.table.viewport():
             assert isinstance(event, QHelpEvent)
             index = self.table.indexAt(event.pos())
@@ -386,11 +389,25 @@ class HealthGrid(QWidget):
     def _on_model_reset(self) -> None:
         self.cells = self._cache_cells()
 
+    def _refresh_ages_on_screen(self) -> None:
+        """The ages of the rows about to be painted, read into the cache once per tick
+        of the model's clock (a row scrolled into view is read at its first paint)."""
+        first = self.table.rowAt(0)
+        if first < 0:
+            return
+        last = self.table.rowAt(self.table.viewport().height() - 1)
+        if last < 0:
+            last = self.proxy.rowCount() - 1
+        proxy, source_row = self.proxy, self.proxy.mapToSource
+        rows = [source_row(proxy.index(r, 0)).row() for r in range(first, last + 1)]
+        self.cells.refresh_live(rows, self._ages_tick)
+
     @Slot()
     def _on_model_ages_due(self) -> None:
+        self._ages_tick += 1
         if not self.table.isVisible():
             return
-        # Ages are computed when painted: repainting the visible age cells is the refresh.
+        # Repainting the visible age cells is the refresh: their text is read before it.
         header = self.table.horizontalHeader()
         viewport = self.table.viewport()
         for col in AGE_COLS:

@@ -1,4 +1,5 @@
-"""The grid paints from `CellCache`: the same cells, order and ages as the model."""
+"""The grid paints from `CellCache`: the same cells, order and ages as the model;
+the ages on screen are read again once per tick of the model's clock."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QHelpEvent, QImage
-from PySide6.QtWidgets import QApplication, QStyleOptionViewItem, QToolTip
+from PySide6.QtWidgets import QApplication, QToolTip
 
 from app.domain.events import SessionHeartbeat, utcnow
 from app.domain.models import SessionInfo
@@ -58,6 +59,7 @@ def _same_cells(model: SessionsModel, cells: CellCache) -> None:
     for row in range(model.rowCount()):
         for col in Col:
             at, copy = model.index(row, col), cells.index(row, col)
+            # Ages were read when copied and move with the clock: compared where they are read.
             roles = [r for r in CACHED_ROLES if not (r == DISPLAY and col in AGE_COLS)]
             roles += list(FIXED_ROLES)
             roles += list(ROW_ROLES) if col == 0 else []
@@ -89,7 +91,8 @@ def test_the_cache_holds_the_models_cells_through_inserts_and_changes(qtbot, qtm
     assert cells.index(12, Col.LABEL).data() == "Toko Baru"
     assert cells.index(3, 0).data(STATE_ROLE) == "disconnected"
     assert cells.index(12, 0).data(ID_ROLE) == "new"
-    assert cells.index(5, Col.HEARTBEAT).data() is None  # an age: read when painted
+    # An age is copied with its row, as it reads now (a heartbeat just came: seconds).
+    assert cells.index(5, Col.HEARTBEAT).data() == model.data(model.index(5, Col.HEARTBEAT))
     qtmodeltester.check(cells)
 
 
@@ -139,9 +142,7 @@ def test_age_cells_and_tooltips_are_read_from_the_model(qtbot):
     source_row = proxy.mapToSource(at).row()
     expected = model.data(model.index(source_row, Col.CONNECTED_FOR))
     assert expected  # '7 min' or so
-    option = QStyleOptionViewItem()
-    table.itemDelegateForColumn(Col.CONNECTED_FOR).initStyleOption(option, at)
-    assert option.text == expected
+    assert at.data() == expected
     # The tooltip of a cell is the model's (the state cell explains the state).
     state_cell = proxy.index(0, Col.STATE)
     rect = table.visualRect(state_cell)
@@ -188,3 +189,58 @@ def test_state_pills_are_drawn_once_per_words_and_state(qtbot):
     rect = grid.table.visualRect(grid.proxy.index(0, Col.STATE))
     colour = QColor(image.pixel(rect.x() + 12, rect.center().y()))
     assert colour == theme.state_color(S.DISCONNECTED)  # the first row's pill, its colour
+
+
+def _age_text(model: SessionsModel, grid: HealthGrid, proxy_row: int) -> tuple[str, str]:
+    """(what the grid would paint, what the model says now) for a row's connected-for."""
+    at = grid.proxy.index(proxy_row, Col.CONNECTED_FOR)
+    source_row = grid.proxy.mapToSource(at).row()
+    return at.data(), model.data(model.index(source_row, Col.CONNECTED_FOR))
+
+
+def _clock_moves(model: SessionsModel, minutes: int) -> None:
+    """Every connected row's clock started `minutes` earlier, as if time passed
+    (the model says nothing: ages are read, not signalled)."""
+    for source_row in range(model.rowCount()):
+        row = model.row_at(source_row)
+        if row.connected_at is not None:
+            row.connected_at -= timedelta(minutes=minutes)
+
+
+def test_ages_on_screen_move_at_each_tick_of_the_models_clock(qtbot):
+    model, grid = _shown_grid(qtbot, rows=12)  # rows 0-2 disconnected, sorted first
+    before, now = _age_text(model, grid, 6)
+    assert before == now
+    _clock_moves(model, 90)
+    grid.table.viewport().repaint()
+    assert _age_text(model, grid, 6)[0] == before  # within a tick: read once
+    model.tick()
+    grid.table.viewport().repaint()
+    after, now = _age_text(model, grid, 6)
+    assert after == now != before
+
+
+def test_a_row_scrolled_into_view_shows_its_age_now_and_rows_off_screen_are_not_read(
+    qtbot, monkeypatch
+):
+    model, grid = _shown_grid(qtbot, rows=300)
+    _clock_moves(model, 600)  # no tick: only what is painted from now on is read
+    reads: list[int] = []
+    cell = model.cell
+
+    def counting_cell(row: int, col: int, role: int) -> object:
+        if col in AGE_COLS and role == DISPLAY:
+            reads.append(row)
+        return cell(row, col, role)
+
+    monkeypatch.setattr(model, "cell", counting_cell)
+    grid.table.scrollToBottom()
+    grid.table.viewport().repaint()
+    on_screen = grid.table.rowAt(grid.table.viewport().height() - 1) - grid.table.rowAt(0) + 1
+    read = set(reads)
+    reads.clear()
+    grid.table.viewport().repaint()
+    assert reads == []  # painted again within the tick: nothing read
+    assert 0 < len(read) <= on_screen < 300
+    painted, now = _age_text(model, grid, grid.proxy.rowCount() - 1)
+    assert painted == now
