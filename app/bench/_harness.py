@@ -67,6 +67,8 @@ class ScenarioResult:
     """Busy loops that competed for the cores during this run (0: a quiet run)."""
     load_average: dict[str, list[float]] = field(default_factory=dict)
     """`uptime`'s load averages at the start and the end of this run."""
+    quiet_wait: dict[str, Any] = field(default_factory=dict)
+    """The wait for a quiet machine before this run (`app.bench._quiet`)."""
 
     def row(self, figure: str, ours: str, compare: str = "", *, met: bool | None = None) -> None:
         self.rows.append((figure, ours, compare))
@@ -79,6 +81,7 @@ class ScenarioResult:
             "page_weight": self.page_weight,
             "load": self.load,
             "load_average": self.load_average,
+            "quiet_wait": self.quiet_wait,
             "status": self.status,
             "duration_s": round(self.duration_s, 3),
         }

@@ -28,6 +28,8 @@ from typing import Any
 from app.bench._context import BenchContext, BenchOptions
 from app.bench._harness import ProcessTracker, ScenarioResult, Skip, machine_info, render_table
 from app.bench._load import busy_loops, load_average
+from app.bench._quiet import LIMIT_S as QUIET_LIMIT_S
+from app.bench._quiet import wait_for_quiet
 from app.bench.verdicts import judge, render_verdicts
 
 __all__ = ["SCENARIOS", "run_bench"]
@@ -54,6 +56,9 @@ LOADED = ("qr-latency", "webhook-latency", "onboarding", "grid")
 
 FULL_LIMIT_S = 1800.0
 QUICK_LIMIT_S = 100.0
+QUICK_QUIET_LIMIT_S = 2.0
+QUIET_WAIT_WORTH_SAYING_S = 5.0
+"""A smoke run only reads how busy the machine is; it does not wait for it."""
 
 
 def run_bench(
@@ -85,7 +90,7 @@ def run_bench(
             result = _run_one(ctx, name)
             results.append(result)
             what = result.status if result.status == "ok" else f"{result.status}: {result.reason}"
-            echo(f"bench: {result.name} {what} ({result.duration_s:.1f} s)")
+            echo(f"bench: {result.name} {what} ({result.duration_s:.1f} s){_started_on(result)}")
             left = tracker.end_alive()  # nothing one scenario left may weigh on the next
             if left["left_at_end"]:
                 result.figures["processes_ended_after"] = left["left_at_end"]
@@ -164,6 +169,7 @@ def _run_one(ctx: BenchContext, name: str) -> ScenarioResult:
     result = ScenarioResult(
         run_label(name, weight, load), scenario=name, page_weight=weight, load=load
     )
+    result.quiet_wait = wait_for_quiet(QUICK_QUIET_LIMIT_S if ctx.options.quick else QUIET_LIMIT_S)
     result.load_average["start"] = load_average()
     limit = QUICK_LIMIT_S if ctx.options.quick else FULL_LIMIT_S
     started = time.perf_counter()
@@ -174,6 +180,19 @@ def _run_one(ctx: BenchContext, name: str) -> ScenarioResult:
     if result.status != "ok":
         result.rows.clear()
     return result
+
+
+def _started_on(result: ScenarioResult) -> str:
+    """How the machine was when the run started, when it matters: it waited, or it
+    started on a busy machine."""
+    wait = result.quiet_wait
+    if not wait:
+        return ""
+    if not wait["quiet"]:
+        return f"; started on a busy machine, CPU {wait['cpu_busy_percent_at_end']:.0f}% busy"
+    if wait["waited_s"] > QUIET_WAIT_WORTH_SAYING_S:
+        return f"; waited {wait['waited_s']:.0f} s for the cores to go quiet"
+    return ""
 
 
 def _run_module(ctx: BenchContext, name: str, result: ScenarioResult, limit: float) -> None:

@@ -140,6 +140,9 @@ def test_page_weight_and_verdicts_have_their_shape(report: dict) -> None:
         assert scenario["load"] == 0
         for key in ("start", "end"):
             assert len(scenario["load_average"][key]) == 3  # as `uptime` prints them
+        wait = scenario["quiet_wait"]  # how busy the machine was when the run started
+        assert isinstance(wait["quiet"], bool)
+        assert _number(wait["waited_s"]) and _number(wait["cpu_busy_percent_at_start"])
     weights = _figures(report, "page-weight")
     if weights is not None:
         for weight in ("light", "real"):
