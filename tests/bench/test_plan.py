@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.bench._context import BenchOptions
 from app.bench._harness import ScenarioResult, summary
 from app.bench._load import busy_loops
-from app.bench._runner import plan, run_label
+from app.bench._runner import _started_on, plan, run_label
 from app.bench.verdicts import TARGETS, judge
 
 
@@ -74,6 +74,23 @@ def test_onboarding_is_met_only_when_every_scan_found_the_next_qr_there() -> Non
     assert verdict["measured"] == "48 of 49 already there; longest wait 60 ms"
     none = {v["target"]: v for v in judge([onboarding([0.0] * 49)])}[target]
     assert none["verdict"] == "met"
+
+
+def test_a_run_line_says_when_the_machine_was_busy_or_waited_for() -> None:
+    def line(waited_s: float, *, quiet: bool, busy: float) -> str:
+        result = ScenarioResult("restore", scenario="restore")
+        result.quiet_wait = {
+            "waited_s": waited_s,
+            "quiet": quiet,
+            "cpu_busy_percent_at_start": 97.0,
+            "cpu_busy_percent_at_end": busy,
+        }
+        return _started_on(result)
+
+    assert line(3.0, quiet=True, busy=4.0) == ""  # nothing worth saying
+    assert line(21.5, quiet=True, busy=12.0) == "; waited 22 s for the cores to go quiet"
+    assert line(60.2, quiet=False, busy=88.4) == "; started on a busy machine, CPU 88% busy"
+    assert _started_on(ScenarioResult("grid")) == ""  # no wait recorded
 
 
 def test_busy_loops_run_for_the_block_and_are_ended() -> None:
