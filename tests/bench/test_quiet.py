@@ -76,3 +76,9 @@ def test_a_short_limit_reads_once_and_reports_the_machine_as_it_was() -> None:
     assert machine.samples == 1
     assert wait["quiet"] is False
     assert wait["cpu_busy_percent_at_start"] == 70.0
+
+
+def test_a_smoke_run_reads_one_second_and_calls_a_quiet_one_quiet() -> None:
+    machine = ScriptedMachine([3.0])
+    wait = wait_for_quiet(1.0, quiet_for=1.0, sample=machine.sample, clock=machine.clock)
+    assert wait["quiet"] is True and wait["waited_s"] == 1.0
