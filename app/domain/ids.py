@@ -129,10 +129,12 @@ def make_session_id(workspace_id: int, *, at: datetime, random_part: str | None 
         token = "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(RANDOM_PART_LENGTH))
     elif len(token) != RANDOM_PART_LENGTH or not token.isascii() or not token.isalnum():
         raise InvalidSessionId(f"random part must be 8 letters or digits, got {_shown(token)}")
-    unix = int(at.timestamp())
-    if unix < 0:
+    stamp = at.timestamp()
+    # Checked before truncating: int() rounds toward zero, so a time in the last second
+    # of 1969 would otherwise pass as 1970's first.
+    if stamp < 0:
         raise InvalidSessionId(f"creation time {at.isoformat()} is before 1970")
-    return f"webjs_{workspace}_{unix}_{token}"
+    return f"webjs_{workspace}_{int(stamp)}_{token}"
 
 
 def is_platform_session_id(value: str) -> bool:

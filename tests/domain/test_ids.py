@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from app.domain.ids import (
@@ -43,6 +43,8 @@ def test_make_session_id_bad_random_part(token: str) -> None:
 
 
 @given(st.integers(min_value=1, max_value=2**63 - 1), st.datetimes(timezones=st.just(UTC)))
+@example(1, datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC))  # the last second of 1969
+@example(1, datetime(1970, 1, 1, tzinfo=UTC))  # the epoch itself is a valid time
 def test_made_ids_always_valid(workspace: int, at: datetime) -> None:
     if at.timestamp() < 0:
         with pytest.raises(InvalidSessionId):
