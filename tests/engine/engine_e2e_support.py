@@ -55,9 +55,13 @@ class Watch:
         self.engine = engine
         self.events: list[EngineEvent] = []
         self.processes: dict[int, psutil.Process] = {}
+        # Subscribed now, before the engine starts: a restore connects sessions while
+        # `start()` still waits for its last instance, and a subscriber that came after
+        # would never see those events.
+        self._subscription = engine.subscribe()
 
     async def run(self) -> None:
-        async for event in self.engine.subscribe():
+        async for event in self._subscription:
             self.events.append(event)
             if event.type == "instance_load" and getattr(event, "pid", 0):
                 self._remember(event.pid)  # type: ignore[attr-defined]
@@ -123,10 +127,10 @@ async def engine_with_watch(
     tmp_path: Path, *, config: SupervisorConfig = CONFIG, **overrides: Any
 ) -> AsyncIterator[tuple[SupervisedEngine, Watch]]:
     engine = build_engine(engine_settings(tmp_path, **overrides), config=config)
-    await engine.start()
     watch = Watch(engine)
     task = asyncio.create_task(watch.run())
     try:
+        await engine.start()
         yield engine, watch
     finally:
         await engine.aclose()
